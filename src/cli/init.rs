@@ -1,0 +1,69 @@
+//! `promptctl init`: a new workspace with an example that runs at once.
+
+use std::path::PathBuf;
+
+use super::Context;
+use crate::error::Error;
+
+/// Create a new workspace with one example prompt and eval suite
+///
+/// Writes `promptctl.yaml`, the `support_bot` example prompt (its system text
+/// has the five recommended sections), an eval suite with its cases, and a
+/// `.gitignore` for local state. Refuses to overwrite any existing file.
+///
+/// Example:
+///   promptctl init my-prompts && cd my-prompts && promptctl lint
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The folder to create the workspace in (created if missing)
+    #[arg(default_value = ".", value_name = "DIR")]
+    path: PathBuf,
+}
+
+/// The example workspace: the same files as the repository's own example,
+/// embedded so that `init` and the README tour stay in step.
+const FILES: &[(&str, &str)] = &[
+    ("promptctl.yaml", include_str!("../../promptctl.yaml")),
+    ("prompts/support_bot/prompt.yaml", include_str!("../../prompts/support_bot/prompt.yaml")),
+    ("prompts/support_bot/system.md", include_str!("../../prompts/support_bot/system.md")),
+    ("evals/support.yaml", include_str!("../../evals/support.yaml")),
+    ("evals/support.cases.jsonl", include_str!("../../evals/support.cases.jsonl")),
+    (".gitignore", ".promptctl/\n"),
+];
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let dir = match &ctx.dir {
+        Some(base) => base.join(&args.path),
+        None => args.path.clone(),
+    };
+    let existing: Vec<&str> = FILES
+        .iter()
+        .map(|(rel, _)| *rel)
+        .filter(|rel| dir.join(rel).exists())
+        .collect();
+    if !existing.is_empty() {
+        return Err(Error::invalid(format!(
+            "`{}` already has {}; refusing to overwrite",
+            dir.display(),
+            existing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        ))
+        .with_hint("choose an empty folder: `promptctl init NEW_DIR`")
+        .into());
+    }
+    for (rel, content) in FILES {
+        crate::fsio::write_new(&dir.join(rel), content.as_bytes())?;
+    }
+    let p = ctx.printer;
+    if p.json {
+        let files: Vec<&str> = FILES.iter().map(|(f, _)| *f).collect();
+        p.json(&serde_json::json!({ "dir": dir, "files": files }))?;
+    } else {
+        p.status(&format!("created a promptctl workspace in `{}`", dir.display()));
+        for (rel, _) in FILES {
+            p.status(&format!("  {rel}"));
+        }
+        p.status("next: `promptctl lint`, then `promptctl release support_bot --bump minor -m \"First release\"`");
+    }
+    Ok(())
+}

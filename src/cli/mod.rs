@@ -1,0 +1,139 @@
+//! The command line: global flags, the command list, one flat dispatch.
+//!
+//! Each command lives in its own file with its `Args` and `run`. Commands
+//! parse, resolve the workspace, call domain code and print through
+//! [`Printer`]; they never format errors themselves.
+
+mod completions;
+mod diff;
+mod hash;
+mod init;
+mod lint;
+mod list;
+mod log;
+mod new;
+mod release;
+mod render;
+mod show;
+mod verify;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+use crate::output::{ColorChoice, Printer};
+use crate::workspace::Workspace;
+
+const ABOUT: &str = "Release discipline for LLM prompts: versions, evals, evidence, rollout";
+
+const AFTER_HELP: &str = "\
+Examples:
+  promptctl init my-prompts && cd my-prompts
+  promptctl render support_bot --var question='How do I export a board?'
+  promptctl release support_bot --bump minor -m \"Shorter answers\"
+  promptctl verify
+
+Exit codes:
+  0  success; every gate passed
+  1  a gate failed, or a check said no
+  2  bad usage or invalid input (bad YAML, unknown key, bad version or name)
+  3  the work could not be completed (provider down, auth refused, budget exhausted)
+  4  integrity: a released version or evidence pack does not match its hashes
+  5  inconclusive: too little data to decide";
+
+#[derive(Debug, Parser)]
+#[command(name = "promptctl", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Run against the workspace in DIR instead of searching upwards from here
+    #[arg(short = 'C', global = true, value_name = "DIR", env = crate::env::PROMPTCTL_DIR)]
+    pub dir: Option<PathBuf>,
+
+    /// Print data as JSON on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colour
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = crate::env::PROMPTCTL_COLOR)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::Args),
+    New(new::Args),
+    Lint(lint::Args),
+    Render(render::Args),
+    Release(release::Args),
+    List(list::Args),
+    Show(show::Args),
+    Log(log::Args),
+    Diff(diff::Args),
+    Hash(hash::Args),
+    Verify(verify::Args),
+    Completions(completions::Args),
+}
+
+/// What every command gets: the printer and where the workspace is.
+pub struct Context<'a> {
+    pub printer: &'a Printer,
+    pub dir: Option<PathBuf>,
+}
+
+impl Context<'_> {
+    pub fn workspace(&self) -> Result<Workspace, Error> {
+        Workspace::discover(self.dir.as_deref())
+    }
+}
+
+pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    let ctx = Context {
+        printer,
+        dir: cli.dir,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(args, &ctx),
+        Command::New(args) => new::run(args, &ctx),
+        Command::Lint(args) => lint::run(args, &ctx),
+        Command::Render(args) => render::run(args, &ctx),
+        Command::Release(args) => release::run(args, &ctx),
+        Command::List(args) => list::run(args, &ctx),
+        Command::Show(args) => show::run(args, &ctx),
+        Command::Log(args) => log::run(args, &ctx),
+        Command::Diff(args) => diff::run(args, &ctx),
+        Command::Hash(args) => hash::run(args, &ctx),
+        Command::Verify(args) => verify::run(args, &ctx),
+        Command::Completions(args) => completions::run(args, &ctx),
+    }
+}
+
+/// Parses a `name` or `name@X.Y.Z` argument for clap.
+pub fn prompt_ref(s: &str) -> Result<crate::name::PromptRef, String> {
+    crate::name::PromptRef::parse(s).map_err(|e| e.message().to_string())
+}
+
+/// Parses a prompt name argument for clap.
+pub fn prompt_name(s: &str) -> Result<crate::name::Name, String> {
+    crate::name::Name::parse(s).map_err(|e| e.message().to_string())
+}
+
+/// Loads a draft or a verified released version.
+pub fn load_ref(
+    ws: &Workspace,
+    r: &crate::name::PromptRef,
+) -> Result<(crate::artifact::Artifact, Option<crate::manifest::Manifest>), Error> {
+    ws.require_prompt(&r.name)?;
+    match &r.version {
+        None => Ok((
+            crate::artifact::Artifact::load(&ws.prompt_dir(&r.name), &ws.prompt_label(&r.name), &r.name)?,
+            None,
+        )),
+        Some(v) => {
+            let released = crate::store::open(ws, &r.name, v)?;
+            Ok((released.artifact, Some(released.manifest)))
+        }
+    }
+}

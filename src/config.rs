@@ -1,0 +1,275 @@
+//! `promptctl.yaml`: strict wire structs, then checks across fields.
+//!
+//! Everything here is `deny_unknown_fields`; a literal `api_key:` gets its own
+//! error, because keys live only in environment variables (SPEC §9).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The whole of `promptctl.yaml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Model providers that `prompt.yaml`'s `model.provider` names.
+    #[serde(default)]
+    pub providers: BTreeMap<String, Provider>,
+    /// USD per million tokens, by model name, for cost gates.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+    /// Deployment environments, with an optional promotion path.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    #[serde(default)]
+    pub redaction: Redaction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderType {
+    /// Any OpenAI-compatible chat-completions endpoint.
+    Openai,
+    /// The Anthropic Messages API.
+    Anthropic,
+    /// Answers from the suite's recorded cassette.
+    Replay,
+    /// Returns the rendered prompt; no network.
+    Echo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    #[serde(rename = "type")]
+    pub kind: ProviderType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The name of the environment variable that holds the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Never accepted: see [`LiteralKey`].
+    #[serde(default, skip_serializing)]
+    pub api_key: Option<LiteralKey>,
+}
+
+/// A key written into YAML. Deserialising one is always an error, raised
+/// inside the parser so that it carries the line and column.
+#[derive(Debug, Clone)]
+pub struct LiteralKey;
+
+impl<'de> Deserialize<'de> for LiteralKey {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "a literal `api_key` is not allowed: keys never go in files; \
+             put it in an environment variable and name that with `api_key_env`",
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// A version must have been live here before it can be promoted to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    Email,
+    Phone,
+    CreditCard,
+    Ssn,
+    Iban,
+    IpAddress,
+    ApiKey,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendToProvider {
+    #[default]
+    Raw,
+    Redacted,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    #[serde(default = "all_builtins")]
+    pub builtins: Vec<Builtin>,
+    /// Named regular expressions, redacted as `[REDACTED:<name>]`.
+    #[serde(default)]
+    pub patterns: BTreeMap<String, String>,
+    #[serde(default)]
+    pub send_to_provider: SendToProvider,
+}
+
+impl Default for Redaction {
+    fn default() -> Self {
+        Redaction {
+            builtins: all_builtins(),
+            patterns: BTreeMap::new(),
+            send_to_provider: SendToProvider::Raw,
+        }
+    }
+}
+
+fn all_builtins() -> Vec<Builtin> {
+    use Builtin::*;
+    vec![Email, Phone, CreditCard, Ssn, Iban, IpAddress, ApiKey]
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// Minimum requests per arm before a verdict.
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+    #[serde(default)]
+    pub thresholds: CanaryThresholds,
+}
+
+fn default_min_requests() -> u64 {
+    200
+}
+
+/// Canary thresholds per KPI.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryThresholds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal_rate: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_rate: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_rate: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction_rate: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p50_ms: Option<Threshold>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p95_ms: Option<Threshold>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drop: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_increase: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_increase_pct: Option<f64>,
+}
+
+impl Config {
+    /// Reads and checks `promptctl.yaml`.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = crate::error::read_input_string(path)?;
+        let config: Config = crate::yaml::from_str(path, &text)?;
+        config.check(path, &text)?;
+        Ok(config)
+    }
+
+    /// Checks that need more than one field.
+    fn check(&self, path: &Path, text: &str) -> Result<(), Error> {
+        let at = |needle: &str| match crate::yaml::line_of(text, needle) {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        };
+        for (name, env) in &self.environments {
+            if let Some(req) = &env.requires {
+                if !self.environments.contains_key(req) {
+                    return Err(Error::invalid(format!(
+                        "`{}`: environments.{name}.requires: unknown environment `{req}`",
+                        at(&format!("requires: {req}"))
+                    )));
+                }
+                if req == name {
+                    return Err(Error::invalid(format!(
+                        "`{}`: environments.{name}.requires names itself",
+                        at(&format!("requires: {req}"))
+                    )));
+                }
+            }
+        }
+        for (name, pattern) in &self.redaction.patterns {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return Err(Error::invalid(format!(
+                    "`{}`: redaction.patterns.{name}: invalid regular expression: {e}",
+                    at(&format!("{name}:"))
+                )));
+            }
+        }
+        for (name, p) in &self.providers {
+            if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
+                return Err(Error::invalid(format!(
+                    "`{}`: providers.{name}.rps must be a positive number, not {rps}",
+                    at(&format!("{name}:"))
+                )));
+            }
+            if let Some(t) = p.timeout_s.filter(|t| !(t.is_finite() && *t > 0.0)) {
+                return Err(Error::invalid(format!(
+                    "`{}`: providers.{name}.timeout_s must be a positive number, not {t}",
+                    at(&format!("{name}:"))
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        let config: Config = crate::yaml::from_str(Path::new("promptctl.yaml"), text)?;
+        config.check(Path::new("promptctl.yaml"), text)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn literal_api_key_is_rejected_with_its_line() {
+        let err = parse("providers:\n  openai:\n    type: openai\n    api_key: sk-abc\n").unwrap_err();
+        assert!(err.message().contains("promptctl.yaml:4:"), "{}", err.message());
+        assert!(err.message().contains("api_key_env"), "{}", err.message());
+        assert!(!err.message().contains("sk-abc"));
+    }
+
+    #[test]
+    fn unknown_requires_is_rejected() {
+        let err = parse("environments:\n  production: { requires: stagin }\n").unwrap_err();
+        assert!(err.message().contains("unknown environment `stagin`"), "{}", err.message());
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse("{}\n").unwrap();
+        assert_eq!(c.redaction.builtins.len(), 7);
+    }
+}

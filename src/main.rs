@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    promptctl::run(std::env::args_os())
+}

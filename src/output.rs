@@ -1,0 +1,123 @@
+//! The one place that writes to stdout and stderr.
+//!
+//! stdout carries data (text or `--json`), stderr carries diagnostics. Colour
+//! is decided per stream: `--color` beats `NO_COLOR`, which beats terminal
+//! detection, so piping into `jq` or a file never gets escape codes.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Writes data to stdout and diagnostics to stderr, with the colour decided once.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub json: bool,
+    color_out: bool,
+    color_err: bool,
+}
+
+pub const RED: Style = AnsiColor::Red.on_default();
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub const CYAN: Style = AnsiColor::Cyan.on_default();
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+impl Printer {
+    pub fn new(choice: ColorChoice, json: bool) -> Self {
+        let no_color = std::env::var_os(crate::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        let decide = |is_tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && is_tty,
+        };
+        Printer {
+            json,
+            color_out: decide(std::io::stdout().is_terminal()),
+            color_err: decide(std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// Whether stdout gets colour.
+    pub fn color_stdout(&self) -> bool {
+        self.color_out
+    }
+
+    /// Writes data to stdout.
+    pub fn out(&self, text: &str) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()
+    }
+
+    /// Writes a value as pretty JSON (and a newline) to stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> std::io::Result<()> {
+        let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+        text.push('\n');
+        self.out(&text)
+    }
+
+    /// Styles text for stdout.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        paint(self.color_out, style, text)
+    }
+
+    /// Styles text for stderr.
+    pub fn paint_err(&self, style: Style, text: &str) -> String {
+        paint(self.color_err, style, text)
+    }
+
+    /// A diagnostic line on stderr: `warning: …`.
+    pub fn warn(&self, message: &str) {
+        let label = self.paint_err(YELLOW.bold(), "warning");
+        eprintln!("{label}: {message}");
+    }
+
+    /// A progress or status line on stderr.
+    pub fn status(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    pub fn err_style_error(&self, text: &str) -> String {
+        self.paint_err(RED.bold(), text)
+    }
+
+    pub fn err_style_hint(&self, text: &str) -> String {
+        self.paint_err(CYAN.bold(), text)
+    }
+}
+
+fn paint(enabled: bool, style: Style, text: &str) -> String {
+    if enabled {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A plain table with a header row, for human output.
+pub fn table<I, R>(header: &[&str], rows: I) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = String>,
+{
+    let mut builder = tabled::builder::Builder::default();
+    builder.push_record(header.iter().map(|s| s.to_string()));
+    for row in rows {
+        builder.push_record(row);
+    }
+    let mut table = builder.build();
+    table.with(tabled::settings::Style::sharp());
+    let mut text = table.to_string();
+    text.push('\n');
+    text
+}
