@@ -83,11 +83,12 @@ fn variable(name: &str, o: &VariableSpec, n: &VariableSpec, out: &mut Vec<Change
     if o.default.is_some() && n.default.is_none() && !n.required && o.required == n.required {
         out.push(minor(format!("variable `{name}` lost its default")));
     }
-    let tighter = |old: Option<usize>, new: Option<usize>, smaller_is_tighter: bool| match (old, new) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        (Some(o), Some(n)) => (smaller_is_tighter && n < o) || (!smaller_is_tighter && n > o),
-    };
+    let tighter =
+        |old: Option<usize>, new: Option<usize>, smaller_is_tighter: bool| match (old, new) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(o), Some(n)) => (smaller_is_tighter && n < o) || (!smaller_is_tighter && n > o),
+        };
     if tighter(o.max_length, n.max_length, true) {
         out.push(major(format!("variable `{name}` has a lower max_length")));
     }
@@ -103,7 +104,9 @@ fn variable(name: &str, o: &VariableSpec, n: &VariableSpec, out: &mut Vec<Change
             Some(oc) => oc.iter().any(|c| !nc.contains(c)),
         };
         if narrowed {
-            out.push(major(format!("variable `{name}` accepts fewer values (enum)")));
+            out.push(major(format!(
+                "variable `{name}` accepts fewer values (enum)"
+            )));
         }
     }
 }
@@ -129,15 +132,25 @@ fn schema(path: &str, o: &Value, n: &Value, out: &mut Vec<Change>) {
     }
     if o.get("enum").is_some() || n.get("enum").is_some() {
         let (oe, ne) = (set(o, "enum"), set(n, "enum"));
-        if o.get("enum").is_some() && n.get("enum").is_none() || ne.difference(&oe).next().is_some() {
-            out.push(major(format!("{path}: can now produce values outside its old enum")));
+        if o.get("enum").is_some() && n.get("enum").is_none() || ne.difference(&oe).next().is_some()
+        {
+            out.push(major(format!(
+                "{path}: can now produce values outside its old enum"
+            )));
         }
     }
     let closed = |v: &Value| v.get("additionalProperties") == Some(&Value::Bool(false));
     if closed(o) && !closed(n) {
-        out.push(major(format!("{path}: additionalProperties is no longer false")));
+        out.push(major(format!(
+            "{path}: additionalProperties is no longer false"
+        )));
     }
-    let props = |v: &Value| v.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let props = |v: &Value| {
+        v.get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     let (op, np) = (props(o), props(n));
     for (k, ov) in &op {
         match np.get(k) {
@@ -154,11 +167,17 @@ fn schema(path: &str, o: &Value, n: &Value, out: &mut Vec<Change>) {
 }
 
 fn major(what: String) -> Change {
-    Change { level: Level::Major, what }
+    Change {
+        level: Level::Major,
+        what,
+    }
 }
 
 fn minor(what: String) -> Change {
-    Change { level: Level::Minor, what }
+    Change {
+        level: Level::Minor,
+        what,
+    }
 }
 
 /// The bump from `from` to `to`.
@@ -174,7 +193,11 @@ pub fn bump_of(from: &Version, to: &Version) -> Level {
 
 /// The bump a set of changes needs from `from`; before 1.0.0, one level less.
 pub fn required(from: &Version, changes: &[Change]) -> Level {
-    let level = changes.iter().map(|c| c.level).max().unwrap_or(Level::Patch);
+    let level = changes
+        .iter()
+        .map(|c| c.level)
+        .max()
+        .unwrap_or(Level::Patch);
     if from.major == 0 {
         match level {
             Level::Major => Level::Minor,
@@ -221,8 +244,15 @@ mod tests {
         let n = serde_json::json!({"type":"object","required":[],"properties":{"a":{"type":"string","enum":["x","y","z"]},"b":{}}});
         let mut out = Vec::new();
         schema("output_schema", &o, &n, &mut out);
-        let majors: Vec<_> = out.iter().filter(|c| c.level == Level::Major).map(|c| c.what.as_str()).collect();
+        let majors: Vec<_> = out
+            .iter()
+            .filter(|c| c.level == Level::Major)
+            .map(|c| c.what.as_str())
+            .collect();
         assert_eq!(majors.len(), 2, "{out:?}");
-        assert!(out.iter().any(|c| c.level == Level::Minor && c.what.contains("`b`")));
+        assert!(
+            out.iter()
+                .any(|c| c.level == Level::Minor && c.what.contains("`b`"))
+        );
     }
 }

@@ -255,8 +255,13 @@ mod tests {
 
     #[test]
     fn literal_api_key_is_rejected_with_its_line() {
-        let err = parse("providers:\n  openai:\n    type: openai\n    api_key: sk-abc\n").unwrap_err();
-        assert!(err.message().contains("promptctl.yaml:4:"), "{}", err.message());
+        let err =
+            parse("providers:\n  openai:\n    type: openai\n    api_key: sk-abc\n").unwrap_err();
+        assert!(
+            err.message().contains("promptctl.yaml:4:"),
+            "{}",
+            err.message()
+        );
         assert!(err.message().contains("api_key_env"), "{}", err.message());
         assert!(!err.message().contains("sk-abc"));
     }
@@ -264,7 +269,11 @@ mod tests {
     #[test]
     fn unknown_requires_is_rejected() {
         let err = parse("environments:\n  production: { requires: stagin }\n").unwrap_err();
-        assert!(err.message().contains("unknown environment `stagin`"), "{}", err.message());
+        assert!(
+            err.message().contains("unknown environment `stagin`"),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]

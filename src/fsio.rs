@@ -19,8 +19,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .tempfile_in(&dir)
         .map_err(|e| io_incomplete(path, &e))?;
     tmp.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
-    tmp.as_file().sync_all().map_err(|e| io_incomplete(path, &e))?;
-    tmp.persist(path).map_err(|e| io_incomplete(path, &e.error))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_incomplete(path, &e))?;
+    tmp.persist(path)
+        .map_err(|e| io_incomplete(path, &e.error))?;
     sync_dir(&dir)
 }
 
@@ -33,10 +36,15 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .tempfile_in(&dir)
         .map_err(|e| io_incomplete(path, &e))?;
     tmp.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
-    tmp.as_file().sync_all().map_err(|e| io_incomplete(path, &e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_incomplete(path, &e))?;
     tmp.persist_noclobber(path).map_err(|e| {
         if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::invalid(format!("`{}` already exists; refusing to overwrite it", path.display()))
+            Error::invalid(format!(
+                "`{}` already exists; refusing to overwrite it",
+                path.display()
+            ))
         } else {
             io_incomplete(path, &e.error)
         }

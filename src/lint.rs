@@ -99,16 +99,32 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
     let artifact = match Artifact::load(&ws.prompt_dir(name), &label, name) {
         Ok(a) => a,
         Err(e) => {
-            push(Severity::Invalid, "invalid", format!("{label}/{PROMPT_FILE}"), None, e.message().to_string());
+            push(
+                Severity::Invalid,
+                "invalid",
+                format!("{label}/{PROMPT_FILE}"),
+                None,
+                e.message().to_string(),
+            );
             return;
         }
     };
     let prompt_file = format!("{label}/{PROMPT_FILE}");
     if let Err(e) = artifact.check_provider(&ws.config) {
-        push(Severity::Error, "unknown-provider", prompt_file.clone(), None, e.message().to_string());
+        push(
+            Severity::Error,
+            "unknown-provider",
+            prompt_file.clone(),
+            None,
+            e.message().to_string(),
+        );
     }
 
-    let used: Vec<&str> = artifact.messages.iter().flat_map(|m| m.template.variables()).collect();
+    let used: Vec<&str> = artifact
+        .messages
+        .iter()
+        .flat_map(|m| m.template.variables())
+        .collect();
     for var in artifact.spec.variables.keys() {
         if !used.contains(&var.as_str()) {
             push(
@@ -129,14 +145,27 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
                 "secret",
                 format!("{label}/{rel}"),
                 Some(found.line),
-                format!("a credential ({}) is in the prompt's files; remove it and rotate it", found.kind),
+                format!(
+                    "a credential ({}) is in the prompt's files; remove it and rotate it",
+                    found.kind
+                ),
             );
         }
     }
 
-    let system: Vec<_> = artifact.messages.iter().filter(|m| m.role == Role::System).collect();
+    let system: Vec<_> = artifact
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .collect();
     if system.is_empty() {
-        push(Severity::Warning, "no-system-message", prompt_file.clone(), None, "there is no system message".into());
+        push(
+            Severity::Warning,
+            "no-system-message",
+            prompt_file.clone(),
+            None,
+            "there is no system message".into(),
+        );
     } else {
         let headings: Vec<String> = system
             .iter()
@@ -144,17 +173,30 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
             .filter(|l| l.trim_start().starts_with('#'))
             .map(str::to_lowercase)
             .collect();
-        let file = system[0].file.as_ref().map_or(prompt_file.clone(), |f| format!("{label}/{f}"));
-        for (section, words) in SECTIONS {
-            if !headings.iter().any(|h| words.iter().any(|w| h.contains(w))) {
-                push(
-                    Severity::Warning,
-                    "missing-section",
-                    file.clone(),
-                    None,
-                    format!("the system text has no `{section}` section (a Markdown heading)"),
-                );
-            }
+        let file = system[0]
+            .file
+            .as_ref()
+            .map_or(prompt_file.clone(), |f| format!("{label}/{f}"));
+        let missing: Vec<&str> = SECTIONS
+            .iter()
+            .filter(|(_, words)| !headings.iter().any(|h| words.iter().any(|w| h.contains(w))))
+            .map(|(section, _)| *section)
+            .collect();
+        if !missing.is_empty() {
+            push(
+                Severity::Warning,
+                "missing-section",
+                file.clone(),
+                None,
+                format!(
+                    "the system text has no Markdown heading for: {}",
+                    missing
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
         }
         // Count the system text as sent, with defaults filled in.
         let text: String = system
@@ -162,7 +204,12 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
             .map(|m| {
                 m.template
                     .render(|n| {
-                        artifact.spec.variables.get(n).and_then(|v| v.default.as_ref()).and_then(|d| d.as_str())
+                        artifact
+                            .spec
+                            .variables
+                            .get(n)
+                            .and_then(|v| v.default.as_ref())
+                            .and_then(|d| d.as_str())
                     })
                     .unwrap_or_else(|_| m.template.source_form())
             })
@@ -176,17 +223,31 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
                 "token-budget",
                 file.clone(),
                 None,
-                format!("the system text is {} tokens, over max_prompt_tokens {max}", count.tokens),
+                format!(
+                    "the system text is {} tokens, over max_prompt_tokens {max}",
+                    count.tokens
+                ),
             );
         }
-        report.tokens.insert(name.to_string(), TokenUse { count, budget });
+        report
+            .tokens
+            .insert(name.to_string(), TokenUse { count, budget });
     }
 
-    for suite in suites.iter().filter(|s| s.spec.prompt.split('@').next() == Some(name.as_str())) {
+    for suite in suites
+        .iter()
+        .filter(|s| s.spec.prompt.split('@').next() == Some(name.as_str()))
+    {
         let cases = match suite.cases() {
             Ok(c) => c,
             Err(e) => {
-                push(Severity::Invalid, "invalid-suite", suite.label.clone(), None, e.message().to_string());
+                push(
+                    Severity::Invalid,
+                    "invalid-suite",
+                    suite.label.clone(),
+                    None,
+                    e.message().to_string(),
+                );
                 continue;
             }
         };
@@ -194,11 +255,21 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
             let case = match case {
                 Ok(c) => c,
                 Err(e) => {
-                    push(Severity::Invalid, "invalid-suite", suite.label.clone(), None, e.message().to_string());
+                    push(
+                        Severity::Invalid,
+                        "invalid-suite",
+                        suite.label.clone(),
+                        None,
+                        e.message().to_string(),
+                    );
                     break;
                 }
             };
-            let inputs = case.vars.values().chain(case.expected.iter()).filter_map(|v| v.as_str());
+            let inputs = case
+                .vars
+                .values()
+                .chain(case.expected.iter())
+                .filter_map(|v| v.as_str());
             for input in inputs {
                 let needle = input.trim();
                 if needle.chars().count() < MIN_LEAK_CHARS {
@@ -207,7 +278,10 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
                 for m in &artifact.messages {
                     if let Some(pos) = m.text.find(needle) {
                         let line = m.text[..pos].matches('\n').count() + 1;
-                        let file = m.file.as_ref().map_or(prompt_file.clone(), |f| format!("{label}/{f}"));
+                        let file = m
+                            .file
+                            .as_ref()
+                            .map_or(prompt_file.clone(), |f| format!("{label}/{f}"));
                         push(
                             Severity::Warning,
                             "eval-leakage",

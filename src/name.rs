@@ -74,7 +74,18 @@ mod tests {
         for ok in ["a", "support_bot", "0-x", &"a".repeat(64)] {
             assert!(Name::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A", "../x", "a/b", "_a", "-a", "a.b", "é", &"a".repeat(65), ".."] {
+        for bad in [
+            "",
+            "A",
+            "../x",
+            "a/b",
+            "_a",
+            "-a",
+            "a.b",
+            "é",
+            &"a".repeat(65),
+            "..",
+        ] {
             assert!(Name::parse(bad).is_err(), "{bad}");
         }
     }
@@ -112,6 +123,7 @@ impl fmt::Display for PromptRef {
 /// Parses `X.Y.Z`, naming the bad value.
 pub fn parse_version(s: &str) -> Result<semver::Version, Error> {
     semver::Version::parse(s.strip_prefix('v').unwrap_or(s)).map_err(|e| {
-        Error::invalid(format!("invalid version `{s}`: {e}")).with_hint("versions look like `1.2.0`")
+        Error::invalid(format!("invalid version `{s}`: {e}"))
+            .with_hint("versions look like `1.2.0`")
     })
 }

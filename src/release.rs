@@ -59,20 +59,28 @@ pub fn release(ws: &Workspace, req: &Request) -> Result<Outcome, Error> {
     let base = latest.as_ref().map(|r| r.manifest.version.clone());
     let version = match &req.target {
         Target::Exact(v) => v.clone(),
-        Target::Bump(level) => compat::bump(base.as_ref().unwrap_or(&Version::new(0, 0, 0)), *level),
+        Target::Bump(level) => {
+            compat::bump(base.as_ref().unwrap_or(&Version::new(0, 0, 0)), *level)
+        }
     };
     if ws.version_dir(name, &version).exists() {
         return Err(refuse(&format!("version {version} already exists"), None));
     }
     if !version.pre.is_empty() || !version.build.is_empty() {
-        return Err(refuse(&format!("{version}: pre-release and build versions are not supported"), None));
+        return Err(refuse(
+            &format!("{version}: pre-release and build versions are not supported"),
+            None,
+        ));
     }
 
     let mut changes = Vec::new();
     if let Some(latest) = &latest {
         let prev = &latest.manifest.version;
         if version <= *prev {
-            return Err(refuse(&format!("{version} is not above the latest version {prev}"), None));
+            return Err(refuse(
+                &format!("{version} is not above the latest version {prev}"),
+                None,
+            ));
         }
         if latest.manifest.digest == hashes.digest {
             return Err(Error::invalid(format!(
@@ -150,7 +158,10 @@ fn freeze(ws: &Workspace, draft: &Artifact, manifest: &Manifest) -> Result<(), E
     for (rel, bytes) in &draft.files {
         crate::fsio::write_synced(&tmp.path().join(rel), bytes)?;
     }
-    crate::fsio::write_synced(&tmp.path().join(MANIFEST_FILE), crate::yaml::to_string(manifest).as_bytes())?;
+    crate::fsio::write_synced(
+        &tmp.path().join(MANIFEST_FILE),
+        crate::yaml::to_string(manifest).as_bytes(),
+    )?;
     let mut dirs: Vec<_> = draft
         .files
         .keys()
@@ -182,7 +193,10 @@ pub fn write_changelog(ws: &Workspace, name: &Name) -> Result<(), Error> {
     for v in store::list(ws, name)?.iter().rev() {
         let m = store::read_manifest(ws, name, v)?;
         let date = m.created_at.get(..10).unwrap_or(&m.created_at);
-        text.push_str(&format!("\n## {} — {date}\n\n{}\n\n", m.version, m.changelog));
+        text.push_str(&format!(
+            "\n## {} — {date}\n\n{}\n\n",
+            m.version, m.changelog
+        ));
         let mut facts = vec![format!("digest `{}`", m.digest)];
         if let Some(p) = &m.parent {
             facts.push(format!("parent {p}"));
@@ -190,7 +204,10 @@ pub fn write_changelog(ws: &Workspace, name: &Name) -> Result<(), Error> {
         if let Some(c) = &m.git_commit {
             facts.push(format!("commit `{}`", &c[..c.len().min(12)]));
         }
-        facts.push(format!("model `{}` via `{}`", m.model.name, m.model.provider));
+        facts.push(format!(
+            "model `{}` via `{}`",
+            m.model.name, m.model.provider
+        ));
         text.push_str(&format!("{}\n", facts.join(" · ")));
     }
     crate::fsio::write_atomic(&ws.prompt_dir(name).join(CHANGELOG_FILE), text.as_bytes())

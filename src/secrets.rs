@@ -12,7 +12,10 @@ use regex::Regex;
 static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
-        ("openai_key", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        (
+            "openai_key",
+            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+        ),
         ("bearer_token", r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}"),
         ("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
         ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
@@ -38,7 +41,11 @@ pub fn scan(text: &str) -> Vec<Found> {
         for (kind, re) in DETECTORS.iter() {
             if re.is_match(line) {
                 // An Anthropic key also looks like an OpenAI one; report it once.
-                if *kind == "openai_key" && out.iter().any(|f: &Found| f.line == i + 1 && f.kind == "anthropic_key") {
+                if *kind == "openai_key"
+                    && out
+                        .iter()
+                        .any(|f: &Found| f.line == i + 1 && f.kind == "anthropic_key")
+                {
                     continue;
                 }
                 out.push(Found { kind, line: i + 1 });
@@ -59,9 +66,18 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                Found { kind: "openai_key", line: 2 },
-                Found { kind: "bearer_token", line: 3 },
-                Found { kind: "anthropic_key", line: 4 },
+                Found {
+                    kind: "openai_key",
+                    line: 2
+                },
+                Found {
+                    kind: "bearer_token",
+                    line: 3
+                },
+                Found {
+                    kind: "anthropic_key",
+                    line: 4
+                },
             ]
         );
     }

@@ -51,8 +51,9 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
     let label = format!("{}/{MANIFEST_FILE}", ws.version_label(name, version));
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
-            Error::invalid(format!("`{name}@{version}` is not released (no `{label}`)"))
-                .with_hint(format!("see the released versions with `promptctl log {name}`"))
+            Error::invalid(format!("`{name}@{version}` is not released (no `{label}`)")).with_hint(
+                format!("see the released versions with `promptctl log {name}`"),
+            )
         }
         _ => Error::integrity(format!("cannot read `{label}`: {e}")),
     })?;
@@ -63,19 +64,27 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
 /// Opens a released version after verifying every hash (exit 4 if any differs).
 pub fn open(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Error> {
     if !ws.version_dir(name, version).is_dir() {
-        return Err(Error::invalid(format!("`{name}@{version}` is not released"))
-            .with_hint(format!("see the released versions with `promptctl log {name}`")));
+        return Err(
+            Error::invalid(format!("`{name}@{version}` is not released")).with_hint(format!(
+                "see the released versions with `promptctl log {name}`"
+            )),
+        );
     }
     let report = verify_version(ws, name, version);
     match report.outcome {
         Outcome::Ok(released) => Ok(*released),
         Outcome::Problems(problems) => {
-            let list: Vec<String> = problems.iter().map(|p| format!("`{}`: {}", p.file, p.message)).collect();
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| format!("`{}`: {}", p.file, p.message))
+                .collect();
             Err(Error::integrity(format!(
                 "`{name}@{version}` does not match its manifest: {}",
                 list.join("; ")
             ))
-            .with_hint(format!("run `promptctl verify {name}` for details; released versions are never edited")))
+            .with_hint(format!(
+                "run `promptctl verify {name}` for details; released versions are never edited"
+            )))
         }
     }
 }
@@ -125,10 +134,19 @@ fn check(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Vec
         .map_err(|e| vec![problem(MANIFEST_FILE, e.message().to_string())])?;
     let mut problems = Vec::new();
     if manifest.name != *name {
-        problems.push(problem(MANIFEST_FILE, format!("names prompt `{}`, not `{name}`", manifest.name)));
+        problems.push(problem(
+            MANIFEST_FILE,
+            format!("names prompt `{}`, not `{name}`", manifest.name),
+        ));
     }
     if manifest.version != *version {
-        problems.push(problem(MANIFEST_FILE, format!("says version {}, but its folder is {version}", manifest.version)));
+        problems.push(problem(
+            MANIFEST_FILE,
+            format!(
+                "says version {}, but its folder is {version}",
+                manifest.version
+            ),
+        ));
     }
 
     // The files on disk must be exactly the files in the manifest.
@@ -141,7 +159,10 @@ fn check(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Vec
             continue;
         }
         match (manifest.files.get(path), kind) {
-            (None, _) => problems.push(problem(path, "stray file: it is not in the manifest".into())),
+            (None, _) => problems.push(problem(
+                path,
+                "stray file: it is not in the manifest".into(),
+            )),
             (Some(_), FileKind::Other) => {
                 problems.push(problem(path, "is not a regular file (a symlink?)".into()))
             }
@@ -151,7 +172,11 @@ fn check(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Vec
                     if &actual != expected {
                         problems.push(problem(
                             path,
-                            format!("changed since release: sha256 is {}, manifest says {}", crate::manifest::short(&actual), crate::manifest::short(expected)),
+                            format!(
+                                "changed since release: sha256 is {}, manifest says {}",
+                                crate::manifest::short(&actual),
+                                crate::manifest::short(expected)
+                            ),
                         ));
                     }
                 }
@@ -169,8 +194,12 @@ fn check(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Vec
     }
 
     // The bytes are intact; recompute the content hashes from them.
-    let artifact = Artifact::load(&dir, &label, name)
-        .map_err(|e| vec![problem(crate::artifact::PROMPT_FILE, format!("no longer loads: {}", e.message()))])?;
+    let artifact = Artifact::load(&dir, &label, name).map_err(|e| {
+        vec![problem(
+            crate::artifact::PROMPT_FILE,
+            format!("no longer loads: {}", e.message()),
+        )]
+    })?;
     let hashes = artifact.hashes();
     for (field, expected, actual) in [
         ("prompt_hash", &manifest.prompt_hash, &hashes.prompt_hash),
@@ -178,11 +207,21 @@ fn check(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Vec
         ("digest", &manifest.digest, &hashes.digest),
     ] {
         if expected != actual {
-            problems.push(problem(MANIFEST_FILE, format!("{field} is {}, recomputed {}", crate::manifest::short(expected), crate::manifest::short(actual))));
+            problems.push(problem(
+                MANIFEST_FILE,
+                format!(
+                    "{field} is {}, recomputed {}",
+                    crate::manifest::short(expected),
+                    crate::manifest::short(actual)
+                ),
+            ));
         }
     }
     if manifest.compute_seal() != manifest.seal {
-        problems.push(problem(MANIFEST_FILE, "edited since release: its seal does not match its body".into()));
+        problems.push(problem(
+            MANIFEST_FILE,
+            "edited since release: its seal does not match its body".into(),
+        ));
     }
     if problems.is_empty() {
         Ok(Released { manifest, artifact })
@@ -201,7 +240,11 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, FileKind>) -> std::
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
         let ty = entry.file_type()?;
         if ty.is_dir() {
             walk(&entry.path(), &rel, out)?;

@@ -49,7 +49,11 @@ impl Template {
             let after = &rest[i + 2..];
             let offset = text.len() - rest.len() + i;
             let Some(end) = after.find("}}") else {
-                return Err(error_at(text, offset, "`{{` is never closed by `}}`".into()));
+                return Err(error_at(
+                    text,
+                    offset,
+                    "`{{` is never closed by `}}`".into(),
+                ));
             };
             let name = after[..end].trim();
             if !is_identifier(name) {
@@ -147,12 +151,18 @@ mod tests {
 
     #[test]
     fn renders_and_trims_inside_braces() {
-        assert_eq!(render("Hi {{ name }}, {{name}}!", &[("name", "Ana")]).unwrap(), "Hi Ana, Ana!");
+        assert_eq!(
+            render("Hi {{ name }}, {{name}}!", &[("name", "Ana")]).unwrap(),
+            "Hi Ana, Ana!"
+        );
     }
 
     #[test]
     fn values_are_inserted_literally() {
-        assert_eq!(render("Q: {{q}}", &[("q", "{{x}}"), ("x", "boom")]).unwrap(), "Q: {{x}}");
+        assert_eq!(
+            render("Q: {{q}}", &[("q", "{{x}}"), ("x", "boom")]).unwrap(),
+            "Q: {{x}}"
+        );
     }
 
     #[test]
@@ -181,6 +191,9 @@ mod tests {
 
     #[test]
     fn whitespace_inside_braces_does_not_change_structure() {
-        assert_eq!(Template::parse("{{ x }}").unwrap(), Template::parse("{{x}}").unwrap());
+        assert_eq!(
+            Template::parse("{{ x }}").unwrap(),
+            Template::parse("{{x}}").unwrap()
+        );
     }
 }

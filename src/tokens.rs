@@ -21,7 +21,9 @@ pub fn count(model: &str, text: &str) -> Count {
             approximate: false,
         },
         Err(_) => Count {
-            tokens: tiktoken_rs::o200k_base_singleton().encode_with_special_tokens(text).len(),
+            tokens: tiktoken_rs::o200k_base_singleton()
+                .encode_with_special_tokens(text)
+                .len(),
             encoding: "o200k_base",
             approximate: true,
         },

@@ -31,10 +31,10 @@ pub fn resolve(
             (Some(v), _) => v.clone(),
             (None, Some(d)) => d.clone(),
             (None, None) if spec.required => {
-                return Err(Error::invalid(format!(
-                    "missing required variable `{name}`"
-                ))
-                .with_hint(format!("pass it with `--var {name}=…` or `--vars FILE`")));
+                return Err(
+                    Error::invalid(format!("missing required variable `{name}`"))
+                        .with_hint(format!("pass it with `--var {name}=…` or `--vars FILE`")),
+                );
             }
             (None, None) => continue,
         };
@@ -64,16 +64,22 @@ pub fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), Strin
     if let Some(s) = value.as_str() {
         let len = s.chars().count();
         if let Some(max) = spec.max_length.filter(|m| len > *m) {
-            return Err(format!("variable `{name}` is {len} characters, more than max_length {max}"));
+            return Err(format!(
+                "variable `{name}` is {len} characters, more than max_length {max}"
+            ));
         }
         if let Some(min) = spec.min_length.filter(|m| len < *m) {
-            return Err(format!("variable `{name}` is {len} characters, fewer than min_length {min}"));
+            return Err(format!(
+                "variable `{name}` is {len} characters, fewer than min_length {min}"
+            ));
         }
         if let Some(pattern) = &spec.pattern {
             let re = regex::Regex::new(pattern)
                 .map_err(|e| format!("variable `{name}`: invalid pattern: {e}"))?;
             if !re.is_match(s) {
-                return Err(format!("variable `{name}` does not match pattern `{pattern}`"));
+                return Err(format!(
+                    "variable `{name}` does not match pattern `{pattern}`"
+                ));
             }
         }
     }
@@ -87,7 +93,10 @@ pub fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), Strin
     }
     if let Some(choices) = &spec.choices {
         if !choices.contains(value) {
-            return Err(format!("variable `{name}` must be one of {}", crate::canonical::to_string(&Value::Array(choices.clone()))));
+            return Err(format!(
+                "variable `{name}` must be one of {}",
+                crate::canonical::to_string(&Value::Array(choices.clone()))
+            ));
         }
     }
     Ok(())

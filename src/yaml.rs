@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn suggests_the_closest_key() {
         let msg = "model: unknown field `temprature`, expected one of `provider`, `name`, `temperature`, `max_tokens`";
-        assert_eq!(did_you_mean(msg).as_deref(), Some("did you mean `temperature`?"));
+        assert_eq!(
+            did_you_mean(msg).as_deref(),
+            Some("did you mean `temperature`?")
+        );
     }
 
     #[test]

@@ -121,7 +121,9 @@ impl Artifact {
             });
         }
         if messages.is_empty() {
-            return Err(Error::invalid(format!("`{at}`: messages: at least one message is needed")));
+            return Err(Error::invalid(format!(
+                "`{at}`: messages: at least one message is needed"
+            )));
         }
 
         let output_schema = match &spec.output_schema {
@@ -214,7 +216,10 @@ impl Artifact {
                     let names = self.spec.variables.keys().map(String::as_str);
                     err = match crate::yaml::closest(v, names) {
                         Some(best) => err.with_hint(format!("did you mean `{best}`?")),
-                        None => err.with_hint(format!("declare it under `variables:` in `{}/{PROMPT_FILE}`", self.label)),
+                        None => err.with_hint(format!(
+                            "declare it under `variables:` in `{}/{PROMPT_FILE}`",
+                            self.label
+                        )),
                     };
                     return Err(err);
                 }
@@ -284,10 +289,8 @@ impl Artifact {
                     .template
                     .render(|n| text.get(n).map(String::as_str))
                     .map_err(|missing| {
-                        Error::invalid(format!(
-                            "variable `{missing}` has no value and no default"
-                        ))
-                        .with_hint(format!("pass it with `--var {missing}=…`"))
+                        Error::invalid(format!("variable `{missing}` has no value and no default"))
+                            .with_hint(format!("pass it with `--var {missing}=…`"))
                     })?;
                 Ok(Rendered {
                     role: m.role.as_str(),
@@ -335,7 +338,10 @@ impl Loader<'_> {
         let at = self.at(rel.as_str());
         let path = self.dir.join(rel.as_str());
         let meta = std::fs::symlink_metadata(&path);
-        if meta.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        if meta
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
             return Err(Error::invalid(format!(
                 "`{at}`: {field}: `{}` does not exist",
                 rel.as_str()
@@ -361,7 +367,10 @@ impl Loader<'_> {
             )));
         }
         std::fs::read(&real).map_err(|e| {
-            Error::invalid(format!("`{at}`: {field}: cannot read `{}`: {e}", rel.as_str()))
+            Error::invalid(format!(
+                "`{at}`: {field}: cannot read `{}`: {e}",
+                rel.as_str()
+            ))
         })
     }
 

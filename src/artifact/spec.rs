@@ -202,7 +202,9 @@ impl<'de> Deserialize<'de> for SchemaSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         match Value::deserialize(d)? {
-            Value::String(s) => RelPath::try_from(s).map(SchemaSpec::File).map_err(D::Error::custom),
+            Value::String(s) => RelPath::try_from(s)
+                .map(SchemaSpec::File)
+                .map_err(D::Error::custom),
             Value::Object(map) => Ok(SchemaSpec::Inline(map)),
             _ => Err(D::Error::custom(
                 "output_schema is a file name or an inline JSON Schema object",
@@ -245,7 +247,9 @@ impl TryFrom<String> for RelPath {
             return Err(outside());
         }
         if s.split('/').next() == Some("versions") {
-            return Err(format!("`{s}` is inside `versions/`, which holds released copies"));
+            return Err(format!(
+                "`{s}` is inside `versions/`, which holds released copies"
+            ));
         }
         if s == "manifest.yaml" {
             return Err("`manifest.yaml` is reserved for released versions".into());

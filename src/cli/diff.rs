@@ -59,7 +59,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         if old == new {
             continue;
         }
-        let text = |f: Option<&Vec<u8>>| f.map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let text = |f: Option<&Vec<u8>>| {
+            f.map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
         let (ot, nt) = (text(old), text(new));
         let diff = TextDiff::from_lines(&ot, &nt)
             .unified_diff()
@@ -89,7 +92,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         })
         .collect();
     let changes = crate::compat::changes(&a, &b);
-    let needed = changes.iter().map(|c| c.level).max().unwrap_or(crate::compat::Level::Patch);
+    let needed = changes
+        .iter()
+        .map(|c| c.level)
+        .max()
+        .unwrap_or(crate::compat::Level::Patch);
     let (ha, hb) = (a.hashes(), b.hashes());
 
     let p = ctx.printer;
@@ -107,7 +114,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let mut out = String::new();
     if ha.digest == hb.digest && files.is_empty() {
-        out.push_str(&format!("{la} and {lb} are identical (digest {})\n", crate::manifest::short(&ha.digest)));
+        out.push_str(&format!(
+            "{la} and {lb} are identical (digest {})\n",
+            crate::manifest::short(&ha.digest)
+        ));
         p.out(&out)?;
         return Ok(());
     }
@@ -131,11 +141,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if !config.is_empty() {
         out.push_str(&format!("\n{}\n", p.paint(BOLD, "config")));
         for c in &config {
-            let show = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_string(), |v| v.to_string());
-            out.push_str(&format!("  {}: {} → {}\n", c.key, show(&c.from), show(&c.to)));
+            let show =
+                |v: &Option<Value>| v.as_ref().map_or("(absent)".to_string(), |v| v.to_string());
+            out.push_str(&format!(
+                "  {}: {} → {}\n",
+                c.key,
+                show(&c.from),
+                show(&c.to)
+            ));
         }
     }
-    out.push_str(&format!("\n{}\n", p.paint(BOLD, &format!("needs a {} bump", needed.as_str()))));
+    out.push_str(&format!(
+        "\n{}\n",
+        p.paint(BOLD, &format!("needs a {} bump", needed.as_str()))
+    ));
     for c in &changes {
         out.push_str(&format!("  {:<7} {}\n", c.level.as_str(), c.what));
     }
@@ -149,7 +168,11 @@ fn flatten(v: &Value) -> BTreeMap<String, Value> {
         match v {
             Value::Object(map) if !map.is_empty() => {
                 for (k, v) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&key, v, out);
                 }
             }

@@ -25,10 +25,22 @@ pub struct Args {
 /// embedded so that `init` and the README tour stay in step.
 const FILES: &[(&str, &str)] = &[
     ("promptctl.yaml", include_str!("../../promptctl.yaml")),
-    ("prompts/support_bot/prompt.yaml", include_str!("../../prompts/support_bot/prompt.yaml")),
-    ("prompts/support_bot/system.md", include_str!("../../prompts/support_bot/system.md")),
-    ("evals/support.yaml", include_str!("../../evals/support.yaml")),
-    ("evals/support.cases.jsonl", include_str!("../../evals/support.cases.jsonl")),
+    (
+        "prompts/support_bot/prompt.yaml",
+        include_str!("../../prompts/support_bot/prompt.yaml"),
+    ),
+    (
+        "prompts/support_bot/system.md",
+        include_str!("../../prompts/support_bot/system.md"),
+    ),
+    (
+        "evals/support.yaml",
+        include_str!("../../evals/support.yaml"),
+    ),
+    (
+        "evals/support.cases.jsonl",
+        include_str!("../../evals/support.cases.jsonl"),
+    ),
     (".gitignore", ".promptctl/\n"),
 ];
 
@@ -46,7 +58,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         return Err(Error::invalid(format!(
             "`{}` already has {}; refusing to overwrite",
             dir.display(),
-            existing.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            existing
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .with_hint("choose an empty folder: `promptctl init NEW_DIR`")
         .into());
@@ -59,7 +75,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let files: Vec<&str> = FILES.iter().map(|(f, _)| *f).collect();
         p.json(&serde_json::json!({ "dir": dir, "files": files }))?;
     } else {
-        p.status(&format!("created a promptctl workspace in `{}`", dir.display()));
+        p.status(&format!(
+            "created a promptctl workspace in `{}`",
+            dir.display()
+        ));
         for (rel, _) in FILES {
             p.status(&format!("  {rel}"));
         }

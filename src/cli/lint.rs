@@ -56,26 +56,48 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 Some(l) => format!("{}:{l}", f.file),
                 None => f.file.clone(),
             };
-            let place = if place.is_empty() { String::new() } else { format!(" `{place}`:") };
+            let place = if place.is_empty() {
+                String::new()
+            } else {
+                format!(" `{place}`:")
+            };
             out.push_str(&format!("{label}[{}]:{place} {}\n", f.code, f.message));
         }
         for (name, t) in &report.tokens {
             let budget = t.budget.map_or(String::new(), |b| format!(" of {b}"));
-            let approx = if t.count.approximate { ", approximate" } else { "" };
-            out.push_str(&format!("{name}: system text {} tokens{budget} ({}{approx})\n", t.count.tokens, t.count.encoding));
+            let approx = if t.count.approximate {
+                ", approximate"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{name}: system text {} tokens{budget} ({}{approx})\n",
+                t.count.tokens, t.count.encoding
+            ));
         }
         p.out(&out)?;
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    let (invalid, errors, warnings) = (count(Severity::Invalid), count(Severity::Error), count(Severity::Warning));
+    let (invalid, errors, warnings) = (
+        count(Severity::Invalid),
+        count(Severity::Error),
+        count(Severity::Warning),
+    );
     if !p.json {
-        p.status(&format!("linted {} prompt(s): {errors} error(s), {warnings} warning(s), {invalid} invalid", names.len()));
+        p.status(&format!(
+            "linted {} prompt(s): {errors} error(s), {warnings} warning(s), {invalid} invalid",
+            names.len()
+        ));
     }
     if invalid > 0 {
         return Err(Error::invalid(format!("{invalid} file(s) are invalid; see above")).into());
     }
     if errors > 0 || (args.strict && warnings > 0) {
-        let what = if errors > 0 { format!("{errors} error(s)") } else { format!("{warnings} warning(s) with --strict") };
+        let what = if errors > 0 {
+            format!("{errors} error(s)")
+        } else {
+            format!("{warnings} warning(s) with --strict")
+        };
         return Err(Error::failed(format!("lint found {what}")).into());
     }
     Ok(())

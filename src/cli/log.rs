@@ -40,7 +40,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                     m.version.to_string(),
                     m.created_at.clone(),
                     m.short_digest().to_string(),
-                    m.git_commit.as_deref().map_or("-", |c| &c[..c.len().min(10)]).to_string(),
+                    m.git_commit
+                        .as_deref()
+                        .map_or("-", |c| &c[..c.len().min(10)])
+                        .to_string(),
                     m.changelog.clone(),
                 ]
             }),

@@ -128,7 +128,11 @@ pub fn load_ref(
     ws.require_prompt(&r.name)?;
     match &r.version {
         None => Ok((
-            crate::artifact::Artifact::load(&ws.prompt_dir(&r.name), &ws.prompt_label(&r.name), &r.name)?,
+            crate::artifact::Artifact::load(
+                &ws.prompt_dir(&r.name),
+                &ws.prompt_label(&r.name),
+                &r.name,
+            )?,
             None,
         )),
         Some(v) => {

@@ -52,9 +52,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let dir = ws.prompt_dir(&args.name);
     if dir.exists() {
-        return Err(Error::invalid(format!("`{}` already exists", ws.prompt_label(&args.name)))
-            .with_hint(format!("edit it, or see it with `promptctl show {}`", args.name))
-            .into());
+        return Err(
+            Error::invalid(format!("`{}` already exists", ws.prompt_label(&args.name)))
+                .with_hint(format!(
+                    "edit it, or see it with `promptctl show {}`",
+                    args.name
+                ))
+                .into(),
+        );
     }
     let (provider, model) = pick_model(&ws.config);
     let prompt = format!(
@@ -75,9 +80,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     crate::fsio::write_new(&dir.join("system.md"), SYSTEM.as_bytes())?;
     let label = ws.prompt_label(&args.name);
     if ctx.printer.json {
-        ctx.printer.json(&serde_json::json!({ "name": args.name, "dir": label }))?;
+        ctx.printer
+            .json(&serde_json::json!({ "name": args.name, "dir": label }))?;
     } else {
-        ctx.printer.status(&format!("created `{label}/prompt.yaml` and `{label}/system.md`"));
+        ctx.printer.status(&format!(
+            "created `{label}/prompt.yaml` and `{label}/system.md`"
+        ));
     }
     Ok(())
 }

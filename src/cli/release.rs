@@ -23,7 +23,12 @@ pub struct Args {
     #[arg(value_parser = super::prompt_name)]
     name: Name,
     /// Bump the latest version (from 0.0.0 for the first release)
-    #[arg(long, value_enum, required_unless_present = "version", conflicts_with = "version")]
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "version",
+        conflicts_with = "version"
+    )]
     bump: Option<BumpArg>,
     /// Release exactly this version
     #[arg(long, value_name = "X.Y.Z")]
@@ -73,7 +78,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }))?;
         return Ok(());
     }
-    let from = m.parent.as_ref().map_or("(none)".to_string(), ToString::to_string);
+    let from = m
+        .parent
+        .as_ref()
+        .map_or("(none)".to_string(), ToString::to_string);
     p.out(&format!(
         "released {}@{} ({} → {})\n  digest  {}\n  path    {}\n",
         m.name, m.version, from, m.version, m.digest, outcome.label

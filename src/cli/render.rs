@@ -71,7 +71,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     let model = &artifact.spec.model;
-    out.push_str(&p.paint(DIM, &format!("--- model: {} via {} ---\n", model.name, model.provider)));
+    out.push_str(&p.paint(
+        DIM,
+        &format!("--- model: {} via {} ---\n", model.name, model.provider),
+    ));
     p.out(&out)?;
     Ok(())
 }

@@ -60,7 +60,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     out.push('\n');
     if let Some(m) = &manifest {
-        out.push_str(&format!("released   {} (parent {})\n", m.created_at, m.parent.as_ref().map_or("none".into(), |v| v.to_string())));
+        out.push_str(&format!(
+            "released   {} (parent {})\n",
+            m.created_at,
+            m.parent.as_ref().map_or("none".into(), |v| v.to_string())
+        ));
         out.push_str(&format!("changelog  {}\n", m.changelog));
     }
     let model = &a.spec.model;
@@ -72,7 +76,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .filter(|(k, _)| *k != "provider" && *k != "name")
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    out.push_str(&format!("model      {} via {} ({})\n", model.name, model.provider, params.join(", ")));
+    out.push_str(&format!(
+        "model      {} via {} ({})\n",
+        model.name,
+        model.provider,
+        params.join(", ")
+    ));
     for (role, who) in &a.spec.owners {
         out.push_str(&format!("owner      {role}: {who}\n"));
     }
@@ -89,7 +98,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                     n.clone(),
                     v.kind.as_str().to_string(),
                     if v.required { "yes" } else { "no" }.to_string(),
-                    v.default.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+                    v.default
+                        .as_ref()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
                     if v.pii { "yes" } else { "" }.to_string(),
                 ]
             }),
@@ -97,7 +109,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     for m in &a.messages {
         let from = m.file.as_ref().map_or(String::new(), |f| format!(" ({f})"));
-        out.push_str(&format!("\n{}\n", p.paint(BOLD, &format!("--- {}{from} ---", m.role.as_str()))));
+        out.push_str(&format!(
+            "\n{}\n",
+            p.paint(BOLD, &format!("--- {}{from} ---", m.role.as_str()))
+        ));
         out.push_str(&m.text);
         if !m.text.ends_with('\n') {
             out.push('\n');

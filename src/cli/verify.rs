@@ -54,7 +54,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             } else {
                 "not a version; promptctl ignores it"
             };
-            ctx.printer.warn(&format!("`{}/versions/{stray}`: {what}", ws.prompt_label(name)));
+            ctx.printer.warn(&format!(
+                "`{}/versions/{stray}`: {what}",
+                ws.prompt_label(name)
+            ));
         }
     }
     let reports = verify_all(&ws, &jobs);
@@ -88,9 +91,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         for r in &rows {
             if r.ok {
                 let digest = crate::manifest::short(r.digest.unwrap_or_default());
-                out.push_str(&format!("{}  {}@{}  {digest}\n", p.paint(GREEN, "ok  "), r.name, r.version));
+                out.push_str(&format!(
+                    "{}  {}@{}  {digest}\n",
+                    p.paint(GREEN, "ok  "),
+                    r.name,
+                    r.version
+                ));
             } else {
-                out.push_str(&format!("{}  {}@{}\n", p.paint(RED, "FAIL"), r.name, r.version));
+                out.push_str(&format!(
+                    "{}  {}@{}\n",
+                    p.paint(RED, "FAIL"),
+                    r.name,
+                    r.version
+                ));
                 for prob in r.problems {
                     out.push_str(&format!("      `{}`: {}\n", prob.file, prob.message));
                 }
@@ -108,7 +121,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     if bad > 0 {
         let first = rows.iter().find(|r| !r.ok).expect("bad > 0");
-        let file = first.problems.first().map_or(String::new(), |p| format!(" (`{}`)", p.file));
+        let file = first
+            .problems
+            .first()
+            .map_or(String::new(), |p| format!(" (`{}`)", p.file));
         return Err(Error::integrity(format!(
             "{bad} released version{} do{} not match {} manifest{}: first {}@{}{file}",
             plural(bad),
@@ -125,18 +141,35 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// Verifies versions on every core; the work is reading and hashing files.
-fn verify_all(ws: &crate::workspace::Workspace, jobs: &[(Name, semver::Version)]) -> Vec<VersionReport> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len().max(1));
+fn verify_all(
+    ws: &crate::workspace::Workspace,
+    jobs: &[(Name, semver::Version)],
+) -> Vec<VersionReport> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
     if threads <= 1 {
-        return jobs.iter().map(|(n, v)| crate::store::verify_version(ws, n, v)).collect();
+        return jobs
+            .iter()
+            .map(|(n, v)| crate::store::verify_version(ws, n, v))
+            .collect();
     }
     let chunk = jobs.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|(n, v)| crate::store::verify_version(ws, n, v)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(n, v)| crate::store::verify_version(ws, n, v))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a verify thread panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a verify thread panicked"))
+            .collect()
     })
 }
 

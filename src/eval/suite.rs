@@ -157,7 +157,11 @@ impl Suite {
     pub fn load(ws: &Workspace, name_or_path: &str) -> Result<Suite, Error> {
         let as_path = Path::new(name_or_path);
         let path = if name_or_path.ends_with(".yaml") || name_or_path.ends_with(".yml") {
-            if as_path.is_absolute() { as_path.to_path_buf() } else { ws.root.join(as_path) }
+            if as_path.is_absolute() {
+                as_path.to_path_buf()
+            } else {
+                ws.root.join(as_path)
+            }
         } else {
             ws.evals_dir().join(format!("{name_or_path}.yaml"))
         };
@@ -171,10 +175,18 @@ impl Suite {
             .and_then(|s| s.to_str())
             .unwrap_or(name_or_path)
             .to_string();
-        let text = crate::error::read_input_string(&path)
-            .map_err(|_| Error::invalid(format!("no suite `{name_or_path}`: `{label}` does not exist")))?;
+        let text = crate::error::read_input_string(&path).map_err(|_| {
+            Error::invalid(format!(
+                "no suite `{name_or_path}`: `{label}` does not exist"
+            ))
+        })?;
         let spec: SuiteSpec = crate::yaml::from_str(Path::new(&label), &text)?;
-        Ok(Suite { name, path, label, spec })
+        Ok(Suite {
+            name,
+            path,
+            label,
+            spec,
+        })
     }
 
     /// Every suite under `evals/`, sorted by name. Files that do not parse
@@ -202,18 +214,28 @@ impl Suite {
             CasesSpec::File(file) => {
                 let dir = self.path.parent().unwrap_or(Path::new("."));
                 let path = dir.join(file);
-                let label = Path::new(&self.label).parent().unwrap_or(Path::new("")).join(file).display().to_string();
+                let label = Path::new(&self.label)
+                    .parent()
+                    .unwrap_or(Path::new(""))
+                    .join(file)
+                    .display()
+                    .to_string();
                 if file.ends_with(".jsonl") {
-                    let f = std::fs::File::open(&path)
-                        .map_err(|e| Error::invalid(format!("`{}`: cases: cannot open `{label}`: {e}", self.label)))?;
+                    let f = std::fs::File::open(&path).map_err(|e| {
+                        Error::invalid(format!(
+                            "`{}`: cases: cannot open `{label}`: {e}",
+                            self.label
+                        ))
+                    })?;
                     Ok(CaseReader::Jsonl {
                         lines: std::io::BufReader::new(f).lines(),
                         label,
                         line: 0,
                     })
                 } else {
-                    let cases: Vec<Case> = crate::yaml::load(&path)
-                        .map_err(|e| Error::invalid(e.message().replace(&path.display().to_string(), &label)))?;
+                    let cases: Vec<Case> = crate::yaml::load(&path).map_err(|e| {
+                        Error::invalid(e.message().replace(&path.display().to_string(), &label))
+                    })?;
                     Ok(CaseReader::Inline(cases.into_iter()))
                 }
             }
@@ -248,7 +270,10 @@ impl Iterator for CaseReader {
                 }
                 return Some(serde_json::from_str(&text).map_err(|e| {
                     let msg = e.to_string();
-                    let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]).to_string();
+                    let msg = msg
+                        .rfind(" at line ")
+                        .map_or(msg.as_str(), |i| &msg[..i])
+                        .to_string();
                     Error::invalid(format!("`{label}:{}:{}`: {msg}", line, e.column()))
                 }));
             },
