@@ -190,8 +190,27 @@ impl Config {
     /// Reads and checks `promptctl.yaml`.
     pub fn load(path: &Path) -> Result<Config, Error> {
         let text = crate::error::read_input_string(path)?;
-        let config: Config = crate::yaml::from_str(path, &text)?;
-        config.check(path, &text)?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and checks the text of `promptctl.yaml` read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        let config: Config = crate::yaml::from_str(path, text).map_err(|e| {
+            // The parser marks the provider's mapping; point at the key itself.
+            let at = text.lines().enumerate().find_map(|(i, l)| l.find("api_key:").map(|c| (i + 1, c + 1)));
+            let rest = e.message().split_once("`: ").map(|(_, r)| r.to_string());
+            match (at, rest) {
+                (Some((line, col)), Some(rest)) if rest.contains("literal `api_key`") => {
+                    let mut err = Error::invalid(format!("`{}:{line}:{col}`: {rest}", path.display()));
+                    if let Some(h) = e.hint() {
+                        err = err.with_hint(h);
+                    }
+                    err
+                }
+                _ => e,
+            }
+        })?;
+        config.check(path, text)?;
         Ok(config)
     }
 
@@ -248,9 +267,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, Error> {
-        let config: Config = crate::yaml::from_str(Path::new("promptctl.yaml"), text)?;
-        config.check(Path::new("promptctl.yaml"), text)?;
-        Ok(config)
+        Config::parse(Path::new("promptctl.yaml"), text)
     }
 
     #[test]

@@ -9,3 +9,13 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// Seconds since the epoch; pins every timestamp promptctl writes, for
 /// reproducible builds and tests (https://reproducible-builds.org/specs/source-date-epoch/).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// The provider for `eval`; the same as `--provider`.
+pub const PROMPTCTL_PROVIDER: &str = "PROMPTCTL_PROVIDER";
+/// Cases evaluated at once; the same as `-j`.
+pub const PROMPTCTL_CONCURRENCY: &str = "PROMPTCTL_CONCURRENCY";
+/// Any value other than `false`/`0` disables the response cache; the same as `--no-cache`.
+pub const PROMPTCTL_NO_CACHE: &str = "PROMPTCTL_NO_CACHE";
+/// The run's time budget in seconds; the same as `--max-time`.
+pub const PROMPTCTL_MAX_TIME: &str = "PROMPTCTL_MAX_TIME";
+/// Set by GitHub Actions: the Markdown summary of an eval is appended to it.
+pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";

@@ -9,7 +9,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+/// Each credential kind and the pattern that finds it; `redact` reuses them.
+pub static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
         (
@@ -86,4 +87,15 @@ mod tests {
     fn ignores_ordinary_text() {
         assert!(scan("Ask the user for the task-id; skip small talk.").is_empty());
     }
+}
+
+/// `text` with every credential-shaped string replaced by `(redacted)`.
+pub fn mask(text: &str) -> String {
+    let mut out = text.to_string();
+    for (_, re) in DETECTORS.iter() {
+        if re.is_match(&out) {
+            out = re.replace_all(&out, "(redacted)").into_owned();
+        }
+    }
+    out
 }

@@ -50,6 +50,9 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
     let path = ws.version_dir(name, version).join(MANIFEST_FILE);
     let label = format!("{}/{MANIFEST_FILE}", ws.version_label(name, version));
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound if ws.version_dir(name, version).is_dir() => {
+            Error::integrity(format!("`{label}` is missing: the version folder has no manifest"))
+        }
         std::io::ErrorKind::NotFound => {
             Error::invalid(format!("`{name}@{version}` is not released (no `{label}`)")).with_hint(
                 format!("see the released versions with `promptctl log {name}`"),
@@ -57,8 +60,16 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
         }
         _ => Error::integrity(format!("cannot read `{label}`: {e}")),
     })?;
-    crate::yaml::from_str(Path::new(&label), &text)
-        .map_err(|e| Error::integrity(e.message().to_string()))
+    let manifest: Manifest = crate::yaml::from_str(Path::new(&label), &text)
+        .map_err(|e| Error::integrity(e.message().to_string()))?;
+    // The seal covers the values; this covers the bytes: a manifest is
+    // exactly what `release` wrote, so no comment or respelling slips in.
+    if crate::yaml::to_string(&manifest) != text {
+        return Err(Error::integrity(format!(
+            "`{label}`: edited since release: it is not byte for byte what `release` wrote"
+        )));
+    }
+    Ok(manifest)
 }
 
 /// Opens a released version after verifying every hash (exit 4 if any differs).
@@ -247,7 +258,11 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, FileKind>) -> std::
         };
         let ty = entry.file_type()?;
         if ty.is_dir() {
+            let before = out.len();
             walk(&entry.path(), &rel, out)?;
+            if out.len() == before {
+                out.insert(rel, FileKind::Other); // an empty folder is a stray
+            }
         } else if ty.is_file() {
             out.insert(rel, FileKind::File);
         } else {

@@ -1,1 +1,11 @@
-fn main(){}
+//! The integration tests: each runs the real `promptctl` binary in a fresh
+//! temp workspace (see `util.rs`) and checks exit codes, output and files.
+
+mod util;
+
+mod commands;
+mod hashing;
+mod input_errors;
+mod release;
+mod render;
+mod verify;

@@ -44,7 +44,7 @@ struct ConfigChange {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let (a, _) = super::load_ref(&ws, &args.from)?;
+    let (a, a_manifest) = super::load_ref(&ws, &args.from)?;
     let (b, _) = super::load_ref(&ws, &args.to)?;
     let label = |r: &PromptRef| match &r.version {
         Some(v) => format!("{}@{v}", r.name),
@@ -92,11 +92,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         })
         .collect();
     let changes = crate::compat::changes(&a, &b);
-    let needed = changes
-        .iter()
-        .map(|c| c.level)
-        .max()
-        .unwrap_or(crate::compat::Level::Patch);
+    // The bump `release` would require from the older side (shifted before 1.0).
+    let from_version = match a_manifest {
+        Some(m) => Some(m.version),
+        None => crate::store::latest(&ws, &args.from.name)?,
+    };
+    let needed = match &from_version {
+        Some(v) => crate::compat::required(v, &changes),
+        None => changes.iter().map(|c| c.level).max().unwrap_or(crate::compat::Level::Patch),
+    };
     let (ha, hb) = (a.hashes(), b.hashes());
 
     let p = ctx.printer;

@@ -6,12 +6,16 @@
 
 mod completions;
 mod diff;
+mod eval;
+mod gate;
 mod hash;
 mod init;
 mod lint;
 mod list;
 mod log;
+mod merge;
 mod new;
+mod redact;
 mod release;
 mod render;
 mod show;
@@ -66,6 +70,9 @@ pub enum Command {
     Init(init::Args),
     New(new::Args),
     Lint(lint::Args),
+    Eval(eval::Args),
+    Gate(gate::Args),
+    Merge(merge::Args),
     Render(render::Args),
     Release(release::Args),
     List(list::Args),
@@ -74,6 +81,7 @@ pub enum Command {
     Diff(diff::Args),
     Hash(hash::Args),
     Verify(verify::Args),
+    Redact(redact::Args),
     Completions(completions::Args),
 }
 
@@ -98,6 +106,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Init(args) => init::run(args, &ctx),
         Command::New(args) => new::run(args, &ctx),
         Command::Lint(args) => lint::run(args, &ctx),
+        Command::Eval(args) => eval::run(args, &ctx),
+        Command::Gate(args) => gate::run(args, &ctx),
+        Command::Merge(args) => merge::run(args, &ctx),
         Command::Render(args) => render::run(args, &ctx),
         Command::Release(args) => release::run(args, &ctx),
         Command::List(args) => list::run(args, &ctx),
@@ -106,6 +117,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(args, &ctx),
         Command::Hash(args) => hash::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
+        Command::Redact(args) => redact::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }
 }

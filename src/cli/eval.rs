@@ -1,0 +1,181 @@
+//! `promptctl eval`: run a suite, gate on it, report it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Context;
+use crate::error::{Class, Error};
+use crate::eval::report;
+use crate::eval::session::{self, Options};
+use crate::name::PromptRef;
+use crate::output::{GREEN, RED};
+
+/// Evaluate a prompt against a suite and gate on the result
+///
+/// Renders every case, calls the model (with concurrency, rate limits,
+/// retries and a response cache), checks assertions, asks the judge, applies
+/// the suite's gates and saves the run to `.promptctl/runs/<run-id>.json`.
+/// Fails closed: a case that could not be evaluated is an error, never a
+/// pass; an empty selection is inconclusive (exit 5).
+///
+/// Example:
+///   promptctl eval support                      # the bundled suite, offline via its cassette
+///   promptctl eval support --provider openai --no-cache --format junit -o eval.xml
+///   promptctl eval support --prompt support_bot@1.0.0 --baseline 0.9.0
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// A suite name under `evals/`, or a path to a suite file
+    suite: String,
+    /// Evaluate this version instead of the suite's prompt (`name@X.Y.Z`)
+    #[arg(long, value_parser = super::prompt_ref)]
+    prompt: Option<PromptRef>,
+    /// Use this provider from promptctl.yaml instead of the suite's
+    #[arg(long, env = crate::env::PROMPTCTL_PROVIDER)]
+    provider: Option<String>,
+    /// Use this provider for the judge (default: the suite's; under `replay`, the cassette)
+    #[arg(long)]
+    judge_provider: Option<String>,
+    /// Cases evaluated at once
+    #[arg(short = 'j', long, default_value_t = crate::eval::runner::DEFAULT_CONCURRENCY, env = crate::env::PROMPTCTL_CONCURRENCY)]
+    concurrency: usize,
+    /// Requests per second to the provider (overrides its `rps`)
+    #[arg(long)]
+    rps: Option<f64>,
+    /// Do not read or write the response cache
+    #[arg(long, env = crate::env::PROMPTCTL_NO_CACHE)]
+    no_cache: bool,
+    /// Write the live responses (redacted) to `evals/cassettes/<suite>.jsonl`
+    #[arg(long)]
+    record: bool,
+    /// Run each case N times and report flaky ones
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
+    /// Only the case with this id (repeatable)
+    #[arg(long, value_name = "ID")]
+    filter_id: Vec<String>,
+    /// Only cases in this segment (repeatable)
+    #[arg(long, value_name = "SEGMENT")]
+    filter_segment: Vec<String>,
+    /// Only cases with this tag (repeatable)
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only shard I of N (1-based), e.g. `2/4`; join shards with `promptctl merge`
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u32, u32)>,
+    /// Compare with a version's latest saved run, or a run file
+    #[arg(long, value_name = "VERSION|RUN.json")]
+    baseline: Option<String>,
+    /// Stop after this many seconds; unfinished cases are errors (exit 3)
+    #[arg(long, value_name = "SECONDS", env = crate::env::PROMPTCTL_MAX_TIME)]
+    max_time: Option<f64>,
+    /// Report format on stdout (or in `-o FILE`)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the report to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s.split_once('/').ok_or("a shard is `I/N`, e.g. `1/4`")?;
+    let (i, n): (u32, u32) = (i.parse().map_err(|_| "I is a number")?, n.parse().map_err(|_| "N is a number")?);
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("shard {i}/{n}: I must be between 1 and N"));
+    }
+    Ok((i, n))
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    if let Some(t) = args.max_time.filter(|t| !(t.is_finite() && *t > 0.0)) {
+        return Err(Error::invalid(format!("`--max-time {t}` must be a positive number of seconds")).into());
+    }
+    if let Some(r) = args.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(Error::invalid(format!("`--rps {r}` must be a positive number")).into());
+    }
+    let ws = ctx.workspace()?;
+    let opts = Options {
+        prompt: args.prompt,
+        provider: args.provider,
+        judge_provider: args.judge_provider,
+        concurrency: args.concurrency,
+        rps: args.rps,
+        no_cache: args.no_cache,
+        record: args.record,
+        repeat: args.repeat,
+        filter_id: args.filter_id,
+        filter_segment: args.filter_segment,
+        tags: args.tag,
+        shard: args.shard,
+        baseline: args.baseline,
+        max_time: args.max_time.map(Duration::from_secs_f64),
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !ctx.printer.json;
+    let mut on_total = |n: u64| {
+        if on_terminal {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(n);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}")
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+            );
+        }
+    };
+    let mut failed = 0u64;
+    let mut on_done = |r: &crate::eval::results::CaseResult| {
+        if !r.passed {
+            failed += 1;
+            bar.set_message(format!("{failed} failing"));
+        }
+        bar.inc(1);
+    };
+    let outcome = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done)?;
+    bar.finish_and_clear();
+    let h = &outcome.header;
+
+    let format = if ctx.printer.json { Format::Json } else { args.format };
+    let p = ctx.printer;
+    let text = match format {
+        Format::Json => String::from_utf8_lossy(&std::fs::read(&outcome.path)?).into_owned(),
+        Format::Markdown => report::markdown(h, &outcome.failures),
+        Format::Junit => report::junit(h, &crate::eval::results::Run::load(&outcome.path)?.cases),
+        Format::Table => {
+            let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
+            report::table(h, &outcome.failures, &paint)
+        }
+    };
+    match &args.output {
+        Some(path) => crate::fsio::write_atomic(path, text.as_bytes())?,
+        None => p.out(&text)?,
+    }
+    if let Some(summary) = std::env::var_os(crate::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty()) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&summary)?;
+        f.write_all(report::markdown(h, &outcome.failures).as_bytes())?;
+    }
+    p.status(&format!("saved run `{}` to `{}`", h.run_id, outcome.path.strip_prefix(&ws.root).unwrap_or(&outcome.path).display()));
+    finish(&h.verdict)
+}
+
+/// The verdict as the process's result: `Ok` only for a pass.
+pub fn finish(v: &crate::eval::gates::Verdict) -> anyhow::Result<()> {
+    let class = match v.exit_code {
+        0 => return Ok(()),
+        1 => Class::Failed,
+        3 => Class::Incomplete,
+        5 => Class::Inconclusive,
+        2 => Class::Invalid,
+        _ => Class::Integrity,
+    };
+    Err(Error::new(class, v.reason.clone()).into())
+}

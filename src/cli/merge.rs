@@ -1,0 +1,72 @@
+//! `promptctl merge`: join the shards of a run into one run.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use super::Context;
+use crate::error::Error;
+use crate::eval::report;
+use crate::eval::results::Run;
+use crate::output::{GREEN, RED};
+
+/// Join shard runs (`eval --shard I/N`) into one run, and gate it
+///
+/// The shards must be of the same suite, prompt digest, provider and judge,
+/// and no case may appear in two of them. The merged run is saved under
+/// `.promptctl/runs/` and gated with the suite's gates; the exit code is the
+/// merged run's verdict.
+///
+/// Example:
+///   promptctl merge shard-1.json shard-2.json shard-3.json
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The shard run files
+    #[arg(required = true, num_args = 2..)]
+    runs: Vec<PathBuf>,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let ws = ctx.workspace()?;
+    let mut runs = args.runs.iter().map(|p| Run::load(p).map(|r| (p, r))).collect::<Result<Vec<_>, _>>()?;
+    let (first_path, mut merged) = runs.remove(0);
+    let identity = |r: &Run| (r.header.suite.name.clone(), r.header.prompt.digest.clone(), r.header.provider.name.clone(), r.header.judge.clone());
+    let want = identity(&merged);
+    let mut seen: HashSet<(String, u32)> = merged.cases.iter().map(|c| (c.id.clone(), c.sample)).collect();
+    for (path, run) in runs {
+        if identity(&run) != want {
+            return Err(Error::invalid(format!(
+                "`{}` is not a shard of the same run as `{}`: suite, prompt digest, provider and judge must match",
+                path.display(),
+                first_path.display()
+            ))
+            .into());
+        }
+        for c in run.cases {
+            if !seen.insert((c.id.clone(), c.sample)) {
+                return Err(Error::invalid(format!("case `{}` is in more than one shard (`{}`)", c.id, path.display())).into());
+            }
+            merged.cases.push(c);
+        }
+        merged.header.duration_ms = merged.header.duration_ms.max(run.header.duration_ms);
+        merged.header.finished_at = merged.header.finished_at.max(run.header.finished_at);
+        merged.header.started_at = merged.header.started_at.min(run.header.started_at);
+    }
+    merged.header.run_id = crate::eval::results::new_run_id();
+    merged.header.settings.shard = None;
+    for w in crate::eval::session::regate(&ws, &mut merged, None)? {
+        ctx.printer.warn(&w);
+    }
+    let path = ws.state_dir().join("runs").join(format!("{}.json", merged.header.run_id));
+    merged.save(&path)?;
+    let p = ctx.printer;
+    if p.json {
+        p.json(&merged.header)?;
+    } else {
+        let failures: Vec<_> = merged.cases.iter().filter(|c| !c.passed).take(crate::eval::session::TOP_FAILURES).cloned().collect();
+        let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
+        p.out(&report::table(&merged.header, &failures, &paint))?;
+    }
+    p.status(&format!("saved merged run `{}` to `{}`", merged.header.run_id, path.strip_prefix(&ws.root).unwrap_or(&path).display()));
+    super::eval::finish(&merged.header.verdict)
+}

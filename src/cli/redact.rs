@@ -1,0 +1,43 @@
+//! `promptctl redact`: the workspace's redaction rules, on any text.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use super::Context;
+use crate::redact::Redactor;
+
+/// Redact PII and secrets from a file or stdin
+///
+/// Applies the built-in detectors (email, phone, Luhn-checked credit cards,
+/// US SSNs, IBANs, IP addresses, API keys and bearer tokens) and the named
+/// patterns of `promptctl.yaml`; each match becomes `[REDACTED:<kind>]`.
+/// Outside a workspace, all built-ins are used.
+///
+/// Example:
+///   promptctl redact production.log > shareable.log
+///   kubectl logs app | promptctl redact
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The file to redact (stdin when absent or `-`)
+    file: Option<PathBuf>,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let config = match ctx.workspace() {
+        Ok(ws) => ws.config.redaction,
+        Err(_) if ctx.dir.is_none() => crate::config::Redaction::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let redactor = Redactor::new(&config)?;
+    let text = match args.file.as_deref().filter(|f| f.as_os_str() != "-") {
+        Some(path) => crate::error::read_input_string(path)?,
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+    };
+    ctx.printer.out(&redactor.redact(&text))?;
+    Ok(())
+}

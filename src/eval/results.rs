@@ -1,0 +1,232 @@
+//! What a run records: per-case results, the summary, the gates, the verdict.
+//!
+//! Case results are streamed to a temporary JSONL file as cases finish, so
+//! memory holds only the small numbers the summary needs; the run file
+//! (`.promptctl/runs/<run-id>.json`) is assembled from it at the end, in case
+//! order. Everything in a run file has been through the redactor.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::assertions::Outcome;
+use super::judge::{Identity, Score};
+use crate::error::Error;
+
+pub const SCHEMA: &str = "promptctl.run/v1";
+
+/// One case (one sample of it, with `--repeat`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub id: String,
+    /// 0-based sample number under `--repeat`.
+    #[serde(default)]
+    pub sample: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub vars: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub cached: bool,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub assertions: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, Score>,
+    /// Every assertion passed and nothing failed.
+    pub passed: bool,
+    /// Weighted share of assertions passed (0 on error).
+    pub score: f64,
+    /// Why the case could not be evaluated. An error is never a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    pub name: String,
+    pub path: String,
+    /// sha256 of the suite file's bytes.
+    pub sha256: String,
+    /// sha256 of the cases file's bytes (or of the inline cases).
+    pub dataset_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PromptInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Settings {
+    pub repeat: u32,
+    pub concurrency: usize,
+    pub cache: bool,
+    pub record: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_id: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_segment: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time_s: Option<f64>,
+}
+
+/// Everything but the cases: written first, then the cases are spliced in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub schema: String,
+    pub run_id: String,
+    pub suite: SuiteInfo,
+    pub prompt: PromptInfo,
+    pub provider: ProviderInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<Identity>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: f64,
+    pub settings: Settings,
+    pub summary: super::summary::Summary,
+    pub gates: Vec<super::gates::GateResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::summary::Comparison>,
+    pub verdict: super::gates::Verdict,
+}
+
+/// A whole run, as read back from its file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    #[serde(flatten)]
+    pub header: RunHeader,
+    pub cases: Vec<CaseResult>,
+}
+
+impl Run {
+    pub fn load(path: &Path) -> Result<Run, Error> {
+        let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
+        let run: Run = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+            Error::invalid(format!("`{}:{}:{}`: not a promptctl run: {e}", path.display(), e.line(), e.column()))
+        })?;
+        if run.header.schema != SCHEMA {
+            return Err(Error::invalid(format!("`{}` is a `{}` file; this promptctl reads `{SCHEMA}`", path.display(), run.header.schema)));
+        }
+        Ok(run)
+    }
+
+    /// Writes a whole in-memory run (after `gate` or `merge`).
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let mut text = serde_json::to_vec_pretty(self).expect("a run serialises");
+        text.push(b'\n');
+        crate::fsio::write_atomic(path, &text)
+    }
+}
+
+/// Case results spilled to disk as they finish, with their case order.
+pub struct Spool {
+    path: PathBuf,
+    file: BufWriter<std::fs::File>,
+    offset: u64,
+    index: Vec<(usize, u32, u64, u32)>,
+}
+
+impl Spool {
+    pub fn create(dir: &Path, run_id: &str) -> Result<Spool, Error> {
+        std::fs::create_dir_all(dir).map_err(|e| crate::error::io_incomplete(dir, &e))?;
+        let path = dir.join(format!(".{run_id}.cases.tmp"));
+        let file = std::fs::File::create(&path).map_err(|e| crate::error::io_incomplete(&path, &e))?;
+        Ok(Spool {
+            path,
+            file: BufWriter::new(file),
+            offset: 0,
+            index: Vec::new(),
+        })
+    }
+
+    /// Appends the result of the case at position `order`.
+    pub fn push(&mut self, order: usize, result: &CaseResult) -> Result<(), Error> {
+        let line = serde_json::to_vec(result).expect("a case result serialises");
+        self.file.write_all(&line).map_err(|e| crate::error::io_incomplete(&self.path, &e))?;
+        self.index.push((order, result.sample, self.offset, line.len() as u32));
+        self.offset += line.len() as u64;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Writes the run file: the header with the cases spliced in, in case
+    /// order; then removes the spool. Atomic, like every write.
+    pub fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {
+        let io = |e: std::io::Error| crate::error::io_incomplete(dest, &e);
+        self.file.flush().map_err(io)?;
+        self.index.sort_by_key(|(order, sample, _, _)| (*order, *sample));
+        let mut head = serde_json::to_vec(header).expect("a header serialises");
+        head.pop(); // the closing brace; the cases follow
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new().prefix(".promptctl-tmp-").tempfile_in(dir).map_err(io)?;
+        {
+            let mut out = BufWriter::new(tmp.as_file_mut());
+            out.write_all(&head).map_err(io)?;
+            out.write_all(b",\"cases\":[").map_err(io)?;
+            let mut src = std::fs::File::open(&self.path).map_err(io)?;
+            let mut buf = Vec::new();
+            for (i, (_, _, offset, len)) in self.index.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",\n").map_err(io)?;
+                }
+                buf.resize(*len as usize, 0);
+                src.seek(std::io::SeekFrom::Start(*offset)).map_err(io)?;
+                src.read_exact(&mut buf).map_err(io)?;
+                out.write_all(&buf).map_err(io)?;
+            }
+            out.write_all(b"]}\n").map_err(io)?;
+            out.flush().map_err(io)?;
+        }
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(dest).map_err(|e| io(e.error))?;
+        let _ = std::fs::remove_file(&self.path);
+        Ok(())
+    }
+}
+
+/// A run id: UTC time to the second, then 6 random hex digits.
+pub fn new_run_id() -> String {
+    let now = jiff::Timestamp::now();
+    format!("{}-{:06x}", now.strftime("%Y%m%dT%H%M%SZ"), fastrand::u32(..0x100_0000))
+}

@@ -1,0 +1,442 @@
+//! The eval runner: cases in, case results out, as fast as the provider allows.
+//!
+//! Jobs are pulled from an iterator only when a slot is free (`-j`), so
+//! memory does not grow with the dataset; results go to the spool as they
+//! finish. Every call, the judge's included, passes the provider's
+//! `max_in_flight` semaphore and `rps` limiter (GCRA, burst 1) and is retried
+//! on 429/5xx/transport errors with full-jitter exponential backoff that
+//! honours `Retry-After`. A refused key stops the run; a deadline stops it
+//! too. Every case not finished then is recorded as an error, never dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::assertions::{Compiled, Observed, Outcome};
+use super::cache::Cache;
+use super::judge::{self, Judge};
+use super::results::{CaseResult, Spool};
+use super::suite::{AssertionType, Case};
+use super::summary::Stat;
+use crate::artifact::Artifact;
+use crate::config::Price;
+use crate::error::Error;
+use crate::provider::replay::Recording;
+use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
+use crate::redact::Redactor;
+
+/// Cases in flight at once when `-j` is not given.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// A provider's shared limits: in-flight slots and a request rate.
+pub struct Limiter {
+    slots: Semaphore,
+    rate: Option<governor::DefaultDirectRateLimiter>,
+}
+
+impl Limiter {
+    pub fn new(max_in_flight: usize, rps: Option<f64>) -> Limiter {
+        let rate = rps.filter(|r| r.is_finite() && *r > 0.0).and_then(|r| {
+            governor::Quota::with_period(Duration::from_secs_f64(1.0 / r))
+                .map(|q| governor::RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
+        });
+        Limiter {
+            slots: Semaphore::new(max_in_flight.max(1)),
+            rate,
+        }
+    }
+}
+
+/// A provider to call and the limiter it shares with every other use of it.
+#[derive(Clone)]
+pub struct Target {
+    pub endpoint: Endpoint,
+    pub limiter: Arc<Limiter>,
+}
+
+pub struct JudgePlan {
+    pub judge: Judge,
+    pub target: Target,
+    pub criteria: BTreeMap<String, String>,
+}
+
+/// Everything a case needs, shared by all cases of a run.
+pub struct Plan {
+    pub artifact: Artifact,
+    pub target: Target,
+    pub judge: Option<JudgePlan>,
+    pub defaults: Vec<Compiled>,
+    pub schema_check: Option<Compiled>,
+    pub redactor: Redactor,
+    pub prices: BTreeMap<String, Price>,
+    pub cache: Option<Cache>,
+    pub send_redacted: bool,
+    pub record: bool,
+}
+
+/// One case (one sample of it) to evaluate.
+pub struct Job {
+    pub order: usize,
+    pub sample: u32,
+    pub case: Case,
+    pub asserts: Vec<Compiled>,
+}
+
+pub struct Finished {
+    pub stats: Vec<Stat>,
+    pub recordings: Vec<Recording>,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+}
+
+/// Runs every job; never fails for a case's sake (that is a case error).
+pub async fn run(
+    plan: Arc<Plan>,
+    jobs: &mut dyn Iterator<Item = Job>,
+    concurrency: usize,
+    deadline: Option<(Instant, String)>,
+    spool: &mut Spool,
+    on_done: &mut dyn FnMut(&CaseResult),
+) -> Result<Finished, Error> {
+    let mut set = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, (usize, CaseResult)> = HashMap::new();
+    let mut stats = Vec::new();
+    let mut recordings = Vec::new();
+    let mut aborted: Option<String> = None;
+    let mut finish = |order: usize, result: CaseResult, stats: &mut Vec<Stat>| -> Result<(), Error> {
+        on_done(&result);
+        stats.push(Stat::from(&result));
+        spool.push(order, &result)
+    };
+    loop {
+        while aborted.is_none() && set.len() < concurrency.max(1) {
+            let Some(job) = jobs.next() else { break };
+            let skeleton = skeleton(&plan, &job);
+            let order = job.order;
+            let handle = set.spawn(evaluate(plan.clone(), job));
+            in_flight.insert(handle.id(), (order, skeleton));
+        }
+        if set.is_empty() {
+            break;
+        }
+        let next = match (&deadline, &aborted) {
+            (Some((at, why)), None) => match tokio::time::timeout_at((*at).into(), set.join_next_with_id()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    aborted = Some(why.clone());
+                    set.abort_all();
+                    continue;
+                }
+            },
+            _ => set.join_next_with_id().await,
+        };
+        match next {
+            None => break,
+            Some(Ok((id, outcome))) => {
+                let (order, skeleton) = in_flight.remove(&id).expect("every task is tracked");
+                match outcome {
+                    Ok((result, recs)) => {
+                        recordings.extend(recs);
+                        finish(order, result, &mut stats)?;
+                    }
+                    Err(reason) => {
+                        finish(order, failed(skeleton, &reason), &mut stats)?;
+                        if aborted.is_none() {
+                            aborted = Some(reason);
+                            set.abort_all();
+                        }
+                    }
+                }
+            }
+            Some(Err(join)) => {
+                let (order, skeleton) = in_flight.remove(&join.id()).expect("every task is tracked");
+                let why = match (&aborted, join.is_panic()) {
+                    (_, true) => "the evaluation panicked (a bug in promptctl)".to_string(),
+                    (Some(a), false) => format!("not finished: {a}"),
+                    (None, false) => "cancelled".to_string(),
+                };
+                finish(order, failed(skeleton, &why), &mut stats)?;
+            }
+        }
+    }
+    if let Some(why) = &aborted {
+        for job in jobs {
+            let skeleton = skeleton(&plan, &job);
+            finish(job.order, failed(skeleton, &format!("not run: {why}")), &mut stats)?;
+        }
+    }
+    Ok(Finished {
+        stats,
+        recordings,
+        aborted,
+    })
+}
+
+/// A result with the case's identity and redacted inputs, before any work.
+fn skeleton(plan: &Plan, job: &Job) -> CaseResult {
+    CaseResult {
+        id: job.case.id.clone(),
+        sample: job.sample,
+        segment: job.case.segment.clone(),
+        tags: job.case.tags.clone(),
+        vars: redact_vars(plan, &job.case.vars),
+        output: None,
+        latency_ms: None,
+        tokens_in: None,
+        tokens_out: None,
+        cost_usd: None,
+        judge_cost_usd: None,
+        cached: false,
+        attempts: 0,
+        assertions: Vec::new(),
+        scores: BTreeMap::new(),
+        passed: false,
+        score: 0.0,
+        error: None,
+    }
+}
+
+fn failed(mut r: CaseResult, why: &str) -> CaseResult {
+    r.passed = false;
+    r.score = 0.0;
+    r.error = Some(why.to_string());
+    r
+}
+
+/// Variables as they may be written: `pii` ones wholesale, the rest through the redactor.
+fn redact_vars(plan: &Plan, vars: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    vars.iter()
+        .map(|(k, v)| {
+            let pii = plan.artifact.spec.variables.get(k).is_some_and(|s| s.pii);
+            let mut v = if pii { Value::String("[REDACTED:pii]".into()) } else { v.clone() };
+            plan.redactor.redact_value(&mut v);
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+type TaskOutput = Result<(CaseResult, Vec<Recording>), String>;
+
+/// Evaluates one job. `Err` only for what must stop the run (a refused key).
+async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
+    let mut r = skeleton(&plan, &job);
+    let mut recordings = Vec::new();
+    let red = &plan.redactor;
+
+    let rendered = match plan.artifact.render(&job.case.vars) {
+        Ok(m) => m,
+        Err(e) => return Ok((failed(r, &format!("cannot render: {}", red.redact(e.message()))), recordings)),
+    };
+    let messages = rendered
+        .into_iter()
+        .map(|m| ChatMessage {
+            role: m.role.to_string(),
+            content: if plan.send_redacted { red.redact(&m.content).into_owned() } else { m.content },
+        })
+        .collect();
+    let request = ChatRequest {
+        model: plan.artifact.spec.model.clone(),
+        messages,
+        tools: plan.artifact.tools.clone(),
+        output_schema: plan.artifact.output_schema.clone(),
+    };
+    let called = match call(&plan.target, &request, plan.cache.as_ref(), job.sample).await {
+        Ok(c) => c,
+        Err(CallError::Auth(m)) => return Err(red.redact(&m).into_owned()),
+        Err(e) => {
+            let hint = if plan.target.endpoint.kind == crate::config::ProviderType::Replay {
+                " (record it with `--provider <live provider> --record`)"
+            } else {
+                ""
+            };
+            return Ok((failed(r, &format!("{}{hint}", red.redact(&e.to_string()))), recordings));
+        }
+    };
+    r.attempts = called.attempts;
+    r.cached = called.cached;
+    r.latency_ms = Some(called.latency_ms);
+    r.tokens_in = called.response.tokens_in;
+    r.tokens_out = called.response.tokens_out;
+    r.cost_usd = cost(&plan.prices, &request.model.name, &called.response);
+    let output = called.response.content.clone();
+    if plan.record {
+        recordings.push(recording(&plan, &job.case.id, "prompt", &request, &called.response));
+    }
+
+    let observed = Observed {
+        output: &output,
+        latency_ms: r.latency_ms,
+        cost_usd: r.cost_usd,
+    };
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut questions: Vec<(usize, &Compiled)> = Vec::new();
+    let all = plan.defaults.iter().chain(job.asserts.iter()).chain(plan.schema_check.iter());
+    for a in all {
+        match a.check(&observed) {
+            Some(o) => outcomes.push(o),
+            None => questions.push((outcomes.len() + questions.len(), a)),
+        }
+    }
+
+    if let Some(jp) = &plan.judge {
+        let mut criteria = jp.criteria.clone();
+        for (i, (_, q)) in questions.iter().enumerate() {
+            criteria.insert(format!("q{}", i + 1), q.question().unwrap_or_default().to_string());
+        }
+        if !criteria.is_empty() {
+            let input = request.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
+            let expected = job.case.expected.as_ref().map(|e| match e {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            let jreq = jp.judge.request(input, expected.as_deref(), &output, &criteria);
+            let verdict = match call(&jp.target, &jreq, plan.cache.as_ref(), job.sample).await {
+                Ok(c) => c,
+                Err(CallError::Auth(m)) => return Err(red.redact(&m).into_owned()),
+                Err(e) => {
+                    r.output = Some(red.redact(&output).into_owned());
+                    r.assertions = outcomes;
+                    return Ok((failed(r, &format!("judge: {}", red.redact(&e.to_string()))), recordings));
+                }
+            };
+            r.judge_cost_usd = cost(&plan.prices, &jreq.model.name, &verdict.response);
+            if plan.record {
+                recordings.push(recording(&plan, &job.case.id, "judge", &jreq, &verdict.response));
+            }
+            match judge::parse(&verdict.response.content, &criteria) {
+                Ok(mut scores) => {
+                    for (i, (_, q)) in questions.iter().enumerate() {
+                        if let Some(s) = scores.remove(&format!("q{}", i + 1)) {
+                            outcomes.push(Outcome {
+                                kind: AssertionType::Rubric,
+                                passed: s.score >= 0.5,
+                                weight: q.weight,
+                                metric: q.metric.clone(),
+                                reason: format!("{:.2}: {}", s.score, red.redact(&s.reason)),
+                            });
+                        }
+                    }
+                    for s in scores.values_mut() {
+                        s.reason = red.redact(&s.reason).into_owned();
+                    }
+                    r.scores = scores;
+                }
+                Err(why) => {
+                    r.output = Some(red.redact(&output).into_owned());
+                    r.assertions = outcomes;
+                    return Ok((failed(r, &format!("judge: {why}")), recordings));
+                }
+            }
+        }
+    }
+
+    for o in &mut outcomes {
+        o.reason = red.redact(&o.reason).into_owned();
+    }
+    let total: f64 = outcomes.iter().map(|o| o.weight).sum();
+    let won: f64 = outcomes.iter().filter(|o| o.passed).map(|o| o.weight).sum();
+    r.passed = outcomes.iter().all(|o| o.passed);
+    r.score = if total > 0.0 { won / total } else if r.passed { 1.0 } else { 0.0 };
+    r.output = Some(red.redact(&output).into_owned());
+    r.assertions = outcomes;
+    Ok((r, recordings))
+}
+
+fn recording(plan: &Plan, case: &str, kind: &str, request: &ChatRequest, response: &ChatResponse) -> Recording {
+    let mut response = response.clone();
+    response.content = plan.redactor.redact(&response.content).into_owned();
+    Recording {
+        case: case.to_string(),
+        kind: kind.to_string(),
+        key: request.request_hash(),
+        model: request.model.name.clone(),
+        response,
+    }
+}
+
+/// USD for one answer, if its tokens and its model's price are known.
+fn cost(prices: &BTreeMap<String, Price>, model: &str, r: &ChatResponse) -> Option<f64> {
+    let p = prices.get(model)?;
+    Some((r.tokens_in? as f64 * p.input + r.tokens_out? as f64 * p.output) / 1e6)
+}
+
+struct Called {
+    response: ChatResponse,
+    latency_ms: f64,
+    cached: bool,
+    attempts: u32,
+}
+
+/// One call with cache, limits and retries.
+async fn call(target: &Target, req: &ChatRequest, cache: Option<&Cache>, sample: u32) -> Result<Called, CallError> {
+    let provider = &target.endpoint.provider;
+    let cache = cache.filter(|_| provider.is_remote());
+    let key = cache.map(|_| Cache::key(&provider.identity(), req, sample));
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        if let Some(hit) = cache.get(key) {
+            return Ok(Called {
+                latency_ms: hit.latency_ms.unwrap_or(0.0),
+                response: hit,
+                cached: true,
+                attempts: 0,
+            });
+        }
+    }
+    let limits = &target.endpoint.limits;
+    let attempts = AtomicU32::new(0);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(30))
+        .with_factor(2.0)
+        .with_max_times(limits.retries as usize);
+    let once = || async {
+        attempts.fetch_add(1, Ordering::Relaxed);
+        let _slot = target.limiter.slots.acquire().await.expect("the semaphore is never closed");
+        if let Some(rate) = &target.limiter.rate {
+            rate.until_ready().await;
+        }
+        let start = Instant::now();
+        let response = provider.complete(req).await?;
+        Ok::<_, CallError>((response, start.elapsed()))
+    };
+    let (response, elapsed) = once
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(CallError::is_retryable)
+        .adjust(|e, delay| delay.map(|d| e.retry_after().unwrap_or_else(|| full_jitter(d))))
+        .await
+        .map_err(|e| match e {
+            CallError::Retryable { message, .. } => {
+                let n = attempts.load(Ordering::Relaxed);
+                CallError::Retryable {
+                    message: format!("{message} (gave up after {n} attempt{})", if n == 1 { "" } else { "s" }),
+                    retry_after: None,
+                }
+            }
+            other => other,
+        })?;
+    let latency_ms = response.latency_ms.unwrap_or(elapsed.as_secs_f64() * 1000.0);
+    let mut response = response;
+    response.latency_ms = Some(latency_ms);
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        cache.put(key, &response);
+    }
+    Ok(Called {
+        response,
+        latency_ms,
+        cached: false,
+        attempts: attempts.load(Ordering::Relaxed),
+    })
+}
+
+/// "Full jitter": uniform in [0, d] (AWS architecture blog, 2015).
+fn full_jitter(d: Duration) -> Duration {
+    d.mul_f64(fastrand::f64())
+}

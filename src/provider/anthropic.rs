@@ -1,0 +1,117 @@
+//! The Anthropic Messages API.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::key::ApiKey;
+use super::{CallError, ChatRequest, ChatResponse, Provider};
+use crate::error::Error;
+
+/// The API version promptctl speaks.
+pub const VERSION: &str = "2023-06-01";
+/// `max_tokens` is required by the Messages API; used when the prompt sets none.
+const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+pub struct Anthropic {
+    name: String,
+    url: String,
+    base_url: String,
+    key: Option<ApiKey>,
+    key_env: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Anthropic {
+    pub fn new(name: &str, base_url: &str, key: Option<ApiKey>, timeout: Duration) -> Result<Self, Error> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(Anthropic {
+            name: name.to_string(),
+            url: format!("{base_url}/v1/messages"),
+            base_url,
+            key,
+            key_env: None,
+            client: super::http::client(timeout)?,
+        })
+    }
+
+    pub fn with_key_env(mut self, var: Option<String>) -> Self {
+        self.key_env = var;
+        self
+    }
+}
+
+/// The request body: system messages go to `system`, the rest to `messages`.
+pub fn body(req: &ChatRequest) -> Value {
+    let m = &req.model;
+    let system: Vec<&str> = req.messages.iter().filter(|x| x.role == "system").map(|x| x.content.as_str()).collect();
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .filter(|x| x.role != "system")
+        .map(|x| json!({ "role": x.role, "content": x.content }))
+        .collect();
+    let mut body = json!({
+        "model": m.name,
+        "max_tokens": m.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": messages,
+    });
+    let obj = body.as_object_mut().expect("an object");
+    if !system.is_empty() {
+        obj.insert("system".into(), Value::from(system.join("\n\n")));
+    }
+    if let Some(t) = m.temperature {
+        obj.insert("temperature".into(), Value::from(t));
+    }
+    if let Some(p) = m.top_p {
+        obj.insert("top_p".into(), Value::from(p));
+    }
+    if let Some(s) = &m.stop {
+        obj.insert("stop_sequences".into(), Value::from(s.clone()));
+    }
+    if let Some(tools) = &req.tools {
+        obj.insert("tools".into(), tools.clone());
+    }
+    body
+}
+
+pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
+    let blocks = v.get("content").and_then(Value::as_array).ok_or_else(|| CallError::Retryable {
+        message: format!("provider `{provider}` sent no `content` array"),
+        retry_after: None,
+    })?;
+    let text: String = blocks
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    let content = if text.is_empty() && !blocks.is_empty() {
+        Value::Array(blocks.clone()).to_string()
+    } else {
+        text
+    };
+    Ok(ChatResponse {
+        content,
+        tokens_in: v.pointer("/usage/input_tokens").and_then(Value::as_u64),
+        tokens_out: v.pointer("/usage/output_tokens").and_then(Value::as_u64),
+        latency_ms: None,
+    })
+}
+
+impl Provider for Anthropic {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+        Box::pin(async move {
+            let mut request = self.client.post(&self.url).header("anthropic-version", VERSION);
+            if let Some(k) = &self.key {
+                request = request.header("x-api-key", k.expose());
+            }
+            let v = super::http::post_json(&self.name, self.key_env.as_deref(), self.key.as_ref(), request, &body(req)).await?;
+            parse(&self.name, &v)
+        })
+    }
+
+    fn identity(&self) -> Value {
+        json!({ "type": "anthropic", "base_url": self.base_url })
+    }
+}

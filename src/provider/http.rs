@@ -1,0 +1,151 @@
+//! What the OpenAI and Anthropic providers share: the HTTP client, and the
+//! mapping from status codes and transport failures to [`CallError`].
+//!
+//! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
+//! `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`;
+//! 401 and 403 stop the run; any other 4xx fails the case at once.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use super::CallError;
+use super::key::ApiKey;
+use crate::error::Error;
+
+/// A client with rustls, a per-request timeout and connection reuse.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(256)
+        .user_agent(concat!("promptctl/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::incomplete(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Sends a JSON POST and returns the parsed JSON body of a 2xx answer.
+pub async fn post_json(
+    provider: &str,
+    key_env: Option<&str>,
+    key: Option<&ApiKey>,
+    request: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, CallError> {
+    let scrub = |s: String| match key {
+        Some(k) => k.scrub(&s),
+        None => crate::secrets::mask(&s),
+    };
+    let response = request.json(body).send().await.map_err(|e| transport(provider, &e, &scrub))?;
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let bytes = response.bytes().await.map_err(|e| transport(provider, &e, &scrub))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| CallError::Retryable {
+            message: format!("provider `{provider}` sent a body that is not JSON ({e})"),
+            retry_after: None,
+        });
+    }
+    let detail = error_detail(&bytes);
+    let message = scrub(format!("provider `{provider}` answered {status}: {detail}"));
+    Err(classify(status, message, retry_after, key_env))
+}
+
+fn classify(status: StatusCode, message: String, retry_after: Option<Duration>, key_env: Option<&str>) -> CallError {
+    match status.as_u16() {
+        401 | 403 => CallError::Auth(match key_env {
+            Some(var) => format!("{message} (the key comes from `{var}`)"),
+            None => format!("{message} (no key is configured: set `api_key_env`)"),
+        }),
+        408 | 409 | 429 | 500..=599 => CallError::Retryable { message, retry_after },
+        _ => CallError::Fatal(message),
+    }
+}
+
+fn transport<F: Fn(String) -> String>(provider: &str, e: &reqwest::Error, scrub: &F) -> CallError {
+    let what = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "connection failed".to_string()
+    };
+    // The innermost cause says most ("connection reset by peer", …).
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    CallError::Retryable {
+        message: scrub(format!("provider `{provider}`: {what}: {cause}")),
+        retry_after: None,
+    }
+}
+
+/// The provider's own error message, from either API's error shape.
+fn error_detail(bytes: &[u8]) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.pointer("/message"))
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+    });
+    match message {
+        Some(m) => m,
+        None => {
+            let text = String::from_utf8_lossy(bytes);
+            let text = text.trim();
+            if text.is_empty() { "(empty body)".into() } else { text.chars().take(200).collect() }
+        }
+    }
+}
+
+/// `retry-after-ms`, else `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok()) {
+        return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+    }
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, jiff::Timestamp::now())
+}
+
+/// Parses a `Retry-After` value relative to `now`.
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = when.duration_since(now);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now: jiff::Timestamp = "2015-10-21T07:27:30Z".parse().unwrap();
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+    }
+
+    #[test]
+    fn classification() {
+        let c = |s: u16| classify(StatusCode::from_u16(s).unwrap(), "m".into(), None, Some("K"));
+        assert!(matches!(c(401), CallError::Auth(m) if m.contains("`K`")));
+        assert!(matches!(c(403), CallError::Auth(_)));
+        for s in [408, 409, 429, 500, 502, 503, 529] {
+            assert!(c(s).is_retryable(), "{s}");
+        }
+        for s in [400, 404, 422] {
+            assert!(matches!(c(s), CallError::Fatal(_)), "{s}");
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Model providers behind one trait, and the errors a call can end in.
+//!
+//! A provider turns a [`ChatRequest`] into a [`ChatResponse`]; it does not
+//! retry, wait or cache: the runner (`eval::runner`) owns concurrency, rate
+//! limits, retries and the response cache, so every provider gets them the
+//! same way. Errors are classified here, once, by what the runner should do
+//! next: retry, give up on this case, or stop the whole run (auth refused).
+
+pub mod anthropic;
+pub mod echo;
+pub mod http;
+pub mod key;
+pub mod openai;
+pub mod replay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::artifact::spec::ModelSpec;
+use crate::config::{Config, ProviderType};
+use crate::error::Error;
+
+/// One chat message as sent to a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+/// Everything that decides a model's answer. Its canonical hash (without the
+/// provider's identity) keys cassettes; with it, the response cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatRequest {
+    pub model: ModelSpec,
+    pub messages: Vec<ChatMessage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+}
+
+impl ChatRequest {
+    /// sha256 of the canonical request: model, every parameter, messages,
+    /// tools and output schema. Cassettes are keyed by this.
+    pub fn request_hash(&self) -> String {
+        crate::canonical::hash_of(self)
+    }
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+    /// The latency recorded with the answer (replay, cache), in place of the
+    /// near-zero time it took to read it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// How a call failed, by what to do next.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The key was refused (401/403) or is missing: stop the whole run.
+    #[error("{0}")]
+    Auth(String),
+    /// Worth another try: 429, 5xx, a timeout, a dropped connection, a garbled body.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// This case cannot succeed (400, 404, 422, a missing recording).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+impl CallError {
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Retryable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CallError::Retryable { .. })
+    }
+}
+
+/// A model API.
+pub trait Provider: Send + Sync {
+    /// Answers one request. No retries, no waiting: the runner does those.
+    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>>;
+
+    /// What identifies this endpoint in the response cache key (type and base URL).
+    fn identity(&self) -> Value;
+
+    /// Whether answers come from the network (and so need limits, retries, a cache).
+    fn is_remote(&self) -> bool {
+        true
+    }
+}
+
+/// The limits the runner applies to one provider.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_in_flight: usize,
+    pub rps: Option<f64>,
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+/// A provider ready to call, with its name and limits.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub name: String,
+    pub kind: ProviderType,
+    pub provider: Arc<dyn Provider>,
+    pub limits: Limits,
+    /// The variable that holds the key, for messages (never the key).
+    pub key_env: Option<String>,
+}
+
+/// Builds the named provider from `promptctl.yaml`. `cassette` is where the
+/// replay provider reads its recordings.
+pub fn build(
+    config: &Config,
+    name: &str,
+    cassette: Option<&std::path::Path>,
+    root: &std::path::Path,
+) -> Result<Endpoint, Error> {
+    let Some(p) = config.providers.get(name) else {
+        let mut err = Error::invalid(format!("unknown provider `{name}`"));
+        if let Some(best) = crate::yaml::closest(name, config.providers.keys().map(String::as_str)) {
+            err = err.with_hint(format!("did you mean `{best}`?"));
+        }
+        return Err(err);
+    };
+    let limits = Limits {
+        max_in_flight: p.max_in_flight.unwrap_or(16).max(1) as usize,
+        rps: p.rps,
+        timeout: Duration::from_secs_f64(p.timeout_s.unwrap_or(60.0)),
+        retries: p.retries.unwrap_or(4),
+    };
+    let key = || -> Result<Option<key::ApiKey>, Error> {
+        match &p.api_key_env {
+            Some(var) => key::ApiKey::from_env(name, var).map(Some),
+            None => Ok(None),
+        }
+    };
+    let provider: Arc<dyn Provider> = match p.kind {
+        ProviderType::Openai => {
+            let base = p.base_url.clone().unwrap_or_else(|| "https://api.openai.com/v1".into());
+            Arc::new(openai::OpenAi::new(name, &base, key()?, limits.timeout)?.with_key_env(p.api_key_env.clone()))
+        }
+        ProviderType::Anthropic => {
+            let base = p.base_url.clone().unwrap_or_else(|| "https://api.anthropic.com".into());
+            Arc::new(anthropic::Anthropic::new(name, &base, key()?, limits.timeout)?.with_key_env(p.api_key_env.clone()))
+        }
+        ProviderType::Echo => Arc::new(echo::Echo),
+        ProviderType::Replay => {
+            let path = cassette.ok_or_else(|| Error::invalid("the replay provider needs a suite's cassette"))?;
+            Arc::new(replay::Replay::open(path, root)?)
+        }
+    };
+    Ok(Endpoint {
+        name: name.to_string(),
+        kind: p.kind,
+        provider,
+        limits,
+        key_env: p.api_key_env.clone(),
+    })
+}

@@ -1,0 +1,97 @@
+//! OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::key::ApiKey;
+use super::{CallError, ChatRequest, ChatResponse, Provider};
+use crate::error::Error;
+
+pub struct OpenAi {
+    name: String,
+    url: String,
+    base_url: String,
+    key: Option<ApiKey>,
+    key_env: Option<String>,
+    client: reqwest::Client,
+}
+
+impl OpenAi {
+    pub fn new(name: &str, base_url: &str, key: Option<ApiKey>, timeout: Duration) -> Result<Self, Error> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(OpenAi {
+            name: name.to_string(),
+            url: format!("{base_url}/chat/completions"),
+            base_url,
+            key,
+            key_env: None,
+            client: super::http::client(timeout)?,
+        })
+    }
+
+    pub fn with_key_env(mut self, var: Option<String>) -> Self {
+        self.key_env = var;
+        self
+    }
+}
+
+/// The request body for chat completions.
+pub fn body(req: &ChatRequest) -> Value {
+    let m = &req.model;
+    let mut body = json!({ "model": m.name, "messages": req.messages });
+    let obj = body.as_object_mut().expect("an object");
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            obj.insert(k.to_string(), v);
+        }
+    };
+    put("temperature", m.temperature.map(Value::from));
+    put("max_tokens", m.max_tokens.map(Value::from));
+    put("seed", m.seed.map(Value::from));
+    put("top_p", m.top_p.map(Value::from));
+    put("stop", m.stop.clone().map(Value::from));
+    put("presence_penalty", m.presence_penalty.map(Value::from));
+    put("frequency_penalty", m.frequency_penalty.map(Value::from));
+    put("tools", req.tools.clone());
+    body
+}
+
+/// The answer text (or the tool calls, as JSON) and token usage.
+pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
+    let message = v.pointer("/choices/0/message").ok_or_else(|| CallError::Retryable {
+        message: format!("provider `{provider}` sent no `choices[0].message`"),
+        retry_after: None,
+    })?;
+    let content = match message.get("content").and_then(Value::as_str) {
+        Some(text) => text.to_string(),
+        None => match message.get("tool_calls") {
+            Some(calls) => calls.to_string(),
+            None => String::new(),
+        },
+    };
+    Ok(ChatResponse {
+        content,
+        tokens_in: v.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
+        tokens_out: v.pointer("/usage/completion_tokens").and_then(Value::as_u64),
+        latency_ms: None,
+    })
+}
+
+impl Provider for OpenAi {
+    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+        Box::pin(async move {
+            let mut request = self.client.post(&self.url);
+            if let Some(k) = &self.key {
+                request = request.bearer_auth(k.expose());
+            }
+            let v = super::http::post_json(&self.name, self.key_env.as_deref(), self.key.as_ref(), request, &body(req)).await?;
+            parse(&self.name, &v)
+        })
+    }
+
+    fn identity(&self) -> Value {
+        json!({ "type": "openai", "base_url": self.base_url })
+    }
+}
