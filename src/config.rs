@@ -197,11 +197,15 @@ impl Config {
     pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let config: Config = crate::yaml::from_str(path, text).map_err(|e| {
             // The parser marks the provider's mapping; point at the key itself.
-            let at = text.lines().enumerate().find_map(|(i, l)| l.find("api_key:").map(|c| (i + 1, c + 1)));
+            let at = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| l.find("api_key:").map(|c| (i + 1, c + 1)));
             let rest = e.message().split_once("`: ").map(|(_, r)| r.to_string());
             match (at, rest) {
                 (Some((line, col)), Some(rest)) if rest.contains("literal `api_key`") => {
-                    let mut err = Error::invalid(format!("`{}:{line}:{col}`: {rest}", path.display()));
+                    let mut err =
+                        Error::invalid(format!("`{}:{line}:{col}`: {rest}", path.display()));
                     if let Some(h) = e.hint() {
                         err = err.with_hint(h);
                     }

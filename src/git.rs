@@ -84,10 +84,11 @@ fn read_head(git_dir: &Path) -> Read {
     }
     if let Ok(packed) = std::fs::read_to_string(common.join("packed-refs")) {
         for line in packed.lines() {
-            if let Some((id, name)) = line.split_once(' ') {
-                if name == refname && is_id(id) {
-                    return Read::Commit(id.to_string());
-                }
+            if let Some((id, name)) = line.split_once(' ')
+                && name == refname
+                && is_id(id)
+            {
+                return Read::Commit(id.to_string());
             }
         }
     }

@@ -56,6 +56,17 @@ pub fn scan(text: &str) -> Vec<Found> {
     out
 }
 
+/// `text` with every credential-shaped string replaced by `(redacted)`.
+pub fn mask(text: &str) -> String {
+    let mut out = text.to_string();
+    for (_, re) in DETECTORS.iter() {
+        if re.is_match(&out) {
+            out = re.replace_all(&out, "(redacted)").into_owned();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,15 +98,4 @@ mod tests {
     fn ignores_ordinary_text() {
         assert!(scan("Ask the user for the task-id; skip small talk.").is_empty());
     }
-}
-
-/// `text` with every credential-shaped string replaced by `(redacted)`.
-pub fn mask(text: &str) -> String {
-    let mut out = text.to_string();
-    for (_, re) in DETECTORS.iter() {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, "(redacted)").into_owned();
-        }
-    }
-    out
 }

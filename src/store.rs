@@ -50,9 +50,9 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
     let path = ws.version_dir(name, version).join(MANIFEST_FILE);
     let label = format!("{}/{MANIFEST_FILE}", ws.version_label(name, version));
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound if ws.version_dir(name, version).is_dir() => {
-            Error::integrity(format!("`{label}` is missing: the version folder has no manifest"))
-        }
+        std::io::ErrorKind::NotFound if ws.version_dir(name, version).is_dir() => Error::integrity(
+            format!("`{label}` is missing: the version folder has no manifest"),
+        ),
         std::io::ErrorKind::NotFound => {
             Error::invalid(format!("`{name}@{version}` is not released (no `{label}`)")).with_hint(
                 format!("see the released versions with `promptctl log {name}`"),

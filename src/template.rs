@@ -84,10 +84,10 @@ impl Template {
     pub fn variables(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for s in &self.segments {
-            if let Segment::Var(n) = s {
-                if !names.contains(&n.as_str()) {
-                    names.push(n);
-                }
+            if let Segment::Var(n) = s
+                && !names.contains(&n.as_str())
+            {
+                names.push(n);
             }
         }
         names

@@ -91,13 +91,13 @@ pub fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), Strin
             return Err(format!("variable `{name}` is {n}, above maximum {max}"));
         }
     }
-    if let Some(choices) = &spec.choices {
-        if !choices.contains(value) {
-            return Err(format!(
-                "variable `{name}` must be one of {}",
-                crate::canonical::to_string(&Value::Array(choices.clone()))
-            ));
-        }
+    if let Some(choices) = &spec.choices
+        && !choices.contains(value)
+    {
+        return Err(format!(
+            "variable `{name}` must be one of {}",
+            crate::canonical::to_string(&Value::Array(choices.clone()))
+        ));
     }
     Ok(())
 }

@@ -99,7 +99,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let needed = match &from_version {
         Some(v) => crate::compat::required(v, &changes),
-        None => changes.iter().map(|c| c.level).max().unwrap_or(crate::compat::Level::Patch),
+        None => changes
+            .iter()
+            .map(|c| c.level)
+            .max()
+            .unwrap_or(crate::compat::Level::Patch),
     };
     let (ha, hb) = (a.hashes(), b.hashes());
 

@@ -87,7 +87,10 @@ pub enum Format {
 
 fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     let (i, n) = s.split_once('/').ok_or("a shard is `I/N`, e.g. `1/4`")?;
-    let (i, n): (u32, u32) = (i.parse().map_err(|_| "I is a number")?, n.parse().map_err(|_| "N is a number")?);
+    let (i, n): (u32, u32) = (
+        i.parse().map_err(|_| "I is a number")?,
+        n.parse().map_err(|_| "N is a number")?,
+    );
     if n == 0 || i == 0 || i > n {
         return Err(format!("shard {i}/{n}: I must be between 1 and N"));
     }
@@ -96,7 +99,10 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if let Some(t) = args.max_time.filter(|t| !(t.is_finite() && *t > 0.0)) {
-        return Err(Error::invalid(format!("`--max-time {t}` must be a positive number of seconds")).into());
+        return Err(Error::invalid(format!(
+            "`--max-time {t}` must be a positive number of seconds"
+        ))
+        .into());
     }
     if let Some(r) = args.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
         return Err(Error::invalid(format!("`--rps {r}` must be a positive number")).into());
@@ -125,9 +131,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             bar.set_length(n);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}")
-                    .expect("the template is valid")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}",
+                )
+                .expect("the template is valid")
+                .progress_chars("=> "),
             );
         }
     };
@@ -143,7 +151,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let h = &outcome.header;
 
-    let format = if ctx.printer.json { Format::Json } else { args.format };
+    let format = if ctx.printer.json {
+        Format::Json
+    } else {
+        args.format
+    };
     let p = ctx.printer;
     let text = match format {
         Format::Json => String::from_utf8_lossy(&std::fs::read(&outcome.path)?).into_owned(),
@@ -158,12 +170,25 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         Some(path) => crate::fsio::write_atomic(path, text.as_bytes())?,
         None => p.out(&text)?,
     }
-    if let Some(summary) = std::env::var_os(crate::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty()) {
+    if let Some(summary) =
+        std::env::var_os(crate::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty())
+    {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&summary)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)?;
         f.write_all(report::markdown(h, &outcome.failures).as_bytes())?;
     }
-    p.status(&format!("saved run `{}` to `{}`", h.run_id, outcome.path.strip_prefix(&ws.root).unwrap_or(&outcome.path).display()));
+    p.status(&format!(
+        "saved run `{}` to `{}`",
+        h.run_id,
+        outcome
+            .path
+            .strip_prefix(&ws.root)
+            .unwrap_or(&outcome.path)
+            .display()
+    ));
     finish(&h.verdict)
 }
 

@@ -35,9 +35,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     for w in crate::eval::session::regate(&ws, &mut run, args.baseline.as_deref())? {
         ctx.printer.warn(&w);
     }
-    let failures: Vec<_> = run.cases.iter().filter(|c| !c.passed).take(crate::eval::session::TOP_FAILURES).cloned().collect();
+    let failures: Vec<_> = run
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .take(crate::eval::session::TOP_FAILURES)
+        .cloned()
+        .collect();
     let p = ctx.printer;
-    let format = if p.json { super::eval::Format::Json } else { args.format };
+    let format = if p.json {
+        super::eval::Format::Json
+    } else {
+        args.format
+    };
     let text = match format {
         super::eval::Format::Json => {
             let mut s = serde_json::to_string_pretty(&run.header)?;

@@ -42,7 +42,7 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
             (Ok(_), Some(_)) => "changed",
         };
         rows.push(Row {
-            description: draft.ok().and_then(|d| d.spec.description).or_else(|| None),
+            description: draft.ok().and_then(|d| d.spec.description).or(None),
             name: name.to_string(),
             latest: latest.map(|m| m.version.to_string()),
             versions: versions.len(),

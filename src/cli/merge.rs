@@ -28,11 +28,26 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let mut runs = args.runs.iter().map(|p| Run::load(p).map(|r| (p, r))).collect::<Result<Vec<_>, _>>()?;
+    let mut runs = args
+        .runs
+        .iter()
+        .map(|p| Run::load(p).map(|r| (p, r)))
+        .collect::<Result<Vec<_>, _>>()?;
     let (first_path, mut merged) = runs.remove(0);
-    let identity = |r: &Run| (r.header.suite.name.clone(), r.header.prompt.digest.clone(), r.header.provider.name.clone(), r.header.judge.clone());
+    let identity = |r: &Run| {
+        (
+            r.header.suite.name.clone(),
+            r.header.prompt.digest.clone(),
+            r.header.provider.name.clone(),
+            r.header.judge.clone(),
+        )
+    };
     let want = identity(&merged);
-    let mut seen: HashSet<(String, u32)> = merged.cases.iter().map(|c| (c.id.clone(), c.sample)).collect();
+    let mut seen: HashSet<(String, u32)> = merged
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), c.sample))
+        .collect();
     for (path, run) in runs {
         if identity(&run) != want {
             return Err(Error::invalid(format!(
@@ -44,7 +59,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
         for c in run.cases {
             if !seen.insert((c.id.clone(), c.sample)) {
-                return Err(Error::invalid(format!("case `{}` is in more than one shard (`{}`)", c.id, path.display())).into());
+                return Err(Error::invalid(format!(
+                    "case `{}` is in more than one shard (`{}`)",
+                    c.id,
+                    path.display()
+                ))
+                .into());
             }
             merged.cases.push(c);
         }
@@ -57,16 +77,29 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     for w in crate::eval::session::regate(&ws, &mut merged, None)? {
         ctx.printer.warn(&w);
     }
-    let path = ws.state_dir().join("runs").join(format!("{}.json", merged.header.run_id));
+    let path = ws
+        .state_dir()
+        .join("runs")
+        .join(format!("{}.json", merged.header.run_id));
     merged.save(&path)?;
     let p = ctx.printer;
     if p.json {
         p.json(&merged.header)?;
     } else {
-        let failures: Vec<_> = merged.cases.iter().filter(|c| !c.passed).take(crate::eval::session::TOP_FAILURES).cloned().collect();
+        let failures: Vec<_> = merged
+            .cases
+            .iter()
+            .filter(|c| !c.passed)
+            .take(crate::eval::session::TOP_FAILURES)
+            .cloned()
+            .collect();
         let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
         p.out(&report::table(&merged.header, &failures, &paint))?;
     }
-    p.status(&format!("saved merged run `{}` to `{}`", merged.header.run_id, path.strip_prefix(&ws.root).unwrap_or(&path).display()));
+    p.status(&format!(
+        "saved merged run `{}` to `{}`",
+        merged.header.run_id,
+        path.strip_prefix(&ws.root).unwrap_or(&path).display()
+    ));
     super::eval::finish(&merged.header.verdict)
 }

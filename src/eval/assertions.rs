@@ -58,43 +58,73 @@ impl Compiled {
     /// Compiles an assertion; `at` names where it came from, for errors.
     pub fn new(a: &Assertion, at: &str) -> Result<Compiled, Error> {
         use AssertionType::*;
-        let bad = |what: &str| Error::invalid(format!("{at}: `{}` assertion needs {what}", type_name(a.kind)));
-        let text = || a.value.as_ref().and_then(Value::as_str).map(str::to_string).ok_or_else(|| bad("a string `value`"));
-        let number = || a.value.as_ref().and_then(Value::as_f64).filter(|n| n.is_finite()).ok_or_else(|| bad("a number `value`"));
-        let check = match a.kind {
-            Contains | NotContains | StartsWith => Check::Text(text()?),
-            Equals => match &a.value {
-                Some(Value::String(s)) => Check::Text(s.clone()),
-                Some(v) => Check::Json(v.clone()),
-                None => return Err(bad("a `value`")),
-            },
-            ContainsAny | ContainsAll => {
-                let items: Option<Vec<String>> = a
-                    .value
-                    .as_ref()
-                    .and_then(Value::as_array)
-                    .map(|v| v.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
-                    .unwrap_or(None);
-                match items {
-                    Some(v) if !v.is_empty() => Check::Texts(v),
-                    _ => return Err(bad("a non-empty list of strings as `value`")),
-                }
-            }
-            Regex | NotRegex => {
-                let pattern = text()?;
-                Check::Pattern(regex::Regex::new(&pattern).map_err(|e| Error::invalid(format!("{at}: invalid regex `{pattern}`: {e}")))?)
-            }
-            MaxChars | MaxWords | LatencyMs | CostUsd => Check::Number(number()?),
-            JsonSchema => {
-                let schema = a.value.as_ref().filter(|v| v.is_object()).ok_or_else(|| bad("a JSON Schema object as `value`"))?;
-                Check::Schema(Box::new(compile_schema(schema, at)?))
-            }
-            Rubric => Check::Question(text()?),
-            IsJson | Refusal | NotRefusal => Check::None,
+        let bad = |what: &str| {
+            Error::invalid(format!(
+                "{at}: `{}` assertion needs {what}",
+                type_name(a.kind)
+            ))
         };
+        let text = || {
+            a.value
+                .as_ref()
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| bad("a string `value`"))
+        };
+        let number = || {
+            a.value
+                .as_ref()
+                .and_then(Value::as_f64)
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| bad("a number `value`"))
+        };
+        let check =
+            match a.kind {
+                Contains | NotContains | StartsWith => Check::Text(text()?),
+                Equals => match &a.value {
+                    Some(Value::String(s)) => Check::Text(s.clone()),
+                    Some(v) => Check::Json(v.clone()),
+                    None => return Err(bad("a `value`")),
+                },
+                ContainsAny | ContainsAll => {
+                    let items: Option<Vec<String>> = a
+                        .value
+                        .as_ref()
+                        .and_then(Value::as_array)
+                        .map(|v| {
+                            v.iter()
+                                .map(|x| x.as_str().map(str::to_string))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .unwrap_or(None);
+                    match items {
+                        Some(v) if !v.is_empty() => Check::Texts(v),
+                        _ => return Err(bad("a non-empty list of strings as `value`")),
+                    }
+                }
+                Regex | NotRegex => {
+                    let pattern = text()?;
+                    Check::Pattern(regex::Regex::new(&pattern).map_err(|e| {
+                        Error::invalid(format!("{at}: invalid regex `{pattern}`: {e}"))
+                    })?)
+                }
+                MaxChars | MaxWords | LatencyMs | CostUsd => Check::Number(number()?),
+                JsonSchema => {
+                    let schema = a
+                        .value
+                        .as_ref()
+                        .filter(|v| v.is_object())
+                        .ok_or_else(|| bad("a JSON Schema object as `value`"))?;
+                    Check::Schema(Box::new(compile_schema(schema, at)?))
+                }
+                Rubric => Check::Question(text()?),
+                IsJson | Refusal | NotRefusal => Check::None,
+            };
         let weight = a.weight.unwrap_or(1.0);
         if !(weight.is_finite() && weight >= 0.0) {
-            return Err(Error::invalid(format!("{at}: `weight` must be a non-negative number")));
+            return Err(Error::invalid(format!(
+                "{at}: `weight` must be a non-negative number"
+            )));
         }
         Ok(Compiled {
             kind: a.kind,
@@ -128,24 +158,101 @@ impl Compiled {
         let out = o.output;
         let (passed, reason) = match (&self.kind, &self.check) {
             (Rubric, _) => return None,
-            (Contains, Check::Text(t)) => (out.contains(t.as_str()), format!("{} `{t}`", if out.contains(t.as_str()) { "contains" } else { "does not contain" })),
-            (NotContains, Check::Text(t)) => (!out.contains(t.as_str()), format!("{} `{t}`", if out.contains(t.as_str()) { "contains" } else { "does not contain" })),
-            (StartsWith, Check::Text(t)) => (out.trim_start().starts_with(t.as_str()), format!("starts with {:?}", out.trim_start().chars().take(t.chars().count().max(12)).collect::<String>())),
-            (Equals, Check::Text(t)) => (out.trim() == t.trim(), if out.trim() == t.trim() { "equal".into() } else { format!("expected `{t}`") }),
+            (Contains, Check::Text(t)) => (
+                out.contains(t.as_str()),
+                format!(
+                    "{} `{t}`",
+                    if out.contains(t.as_str()) {
+                        "contains"
+                    } else {
+                        "does not contain"
+                    }
+                ),
+            ),
+            (NotContains, Check::Text(t)) => (
+                !out.contains(t.as_str()),
+                format!(
+                    "{} `{t}`",
+                    if out.contains(t.as_str()) {
+                        "contains"
+                    } else {
+                        "does not contain"
+                    }
+                ),
+            ),
+            (StartsWith, Check::Text(t)) => (
+                out.trim_start().starts_with(t.as_str()),
+                format!(
+                    "starts with {:?}",
+                    out.trim_start()
+                        .chars()
+                        .take(t.chars().count().max(12))
+                        .collect::<String>()
+                ),
+            ),
+            (Equals, Check::Text(t)) => (
+                out.trim() == t.trim(),
+                if out.trim() == t.trim() {
+                    "equal".into()
+                } else {
+                    format!("expected `{t}`")
+                },
+            ),
             (Equals, Check::Json(v)) => {
                 let same = serde_json::from_str::<Value>(out.trim()).is_ok_and(|x| &x == v);
-                (same, if same { "equal JSON".into() } else { format!("expected JSON {v}") })
+                (
+                    same,
+                    if same {
+                        "equal JSON".into()
+                    } else {
+                        format!("expected JSON {v}")
+                    },
+                )
             }
             (ContainsAny, Check::Texts(ts)) => {
                 let hit = ts.iter().find(|t| out.contains(t.as_str()));
-                (hit.is_some(), match hit { Some(t) => format!("contains `{t}`"), None => format!("contains none of {ts:?}") })
+                (
+                    hit.is_some(),
+                    match hit {
+                        Some(t) => format!("contains `{t}`"),
+                        None => format!("contains none of {ts:?}"),
+                    },
+                )
             }
             (ContainsAll, Check::Texts(ts)) => {
-                let missing: Vec<&String> = ts.iter().filter(|t| !out.contains(t.as_str())).collect();
-                (missing.is_empty(), if missing.is_empty() { "contains all".into() } else { format!("missing {missing:?}") })
+                let missing: Vec<&String> =
+                    ts.iter().filter(|t| !out.contains(t.as_str())).collect();
+                (
+                    missing.is_empty(),
+                    if missing.is_empty() {
+                        "contains all".into()
+                    } else {
+                        format!("missing {missing:?}")
+                    },
+                )
             }
-            (Regex, Check::Pattern(re)) => (re.is_match(out), format!("{} /{re}/", if re.is_match(out) { "matches" } else { "does not match" })),
-            (NotRegex, Check::Pattern(re)) => (!re.is_match(out), format!("{} /{re}/", if re.is_match(out) { "matches" } else { "does not match" })),
+            (Regex, Check::Pattern(re)) => (
+                re.is_match(out),
+                format!(
+                    "{} /{re}/",
+                    if re.is_match(out) {
+                        "matches"
+                    } else {
+                        "does not match"
+                    }
+                ),
+            ),
+            (NotRegex, Check::Pattern(re)) => (
+                !re.is_match(out),
+                format!(
+                    "{} /{re}/",
+                    if re.is_match(out) {
+                        "matches"
+                    } else {
+                        "does not match"
+                    }
+                ),
+            ),
             (MaxChars, Check::Number(n)) => {
                 let c = out.chars().count();
                 (c as f64 <= *n, format!("{c} characters (max {n})"))
@@ -161,19 +268,47 @@ impl Compiled {
             (JsonSchema, Check::Schema(v)) => match serde_json::from_str::<Value>(out.trim()) {
                 Err(e) => (false, format!("not JSON: {e}")),
                 Ok(json) => {
-                    let errors: Vec<String> = v.iter_errors(&json).take(3).map(|e| format!("{}: {e}", e.instance_path())).collect();
-                    (errors.is_empty(), if errors.is_empty() { "matches the schema".into() } else { errors.join("; ") })
+                    let errors: Vec<String> = v
+                        .iter_errors(&json)
+                        .take(3)
+                        .map(|e| format!("{}: {e}", e.instance_path()))
+                        .collect();
+                    (
+                        errors.is_empty(),
+                        if errors.is_empty() {
+                            "matches the schema".into()
+                        } else {
+                            errors.join("; ")
+                        },
+                    )
                 }
             },
-            (Refusal, _) => (is_refusal(out), if is_refusal(out) { "refused".into() } else { "did not refuse".into() }),
-            (NotRefusal, _) => (!is_refusal(out), if is_refusal(out) { "refused".into() } else { "did not refuse".into() }),
+            (Refusal, _) => (
+                is_refusal(out),
+                if is_refusal(out) {
+                    "refused".into()
+                } else {
+                    "did not refuse".into()
+                },
+            ),
+            (NotRefusal, _) => (
+                !is_refusal(out),
+                if is_refusal(out) {
+                    "refused".into()
+                } else {
+                    "did not refuse".into()
+                },
+            ),
             (LatencyMs, Check::Number(max)) => match o.latency_ms {
                 Some(l) if l.is_finite() => (l <= *max, format!("{l:.0} ms (max {max})")),
                 _ => (false, "no latency was measured".into()),
             },
             (CostUsd, Check::Number(max)) => match o.cost_usd {
                 Some(c) if c.is_finite() => (c <= *max, format!("${c:.6} (max ${max})")),
-                _ => (false, "cost unknown: no token counts or no price for the model".into()),
+                _ => (
+                    false,
+                    "cost unknown: no token counts or no price for the model".into(),
+                ),
             },
             _ => (false, "assertion could not be checked".into()),
         };
@@ -188,7 +323,8 @@ impl Compiled {
 }
 
 fn compile_schema(schema: &Value, at: &str) -> Result<jsonschema::Validator, Error> {
-    jsonschema::validator_for(schema).map_err(|e| Error::invalid(format!("{at}: invalid JSON Schema: {e}")))
+    jsonschema::validator_for(schema)
+        .map_err(|e| Error::invalid(format!("{at}: invalid JSON Schema: {e}")))
 }
 
 /// Phrases by which chat models decline. Deliberately conservative: a miss
@@ -205,7 +341,10 @@ pub fn is_refusal(text: &str) -> bool {
 }
 
 pub fn type_name(t: AssertionType) -> String {
-    serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -216,7 +355,13 @@ mod tests {
     fn check(kind: &str, value: Value, out: &str) -> bool {
         let a: Assertion = serde_json::from_value(json!({"type": kind, "value": value})).unwrap();
         let c = Compiled::new(&a, "test").unwrap();
-        c.check(&Observed { output: out, latency_ms: Some(100.0), cost_usd: None }).unwrap().passed
+        c.check(&Observed {
+            output: out,
+            latency_ms: Some(100.0),
+            cost_usd: None,
+        })
+        .unwrap()
+        .passed
     }
 
     #[test]
@@ -234,18 +379,44 @@ mod tests {
         assert!(!check("max_words", json!(1), "a b"));
         assert!(check("is_json", Value::Null, "[1]"));
         assert!(!check("is_json", Value::Null, "nope"));
-        assert!(check("json_schema", json!({"type": "object", "required": ["a"]}), "{\"a\": 1}"));
-        assert!(!check("json_schema", json!({"type": "object", "required": ["a"]}), "{}"));
-        assert!(check("refusal", Value::Null, "I'm sorry, but I can't help with that."));
-        assert!(check("not_refusal", Value::Null, "Open Settings > Billing."));
+        assert!(check(
+            "json_schema",
+            json!({"type": "object", "required": ["a"]}),
+            "{\"a\": 1}"
+        ));
+        assert!(!check(
+            "json_schema",
+            json!({"type": "object", "required": ["a"]}),
+            "{}"
+        ));
+        assert!(check(
+            "refusal",
+            Value::Null,
+            "I'm sorry, but I can't help with that."
+        ));
+        assert!(check(
+            "not_refusal",
+            Value::Null,
+            "Open Settings > Billing."
+        ));
         assert!(check("latency_ms", json!(200), "x"));
-        assert!(!check("cost_usd", json!(1), "x"), "unknown cost never passes");
+        assert!(
+            !check("cost_usd", json!(1), "x"),
+            "unknown cost never passes"
+        );
     }
 
     #[test]
     fn bad_values_are_config_errors() {
-        for (kind, value) in [("regex", json!("(")), ("contains", json!(1)), ("contains_any", json!([])), ("max_words", json!("x")), ("json_schema", json!("x"))] {
-            let a: Assertion = serde_json::from_value(json!({"type": kind, "value": value})).unwrap();
+        for (kind, value) in [
+            ("regex", json!("(")),
+            ("contains", json!(1)),
+            ("contains_any", json!([])),
+            ("max_words", json!("x")),
+            ("json_schema", json!("x")),
+        ] {
+            let a: Assertion =
+                serde_json::from_value(json!({"type": kind, "value": value})).unwrap();
             assert!(Compiled::new(&a, "t").is_err(), "{kind}");
         }
     }

@@ -76,7 +76,13 @@ mod tests {
     use crate::provider::ChatMessage;
     use proptest::prelude::*;
 
-    fn request(temperature: Option<f64>, max_tokens: Option<u32>, seed: Option<i64>, text: &str, model: &str) -> ChatRequest {
+    fn request(
+        temperature: Option<f64>,
+        max_tokens: Option<u32>,
+        seed: Option<i64>,
+        text: &str,
+        model: &str,
+    ) -> ChatRequest {
         ChatRequest {
             model: ModelSpec {
                 provider: "p".into(),
@@ -89,7 +95,10 @@ mod tests {
                 presence_penalty: None,
                 frequency_penalty: None,
             },
-            messages: vec![ChatMessage { role: "user".into(), content: text.into() }],
+            messages: vec![ChatMessage {
+                role: "user".into(),
+                content: text.into(),
+            }],
             tools: None,
             output_schema: None,
         }
@@ -122,14 +131,22 @@ mod tests {
     fn round_trips_and_is_private() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::new(tmp.path().join("cache"));
-        let r = ChatResponse { content: "hi".into(), tokens_in: Some(1), tokens_out: Some(2), latency_ms: Some(12.0) };
+        let r = ChatResponse {
+            content: "hi".into(),
+            tokens_in: Some(1),
+            tokens_out: Some(2),
+            latency_ms: Some(12.0),
+        };
         cache.put("sha256:abcd", &r);
         assert_eq!(cache.get("sha256:abcd"), Some(r));
         assert_eq!(cache.get("sha256:ffff"), None);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(tmp.path().join("cache/ab/abcd.json")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(tmp.path().join("cache/ab/abcd.json"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -72,7 +72,9 @@ pub fn check_names(gates: &Gates, known: &Known, at: &str) -> Result<(), Error> 
     }
     for (name, value) in gate_thresholds(gates) {
         if !value.is_finite() {
-            return Err(Error::invalid(format!("{at}: gates.{name} must be a finite number")));
+            return Err(Error::invalid(format!(
+                "{at}: gates.{name} must be a finite number"
+            )));
         }
     }
     let _ = &known.metrics;
@@ -90,31 +92,50 @@ fn gate_thresholds(g: &Gates) -> Vec<(String, f64)> {
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
     .collect();
-    v.extend(g.criteria.iter().map(|(k, t)| (format!("criteria.{k}"), *t)));
+    v.extend(
+        g.criteria
+            .iter()
+            .map(|(k, t)| (format!("criteria.{k}"), *t)),
+    );
     v
 }
 
 /// Applies the gates to a summary (and a baseline comparison, if any).
 pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateResult> {
     let mut out = Vec::new();
-    let at_least = |gate: String, threshold: f64, actual: Option<f64>, why_missing: &str| GateResult {
-        passed: actual.is_some_and(|a| a >= threshold),
-        note: if actual.is_none() { why_missing.to_string() } else { String::new() },
-        gate,
-        op: ">=".into(),
-        threshold,
-        actual,
-    };
-    let at_most = |gate: String, threshold: f64, actual: Option<f64>, why_missing: &str| GateResult {
-        passed: actual.is_some_and(|a| a <= threshold),
-        note: if actual.is_none() { why_missing.to_string() } else { String::new() },
-        gate,
-        op: "<=".into(),
-        threshold,
-        actual,
-    };
+    let at_least =
+        |gate: String, threshold: f64, actual: Option<f64>, why_missing: &str| GateResult {
+            passed: actual.is_some_and(|a| a >= threshold),
+            note: if actual.is_none() {
+                why_missing.to_string()
+            } else {
+                String::new()
+            },
+            gate,
+            op: ">=".into(),
+            threshold,
+            actual,
+        };
+    let at_most =
+        |gate: String, threshold: f64, actual: Option<f64>, why_missing: &str| GateResult {
+            passed: actual.is_some_and(|a| a <= threshold),
+            note: if actual.is_none() {
+                why_missing.to_string()
+            } else {
+                String::new()
+            },
+            gate,
+            op: "<=".into(),
+            threshold,
+            actual,
+        };
     if let Some(t) = g.pass_rate {
-        let mut r = at_least("pass_rate".into(), t, s.pass_rate, "no cases were evaluated");
+        let mut r = at_least(
+            "pass_rate".into(),
+            t,
+            s.pass_rate,
+            "no cases were evaluated",
+        );
         if let (Some([lo, hi]), true) = (s.pass_rate_ci95, r.note.is_empty()) {
             r.note = format!("95% CI {:.1}–{:.1}%", lo * 100.0, hi * 100.0);
         }
@@ -122,38 +143,84 @@ pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateR
     }
     for (c, t) in &g.criteria {
         let actual = s.criteria.get(c).and_then(|x| x.mean);
-        out.push(at_least(format!("criteria.{c}"), *t, actual, "no case was scored on it"));
+        out.push(at_least(
+            format!("criteria.{c}"),
+            *t,
+            actual,
+            "no case was scored on it",
+        ));
     }
     // Errors are gated even when the suite does not say so: the default is 0.
-    out.push(at_most("max_error_rate".into(), g.max_error_rate.unwrap_or(0.0), s.error_rate, "no cases were evaluated"));
+    out.push(at_most(
+        "max_error_rate".into(),
+        g.max_error_rate.unwrap_or(0.0),
+        s.error_rate,
+        "no cases were evaluated",
+    ));
     if let Some(t) = g.latency_p95_ms {
-        out.push(at_most("latency_p95_ms".into(), t, s.latency_p95_ms, "no latency was measured"));
+        out.push(at_most(
+            "latency_p95_ms".into(),
+            t,
+            s.latency_p95_ms,
+            "no latency was measured",
+        ));
     }
     if let Some(t) = g.max_cost_usd {
-        out.push(at_most("max_cost_usd".into(), t, s.cost_usd, "cost unknown: a call had no token counts or its model no price in promptctl.yaml"));
+        out.push(at_most(
+            "max_cost_usd".into(),
+            t,
+            s.cost_usd,
+            "cost unknown: a call had no token counts or its model no price in promptctl.yaml",
+        ));
     }
     for (seg, sg) in &g.segments {
         let ss = s.segments.get(seg);
         if let Some(t) = sg.pass_rate {
-            out.push(at_least(format!("segments.{seg}.pass_rate"), t, ss.and_then(|x| x.pass_rate), "no case in this segment was evaluated"));
+            out.push(at_least(
+                format!("segments.{seg}.pass_rate"),
+                t,
+                ss.and_then(|x| x.pass_rate),
+                "no case in this segment was evaluated",
+            ));
         }
         for (c, t) in &sg.criteria {
             let actual = ss.and_then(|x| x.criteria.get(c)).and_then(|x| x.mean);
-            out.push(at_least(format!("segments.{seg}.criteria.{c}"), *t, actual, "no case in this segment was scored on it"));
+            out.push(at_least(
+                format!("segments.{seg}.criteria.{c}"),
+                *t,
+                actual,
+                "no case in this segment was scored on it",
+            ));
         }
     }
     if let Some(t) = g.max_regression {
         let mut r = match baseline {
-            None => at_most("max_regression".into(), t, None, "no baseline: pass `--baseline VERSION|RUN.json`"),
-            Some(b) => at_most("max_regression".into(), t, b.drop, "no cases in common with the baseline"),
+            None => at_most(
+                "max_regression".into(),
+                t,
+                None,
+                "no baseline: pass `--baseline VERSION|RUN.json`",
+            ),
+            Some(b) => at_most(
+                "max_regression".into(),
+                t,
+                b.drop,
+                "no cases in common with the baseline",
+            ),
         };
         if let (Some(b), Some(drop)) = (baseline, r.actual) {
             // A drop beyond the threshold is a regression only if it is not noise.
             if drop > t && b.p_value >= REGRESSION_ALPHA {
                 r.passed = true;
-                r.note = format!("drop not significant (McNemar p = {:.3}, {} regressed, {} improved)", b.p_value, b.regressed, b.improved);
+                r.note = format!(
+                    "drop not significant (McNemar p = {:.3}, {} regressed, {} improved)",
+                    b.p_value, b.regressed, b.improved
+                );
             } else {
-                r.note = format!("McNemar p = {:.3}; {} regressed, {} improved", b.p_value, b.regressed, b.improved);
+                r.note = format!(
+                    "McNemar p = {:.3}; {} regressed, {} improved",
+                    b.p_value, b.regressed, b.improved
+                );
             }
         }
         out.push(r);
@@ -172,18 +239,38 @@ pub fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verd
         return v(Some(Class::Incomplete), "error", why.to_string());
     }
     if s.cases == 0 {
-        return v(Some(Class::Inconclusive), "inconclusive", "no cases were selected: an empty run is not a pass".into());
+        return v(
+            Some(Class::Inconclusive),
+            "inconclusive",
+            "no cases were selected: an empty run is not a pass".into(),
+        );
     }
-    let failed: Vec<&str> = gates.iter().filter(|g| !g.passed).map(|g| g.gate.as_str()).collect();
+    let failed: Vec<&str> = gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| g.gate.as_str())
+        .collect();
     if failed.contains(&"max_error_rate") {
         return v(
             Some(Class::Incomplete),
             "error",
-            format!("{} of {} cases could not be evaluated (max_error_rate allows {})", s.errors, s.cases, gates.iter().find(|g| g.gate == "max_error_rate").map_or(0.0, |g| g.threshold)),
+            format!(
+                "{} of {} cases could not be evaluated (max_error_rate allows {})",
+                s.errors,
+                s.cases,
+                gates
+                    .iter()
+                    .find(|g| g.gate == "max_error_rate")
+                    .map_or(0.0, |g| g.threshold)
+            ),
         );
     }
     if !failed.is_empty() {
-        return v(Some(Class::Failed), "fail", format!("gates failed: {}", failed.join(", ")));
+        return v(
+            Some(Class::Failed),
+            "fail",
+            format!("gates failed: {}", failed.join(", ")),
+        );
     }
     v(None, "pass", format!("all {} gates passed", gates.len()))
 }
@@ -199,16 +286,34 @@ mod tests {
 
     #[test]
     fn missing_numbers_fail() {
-        let s = Summary { cases: 2, passed: 2, pass_rate: Some(1.0), error_rate: Some(0.0), ..Summary::default() };
+        let s = Summary {
+            cases: 2,
+            passed: 2,
+            pass_rate: Some(1.0),
+            error_rate: Some(0.0),
+            ..Summary::default()
+        };
         let g = gates("criteria: { tone: 0.5 }\nlatency_p95_ms: 100\nmax_cost_usd: 1\n");
         let r = apply(&g, &s, None);
-        assert!(r.iter().filter(|x| x.gate != "max_error_rate").all(|x| !x.passed), "{r:?}");
+        assert!(
+            r.iter()
+                .filter(|x| x.gate != "max_error_rate")
+                .all(|x| !x.passed),
+            "{r:?}"
+        );
         assert_eq!(verdict(&s, &r, None).exit_code, 1);
     }
 
     #[test]
     fn errors_exit_3_unless_allowed() {
-        let s = Summary { cases: 10, passed: 9, errors: 1, pass_rate: Some(0.9), error_rate: Some(0.1), ..Summary::default() };
+        let s = Summary {
+            cases: 10,
+            passed: 9,
+            errors: 1,
+            pass_rate: Some(0.9),
+            error_rate: Some(0.1),
+            ..Summary::default()
+        };
         let r = apply(&gates("pass_rate: 0.8\n"), &s, None);
         assert_eq!(verdict(&s, &r, None).exit_code, 3);
         let r = apply(&gates("pass_rate: 0.8\nmax_error_rate: 0.1\n"), &s, None);
@@ -218,15 +323,36 @@ mod tests {
     #[test]
     fn empty_run_is_inconclusive() {
         let s = Summary::default();
-        assert_eq!(verdict(&s, &apply(&gates("{}"), &s, None), None).exit_code, 5);
+        assert_eq!(
+            verdict(&s, &apply(&gates("{}"), &s, None), None).exit_code,
+            5
+        );
     }
 
     #[test]
     fn unknown_names_are_config_errors() {
-        let known = Known { criteria: ["tone".into()].into(), segments: ["billing".into()].into(), metrics: BTreeSet::new() };
+        let known = Known {
+            criteria: ["tone".into()].into(),
+            segments: ["billing".into()].into(),
+            metrics: BTreeSet::new(),
+        };
         assert!(check_names(&gates("criteria: { tonee: 0.5 }\n"), &known, "s").is_err());
-        assert!(check_names(&gates("segments: { biling: { pass_rate: 1 } }\n"), &known, "s").is_err());
-        assert!(check_names(&gates("criteria: { tone: 0.5 }\nsegments: { billing: { pass_rate: 1 } }\n"), &known, "s").is_ok());
+        assert!(
+            check_names(
+                &gates("segments: { biling: { pass_rate: 1 } }\n"),
+                &known,
+                "s"
+            )
+            .is_err()
+        );
+        assert!(
+            check_names(
+                &gates("criteria: { tone: 0.5 }\nsegments: { billing: { pass_rate: 1 } }\n"),
+                &known,
+                "s"
+            )
+            .is_ok()
+        );
         let _ = Criterion::default();
     }
 }

@@ -75,7 +75,13 @@ impl Judge {
     }
 
     /// The request that asks for a verdict on one answer.
-    pub fn request(&self, input: &str, expected: Option<&str>, output: &str, criteria: &BTreeMap<String, String>) -> ChatRequest {
+    pub fn request(
+        &self,
+        input: &str,
+        expected: Option<&str>,
+        output: &str,
+        criteria: &BTreeMap<String, String>,
+    ) -> ChatRequest {
         let mut user = format!("## Input\n{input}\n\n");
         if let Some(e) = expected {
             user.push_str(&format!("## Expected answer\n{e}\n\n"));
@@ -87,8 +93,14 @@ impl Judge {
         ChatRequest {
             model: self.model.clone(),
             messages: vec![
-                ChatMessage { role: "system".into(), content: SYSTEM.into() },
-                ChatMessage { role: "user".into(), content: user },
+                ChatMessage {
+                    role: "system".into(),
+                    content: SYSTEM.into(),
+                },
+                ChatMessage {
+                    role: "user".into(),
+                    content: user,
+                },
             ],
             tools: None,
             output_schema: None,
@@ -97,24 +109,36 @@ impl Judge {
 }
 
 /// Parses a verdict strictly: exactly the criteria asked for, scores in 0..1.
-pub fn parse(reply: &str, criteria: &BTreeMap<String, String>) -> Result<BTreeMap<String, Score>, String> {
+pub fn parse(
+    reply: &str,
+    criteria: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Score>, String> {
     let text = strip_fence(reply.trim());
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("the judge's reply is not JSON ({e})"))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("the judge's reply is not JSON ({e})"))?;
     let scores = value
         .get("scores")
         .and_then(Value::as_object)
         .ok_or("the judge's reply has no `scores` object")?;
     let mut out = BTreeMap::new();
     for name in criteria.keys() {
-        let entry = scores.get(name).ok_or_else(|| format!("the judge did not score `{name}`"))?;
+        let entry = scores
+            .get(name)
+            .ok_or_else(|| format!("the judge did not score `{name}`"))?;
         let score = entry
             .get("score")
             .and_then(Value::as_f64)
             .ok_or_else(|| format!("the judge's score for `{name}` is not a number"))?;
         if !(0.0..=1.0).contains(&score) {
-            return Err(format!("the judge's score for `{name}` is {score}, outside 0..1"));
+            return Err(format!(
+                "the judge's score for `{name}` is {score}, outside 0..1"
+            ));
         }
-        let reason = entry.get("reason").and_then(Value::as_str).unwrap_or_default().to_string();
+        let reason = entry
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         out.insert(name.clone(), Score { score, reason });
     }
     if let Some(extra) = scores.keys().find(|k| !criteria.contains_key(*k)) {
@@ -137,7 +161,11 @@ mod tests {
     use super::*;
 
     fn criteria() -> BTreeMap<String, String> {
-        [("safety".to_string(), "s".to_string()), ("tone".to_string(), "t".to_string())].into()
+        [
+            ("safety".to_string(), "s".to_string()),
+            ("tone".to_string(), "t".to_string()),
+        ]
+        .into()
     }
 
     #[test]

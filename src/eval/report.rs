@@ -19,7 +19,13 @@ fn money(x: Option<f64>) -> String {
 fn actual(g: &GateResult) -> String {
     match g.actual {
         None => "n/a".into(),
-        Some(v) if g.gate.contains("rate") || g.gate.contains("criteria") || g.gate == "max_regression" => format!("{v:.3}"),
+        Some(v)
+            if g.gate.contains("rate")
+                || g.gate.contains("criteria")
+                || g.gate == "max_regression" =>
+        {
+            format!("{v:.3}")
+        }
         Some(v) if g.gate == "max_cost_usd" => format!("{v:.4}"),
         Some(v) => format!("{v:.0}"),
     }
@@ -29,25 +35,89 @@ fn actual(g: &GateResult) -> String {
 fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
     let s = &h.summary;
     let mut rows = vec![
-        ("prompt".to_string(), format!("{}{} ({})", h.prompt.name, h.prompt.version.as_ref().map_or(" (draft)".into(), |v| format!("@{v}")), crate::manifest::short(&h.prompt.digest))),
-        ("provider".into(), format!("{} ({}), model {}", h.provider.name, h.provider.kind, h.provider.model)),
-        ("cases".into(), format!("{} ({} passed, {} failed, {} errors, {} cached)", s.cases, s.passed, s.failed, s.errors, s.cached)),
-        ("pass rate".into(), match s.pass_rate_ci95 {
-            Some([lo, hi]) => format!("{} (95% CI {:.1}–{:.1}%)", pct(s.pass_rate), lo * 100.0, hi * 100.0),
-            None => pct(s.pass_rate),
-        }),
+        (
+            "prompt".to_string(),
+            format!(
+                "{}{} ({})",
+                h.prompt.name,
+                h.prompt
+                    .version
+                    .as_ref()
+                    .map_or(" (draft)".into(), |v| format!("@{v}")),
+                crate::manifest::short(&h.prompt.digest)
+            ),
+        ),
+        (
+            "provider".into(),
+            format!(
+                "{} ({}), model {}",
+                h.provider.name, h.provider.kind, h.provider.model
+            ),
+        ),
+        (
+            "cases".into(),
+            format!(
+                "{} ({} passed, {} failed, {} errors, {} cached)",
+                s.cases, s.passed, s.failed, s.errors, s.cached
+            ),
+        ),
+        (
+            "pass rate".into(),
+            match s.pass_rate_ci95 {
+                Some([lo, hi]) => format!(
+                    "{} (95% CI {:.1}–{:.1}%)",
+                    pct(s.pass_rate),
+                    lo * 100.0,
+                    hi * 100.0
+                ),
+                None => pct(s.pass_rate),
+            },
+        ),
     ];
     for (c, v) in &s.criteria {
-        rows.push((format!("judge: {c}"), v.mean.map_or("n/a".into(), |m| format!("{m:.3} (n={})", v.n))));
+        rows.push((
+            format!("judge: {c}"),
+            v.mean
+                .map_or("n/a".into(), |m| format!("{m:.3} (n={})", v.n)),
+        ));
     }
-    rows.push(("latency p50 / p95".into(), format!("{} / {}", num(s.latency_p50_ms, " ms"), num(s.latency_p95_ms, " ms"))));
-    rows.push(("tokens in / out".into(), format!("{} / {}", s.tokens_in, s.tokens_out)));
+    rows.push((
+        "latency p50 / p95".into(),
+        format!(
+            "{} / {}",
+            num(s.latency_p50_ms, " ms"),
+            num(s.latency_p95_ms, " ms")
+        ),
+    ));
+    rows.push((
+        "tokens in / out".into(),
+        format!("{} / {}", s.tokens_in, s.tokens_out),
+    ));
     rows.push(("cost".into(), money(s.cost_usd)));
     if let Some(j) = &h.judge {
-        rows.push(("judge".into(), format!("{} via {} (prompt {})", j.model, j.provider, crate::manifest::short(&j.prompt_sha256))));
+        rows.push((
+            "judge".into(),
+            format!(
+                "{} via {} (prompt {})",
+                j.model,
+                j.provider,
+                crate::manifest::short(&j.prompt_sha256)
+            ),
+        ));
     }
     if let Some(b) = &h.baseline {
-        rows.push(("vs baseline".into(), format!("{} → {} on {} paired cases: {} improved, {} regressed (McNemar p = {:.3})", pct(b.baseline_pass_rate), pct(b.pass_rate), b.paired, b.improved, b.regressed, b.p_value)));
+        rows.push((
+            "vs baseline".into(),
+            format!(
+                "{} → {} on {} paired cases: {} improved, {} regressed (McNemar p = {:.3})",
+                pct(b.baseline_pass_rate),
+                pct(b.pass_rate),
+                b.paired,
+                b.improved,
+                b.regressed,
+                b.p_value
+            ),
+        ));
     }
     if !s.flaky.is_empty() {
         rows.push(("flaky".into(), s.flaky.join(", ")));
@@ -70,8 +140,15 @@ fn failure_reason(c: &CaseResult) -> String {
 }
 
 /// The human report: summary, segments, gates, top failures, verdict.
-pub fn table(h: &RunHeader, failures: &[CaseResult], paint: &dyn Fn(bool, &str) -> String) -> String {
-    let mut out = crate::output::table(&["run", &h.run_id], summary_rows(h).into_iter().map(|(a, b)| vec![a, b]));
+pub fn table(
+    h: &RunHeader,
+    failures: &[CaseResult],
+    paint: &dyn Fn(bool, &str) -> String,
+) -> String {
+    let mut out = crate::output::table(
+        &["run", &h.run_id],
+        summary_rows(h).into_iter().map(|(a, b)| vec![a, b]),
+    );
     if !h.summary.segments.is_empty() {
         out.push_str(&crate::output::table(
             &["segment", "cases", "pass rate", "95% CI"],
@@ -80,7 +157,9 @@ pub fn table(h: &RunHeader, failures: &[CaseResult], paint: &dyn Fn(bool, &str) 
                     name.clone(),
                     s.cases.to_string(),
                     pct(s.pass_rate),
-                    s.pass_rate_ci95.map_or("n/a".into(), |[lo, hi]| format!("{:.1}–{:.1}%", lo * 100.0, hi * 100.0)),
+                    s.pass_rate_ci95.map_or("n/a".into(), |[lo, hi]| {
+                        format!("{:.1}–{:.1}%", lo * 100.0, hi * 100.0)
+                    }),
                 ]
             }),
         ));
@@ -100,11 +179,18 @@ pub fn table(h: &RunHeader, failures: &[CaseResult], paint: &dyn Fn(bool, &str) 
     if !failures.is_empty() {
         out.push_str(&crate::output::table(
             &["failing case", "why"],
-            failures.iter().map(|c| vec![case_label(c), truncate(&failure_reason(c), 110)]),
+            failures
+                .iter()
+                .map(|c| vec![case_label(c), truncate(&failure_reason(c), 110)]),
         ));
     }
     let v = &h.verdict;
-    out.push_str(&format!("{} (exit {}): {}\n", paint(v.exit_code == 0, &v.status.to_uppercase()), v.exit_code, v.reason));
+    out.push_str(&format!(
+        "{} (exit {}): {}\n",
+        paint(v.exit_code == 0, &v.status.to_uppercase()),
+        v.exit_code,
+        v.reason
+    ));
     out
 }
 
@@ -118,7 +204,11 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 fn case_label(c: &CaseResult) -> String {
-    if c.sample > 0 { format!("{} #{}", c.id, c.sample + 1) } else { c.id.clone() }
+    if c.sample > 0 {
+        format!("{} #{}", c.id, c.sample + 1)
+    } else {
+        c.id.clone()
+    }
 }
 
 fn md_escape(s: &str) -> String {
@@ -127,24 +217,53 @@ fn md_escape(s: &str) -> String {
 
 /// Markdown for pull requests and `$GITHUB_STEP_SUMMARY`.
 pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
-    let icon = if h.verdict.exit_code == 0 { "✅" } else { "❌" };
-    let mut out = format!("### {icon} promptctl eval `{}`: {}\n\n{}\n\n", h.suite.name, h.verdict.status.to_uppercase(), md_escape(&h.verdict.reason));
+    let icon = if h.verdict.exit_code == 0 {
+        "✅"
+    } else {
+        "❌"
+    };
+    let mut out = format!(
+        "### {icon} promptctl eval `{}`: {}\n\n{}\n\n",
+        h.suite.name,
+        h.verdict.status.to_uppercase(),
+        md_escape(&h.verdict.reason)
+    );
     out.push_str("| | |\n|---|---|\n");
     for (k, v) in summary_rows(h) {
         out.push_str(&format!("| {} | {} |\n", md_escape(&k), md_escape(&v)));
     }
     out.push_str("\n| gate | threshold | actual | verdict |\n|---|---|---|---|\n");
     for g in &h.gates {
-        let note = if g.note.is_empty() { String::new() } else { format!(" ({})", md_escape(&g.note)) };
-        out.push_str(&format!("| `{}` | {} {} | {} | {}{} |\n", g.gate, g.op, g.threshold, actual(g), if g.passed { "pass" } else { "**FAIL**" }, note));
+        let note = if g.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", md_escape(&g.note))
+        };
+        out.push_str(&format!(
+            "| `{}` | {} {} | {} | {}{} |\n",
+            g.gate,
+            g.op,
+            g.threshold,
+            actual(g),
+            if g.passed { "pass" } else { "**FAIL**" },
+            note
+        ));
     }
     if !failures.is_empty() {
         out.push_str("\n| failing case | why |\n|---|---|\n");
         for c in failures {
-            out.push_str(&format!("| `{}` | {} |\n", case_label(c), md_escape(&failure_reason(c))));
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                case_label(c),
+                md_escape(&failure_reason(c))
+            ));
         }
     }
-    out.push_str(&format!("\nRun `{}` · prompt digest `{}`\n", h.run_id, crate::manifest::short(&h.prompt.digest)));
+    out.push_str(&format!(
+        "\nRun `{}` · prompt digest `{}`\n",
+        h.run_id,
+        crate::manifest::short(&h.prompt.digest)
+    ));
     out
 }
 
@@ -181,7 +300,14 @@ pub fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
             TestCaseStatus::success()
         } else {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(format!("{} {} {} (actual {}) {}", g.gate, g.op, g.threshold, actual(g), g.note));
+            s.set_message(format!(
+                "{} {} {} (actual {}) {}",
+                g.gate,
+                g.op,
+                g.threshold,
+                actual(g),
+                g.note
+            ));
             s
         };
         let mut tc = TestCase::new(format!("gate {}", g.gate), status);

@@ -136,10 +136,19 @@ impl Run {
     pub fn load(path: &Path) -> Result<Run, Error> {
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
         let run: Run = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
-            Error::invalid(format!("`{}:{}:{}`: not a promptctl run: {e}", path.display(), e.line(), e.column()))
+            Error::invalid(format!(
+                "`{}:{}:{}`: not a promptctl run: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
         })?;
         if run.header.schema != SCHEMA {
-            return Err(Error::invalid(format!("`{}` is a `{}` file; this promptctl reads `{SCHEMA}`", path.display(), run.header.schema)));
+            return Err(Error::invalid(format!(
+                "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
+                path.display(),
+                run.header.schema
+            )));
         }
         Ok(run)
     }
@@ -164,7 +173,8 @@ impl Spool {
     pub fn create(dir: &Path, run_id: &str) -> Result<Spool, Error> {
         std::fs::create_dir_all(dir).map_err(|e| crate::error::io_incomplete(dir, &e))?;
         let path = dir.join(format!(".{run_id}.cases.tmp"));
-        let file = std::fs::File::create(&path).map_err(|e| crate::error::io_incomplete(&path, &e))?;
+        let file =
+            std::fs::File::create(&path).map_err(|e| crate::error::io_incomplete(&path, &e))?;
         Ok(Spool {
             path,
             file: BufWriter::new(file),
@@ -176,8 +186,11 @@ impl Spool {
     /// Appends the result of the case at position `order`.
     pub fn push(&mut self, order: usize, result: &CaseResult) -> Result<(), Error> {
         let line = serde_json::to_vec(result).expect("a case result serialises");
-        self.file.write_all(&line).map_err(|e| crate::error::io_incomplete(&self.path, &e))?;
-        self.index.push((order, result.sample, self.offset, line.len() as u32));
+        self.file
+            .write_all(&line)
+            .map_err(|e| crate::error::io_incomplete(&self.path, &e))?;
+        self.index
+            .push((order, result.sample, self.offset, line.len() as u32));
         self.offset += line.len() as u64;
         Ok(())
     }
@@ -195,11 +208,15 @@ impl Spool {
     pub fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {
         let io = |e: std::io::Error| crate::error::io_incomplete(dest, &e);
         self.file.flush().map_err(io)?;
-        self.index.sort_by_key(|(order, sample, _, _)| (*order, *sample));
+        self.index
+            .sort_by_key(|(order, sample, _, _)| (*order, *sample));
         let mut head = serde_json::to_vec(header).expect("a header serialises");
         head.pop(); // the closing brace; the cases follow
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new().prefix(".promptctl-tmp-").tempfile_in(dir).map_err(io)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".promptctl-tmp-")
+            .tempfile_in(dir)
+            .map_err(io)?;
         {
             let mut out = BufWriter::new(tmp.as_file_mut());
             out.write_all(&head).map_err(io)?;
@@ -228,5 +245,9 @@ impl Spool {
 /// A run id: UTC time to the second, then 6 random hex digits.
 pub fn new_run_id() -> String {
     let now = jiff::Timestamp::now();
-    format!("{}-{:06x}", now.strftime("%Y%m%dT%H%M%SZ"), fastrand::u32(..0x100_0000))
+    format!(
+        "{}-{:06x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        fastrand::u32(..0x100_0000)
+    )
 }

@@ -110,11 +110,12 @@ pub async fn run(
     let mut stats = Vec::new();
     let mut recordings = Vec::new();
     let mut aborted: Option<String> = None;
-    let mut finish = |order: usize, result: CaseResult, stats: &mut Vec<Stat>| -> Result<(), Error> {
-        on_done(&result);
-        stats.push(Stat::from(&result));
-        spool.push(order, &result)
-    };
+    let mut finish =
+        |order: usize, result: CaseResult, stats: &mut Vec<Stat>| -> Result<(), Error> {
+            on_done(&result);
+            stats.push(Stat::from(&result));
+            spool.push(order, &result)
+        };
     loop {
         while aborted.is_none() && set.len() < concurrency.max(1) {
             let Some(job) = jobs.next() else { break };
@@ -127,14 +128,16 @@ pub async fn run(
             break;
         }
         let next = match (&deadline, &aborted) {
-            (Some((at, why)), None) => match tokio::time::timeout_at((*at).into(), set.join_next_with_id()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    aborted = Some(why.clone());
-                    set.abort_all();
-                    continue;
+            (Some((at, why)), None) => {
+                match tokio::time::timeout_at((*at).into(), set.join_next_with_id()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        aborted = Some(why.clone());
+                        set.abort_all();
+                        continue;
+                    }
                 }
-            },
+            }
             _ => set.join_next_with_id().await,
         };
         match next {
@@ -156,7 +159,8 @@ pub async fn run(
                 }
             }
             Some(Err(join)) => {
-                let (order, skeleton) = in_flight.remove(&join.id()).expect("every task is tracked");
+                let (order, skeleton) =
+                    in_flight.remove(&join.id()).expect("every task is tracked");
                 let why = match (&aborted, join.is_panic()) {
                     (_, true) => "the evaluation panicked (a bug in promptctl)".to_string(),
                     (Some(a), false) => format!("not finished: {a}"),
@@ -169,7 +173,11 @@ pub async fn run(
     if let Some(why) = &aborted {
         for job in jobs {
             let skeleton = skeleton(&plan, &job);
-            finish(job.order, failed(skeleton, &format!("not run: {why}")), &mut stats)?;
+            finish(
+                job.order,
+                failed(skeleton, &format!("not run: {why}")),
+                &mut stats,
+            )?;
         }
     }
     Ok(Finished {
@@ -215,7 +223,11 @@ fn redact_vars(plan: &Plan, vars: &BTreeMap<String, Value>) -> BTreeMap<String, 
     vars.iter()
         .map(|(k, v)| {
             let pii = plan.artifact.spec.variables.get(k).is_some_and(|s| s.pii);
-            let mut v = if pii { Value::String("[REDACTED:pii]".into()) } else { v.clone() };
+            let mut v = if pii {
+                Value::String("[REDACTED:pii]".into())
+            } else {
+                v.clone()
+            };
             plan.redactor.redact_value(&mut v);
             (k.clone(), v)
         })
@@ -232,13 +244,22 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
 
     let rendered = match plan.artifact.render(&job.case.vars) {
         Ok(m) => m,
-        Err(e) => return Ok((failed(r, &format!("cannot render: {}", red.redact(e.message()))), recordings)),
+        Err(e) => {
+            return Ok((
+                failed(r, &format!("cannot render: {}", red.redact(e.message()))),
+                recordings,
+            ));
+        }
     };
     let messages = rendered
         .into_iter()
         .map(|m| ChatMessage {
             role: m.role.to_string(),
-            content: if plan.send_redacted { red.redact(&m.content).into_owned() } else { m.content },
+            content: if plan.send_redacted {
+                red.redact(&m.content).into_owned()
+            } else {
+                m.content
+            },
         })
         .collect();
     let request = ChatRequest {
@@ -256,7 +277,10 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             } else {
                 ""
             };
-            return Ok((failed(r, &format!("{}{hint}", red.redact(&e.to_string()))), recordings));
+            return Ok((
+                failed(r, &format!("{}{hint}", red.redact(&e.to_string()))),
+                recordings,
+            ));
         }
     };
     r.attempts = called.attempts;
@@ -267,7 +291,13 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     r.cost_usd = cost(&plan.prices, &request.model.name, &called.response);
     let output = called.response.content.clone();
     if plan.record {
-        recordings.push(recording(&plan, &job.case.id, "prompt", &request, &called.response));
+        recordings.push(recording(
+            &plan,
+            &job.case.id,
+            "prompt",
+            &request,
+            &called.response,
+        ));
     }
 
     let observed = Observed {
@@ -277,7 +307,11 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     };
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut questions: Vec<(usize, &Compiled)> = Vec::new();
-    let all = plan.defaults.iter().chain(job.asserts.iter()).chain(plan.schema_check.iter());
+    let all = plan
+        .defaults
+        .iter()
+        .chain(job.asserts.iter())
+        .chain(plan.schema_check.iter());
     for a in all {
         match a.check(&observed) {
             Some(o) => outcomes.push(o),
@@ -288,27 +322,46 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     if let Some(jp) = &plan.judge {
         let mut criteria = jp.criteria.clone();
         for (i, (_, q)) in questions.iter().enumerate() {
-            criteria.insert(format!("q{}", i + 1), q.question().unwrap_or_default().to_string());
+            criteria.insert(
+                format!("q{}", i + 1),
+                q.question().unwrap_or_default().to_string(),
+            );
         }
         if !criteria.is_empty() {
-            let input = request.messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
+            let input = request
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == "user")
+                .map_or("", |m| m.content.as_str());
             let expected = job.case.expected.as_ref().map(|e| match e {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             });
-            let jreq = jp.judge.request(input, expected.as_deref(), &output, &criteria);
+            let jreq = jp
+                .judge
+                .request(input, expected.as_deref(), &output, &criteria);
             let verdict = match call(&jp.target, &jreq, plan.cache.as_ref(), job.sample).await {
                 Ok(c) => c,
                 Err(CallError::Auth(m)) => return Err(red.redact(&m).into_owned()),
                 Err(e) => {
                     r.output = Some(red.redact(&output).into_owned());
                     r.assertions = outcomes;
-                    return Ok((failed(r, &format!("judge: {}", red.redact(&e.to_string()))), recordings));
+                    return Ok((
+                        failed(r, &format!("judge: {}", red.redact(&e.to_string()))),
+                        recordings,
+                    ));
                 }
             };
             r.judge_cost_usd = cost(&plan.prices, &jreq.model.name, &verdict.response);
             if plan.record {
-                recordings.push(recording(&plan, &job.case.id, "judge", &jreq, &verdict.response));
+                recordings.push(recording(
+                    &plan,
+                    &job.case.id,
+                    "judge",
+                    &jreq,
+                    &verdict.response,
+                ));
             }
             match judge::parse(&verdict.response.content, &criteria) {
                 Ok(mut scores) => {
@@ -343,13 +396,25 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     let total: f64 = outcomes.iter().map(|o| o.weight).sum();
     let won: f64 = outcomes.iter().filter(|o| o.passed).map(|o| o.weight).sum();
     r.passed = outcomes.iter().all(|o| o.passed);
-    r.score = if total > 0.0 { won / total } else if r.passed { 1.0 } else { 0.0 };
+    r.score = if total > 0.0 {
+        won / total
+    } else if r.passed {
+        1.0
+    } else {
+        0.0
+    };
     r.output = Some(red.redact(&output).into_owned());
     r.assertions = outcomes;
     Ok((r, recordings))
 }
 
-fn recording(plan: &Plan, case: &str, kind: &str, request: &ChatRequest, response: &ChatResponse) -> Recording {
+fn recording(
+    plan: &Plan,
+    case: &str,
+    kind: &str,
+    request: &ChatRequest,
+    response: &ChatResponse,
+) -> Recording {
     let mut response = response.clone();
     response.content = plan.redactor.redact(&response.content).into_owned();
     Recording {
@@ -375,19 +440,24 @@ struct Called {
 }
 
 /// One call with cache, limits and retries.
-async fn call(target: &Target, req: &ChatRequest, cache: Option<&Cache>, sample: u32) -> Result<Called, CallError> {
+async fn call(
+    target: &Target,
+    req: &ChatRequest,
+    cache: Option<&Cache>,
+    sample: u32,
+) -> Result<Called, CallError> {
     let provider = &target.endpoint.provider;
     let cache = cache.filter(|_| provider.is_remote());
     let key = cache.map(|_| Cache::key(&provider.identity(), req, sample));
-    if let (Some(cache), Some(key)) = (cache, &key) {
-        if let Some(hit) = cache.get(key) {
-            return Ok(Called {
-                latency_ms: hit.latency_ms.unwrap_or(0.0),
-                response: hit,
-                cached: true,
-                attempts: 0,
-            });
-        }
+    if let (Some(cache), Some(key)) = (cache, &key)
+        && let Some(hit) = cache.get(key)
+    {
+        return Ok(Called {
+            latency_ms: hit.latency_ms.unwrap_or(0.0),
+            response: hit,
+            cached: true,
+            attempts: 0,
+        });
     }
     let limits = &target.endpoint.limits;
     let attempts = AtomicU32::new(0);
@@ -398,7 +468,12 @@ async fn call(target: &Target, req: &ChatRequest, cache: Option<&Cache>, sample:
         .with_max_times(limits.retries as usize);
     let once = || async {
         attempts.fetch_add(1, Ordering::Relaxed);
-        let _slot = target.limiter.slots.acquire().await.expect("the semaphore is never closed");
+        let _slot = target
+            .limiter
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         if let Some(rate) = &target.limiter.rate {
             rate.until_ready().await;
         }
@@ -416,13 +491,18 @@ async fn call(target: &Target, req: &ChatRequest, cache: Option<&Cache>, sample:
             CallError::Retryable { message, .. } => {
                 let n = attempts.load(Ordering::Relaxed);
                 CallError::Retryable {
-                    message: format!("{message} (gave up after {n} attempt{})", if n == 1 { "" } else { "s" }),
+                    message: format!(
+                        "{message} (gave up after {n} attempt{})",
+                        if n == 1 { "" } else { "s" }
+                    ),
                     retry_after: None,
                 }
             }
             other => other,
         })?;
-    let latency_ms = response.latency_ms.unwrap_or(elapsed.as_secs_f64() * 1000.0);
+    let latency_ms = response
+        .latency_ms
+        .unwrap_or(elapsed.as_secs_f64() * 1000.0);
     let mut response = response;
     response.latency_ms = Some(latency_ms);
     if let (Some(cache), Some(key)) = (cache, &key) {

@@ -15,7 +15,9 @@ use super::assertions::Compiled;
 use super::cache::Cache;
 use super::gates::{self, Known};
 use super::judge::Judge;
-use super::results::{self, CaseResult, PromptInfo, ProviderInfo, Run, RunHeader, Settings, SuiteInfo};
+use super::results::{
+    self, CaseResult, PromptInfo, ProviderInfo, Run, RunHeader, Settings, SuiteInfo,
+};
 use super::runner::{self, JudgePlan, Limiter, Plan, Target};
 use super::suite::{AssertionType, Case, CasesSpec, Suite};
 use super::summary::{self, Stat};
@@ -56,22 +58,46 @@ pub struct Outcome {
 /// How many failing cases a report shows.
 pub const TOP_FAILURES: usize = 10;
 
-pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn FnMut(u64), on_done: &mut dyn FnMut(&CaseResult)) -> Result<Outcome, Error> {
+pub fn run(
+    ws: &Workspace,
+    suite_arg: &str,
+    opts: &Options,
+    on_total: &mut dyn FnMut(u64),
+    on_done: &mut dyn FnMut(&CaseResult),
+) -> Result<Outcome, Error> {
     let suite = Suite::load(ws, suite_arg)?;
     let prompt_ref = match &opts.prompt {
         Some(p) => p.clone(),
-        None => PromptRef::parse(&suite.spec.prompt).map_err(|e| Error::invalid(format!("`{}`: prompt: {}", suite.label, e.message())))?,
+        None => PromptRef::parse(&suite.spec.prompt)
+            .map_err(|e| Error::invalid(format!("`{}`: prompt: {}", suite.label, e.message())))?,
     };
     ws.require_prompt(&prompt_ref.name)?;
     let (artifact, version) = match &prompt_ref.version {
-        None => (Artifact::load(&ws.prompt_dir(&prompt_ref.name), &ws.prompt_label(&prompt_ref.name), &prompt_ref.name)?, None),
-        Some(v) => (crate::store::open(ws, &prompt_ref.name, v)?.artifact, Some(v.to_string())),
+        None => (
+            Artifact::load(
+                &ws.prompt_dir(&prompt_ref.name),
+                &ws.prompt_label(&prompt_ref.name),
+                &prompt_ref.name,
+            )?,
+            None,
+        ),
+        Some(v) => (
+            crate::store::open(ws, &prompt_ref.name, v)?.artifact,
+            Some(v.to_string()),
+        ),
     };
     let digest = artifact.hashes().digest;
 
     // Providers, with one limiter per provider name shared by prompt and judge calls.
-    let cassette = ws.evals_dir().join("cassettes").join(format!("{}.jsonl", suite.name));
-    let provider_name = opts.provider.clone().or(suite.spec.provider.clone()).unwrap_or_else(|| artifact.spec.model.provider.clone());
+    let cassette = ws
+        .evals_dir()
+        .join("cassettes")
+        .join(format!("{}.jsonl", suite.name));
+    let provider_name = opts
+        .provider
+        .clone()
+        .or(suite.spec.provider.clone())
+        .unwrap_or_else(|| artifact.spec.model.provider.clone());
     let mut limiters: BTreeMap<String, Arc<Limiter>> = BTreeMap::new();
     let mut target = |name: &str| -> Result<Target, Error> {
         let mut endpoint = crate::provider::build(&ws.config, name, Some(&cassette), &ws.root)?;
@@ -80,14 +106,21 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         }
         let limiter = limiters
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(Limiter::new(endpoint.limits.max_in_flight, endpoint.limits.rps)))
+            .or_insert_with(|| {
+                Arc::new(Limiter::new(
+                    endpoint.limits.max_in_flight,
+                    endpoint.limits.rps,
+                ))
+            })
             .clone();
         Ok(Target { endpoint, limiter })
     };
     let main = target(&provider_name)?;
     if opts.record && !main.endpoint.provider.is_remote() {
-        return Err(Error::invalid(format!("`--record` needs a live provider; `{provider_name}` is not one"))
-            .with_hint("pass `--provider openai` (or another live provider) with `--record`"));
+        return Err(Error::invalid(format!(
+            "`--record` needs a live provider; `{provider_name}` is not one"
+        ))
+        .with_hint("pass `--provider openai` (or another live provider) with `--record`"));
     }
     let judge = match &suite.spec.rubric {
         Some(r) => {
@@ -124,20 +157,31 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         .map(|(i, a)| Compiled::new(a, &at(&format!("defaults.assert[{i}]"))))
         .collect::<Result<Vec<_>, _>>()?;
     let schema_check = match &artifact.output_schema {
-        Some(s) => Some(Compiled::output_schema(s, &format!("`{}`: output_schema", artifact.label))?),
+        Some(s) => Some(Compiled::output_schema(
+            s,
+            &format!("`{}`: output_schema", artifact.label),
+        )?),
         None => None,
     };
-    let needs_judge = |asserts: &[Compiled]| asserts.iter().any(|a| a.kind == AssertionType::Rubric);
+    let needs_judge =
+        |asserts: &[Compiled]| asserts.iter().any(|a| a.kind == AssertionType::Rubric);
     if needs_judge(&defaults) && judge.is_none() {
-        return Err(Error::invalid(at("a `rubric` assertion needs a judge: add `rubric: { judge: … }` to the suite")));
+        return Err(Error::invalid(at(
+            "a `rubric` assertion needs a judge: add `rubric: { judge: … }` to the suite",
+        )));
     }
 
     // Pass 1: validate every case; count the selected ones.
     let select = |i: usize, c: &Case| {
         (opts.filter_id.is_empty() || opts.filter_id.iter().any(|f| f == &c.id))
-            && (opts.filter_segment.is_empty() || c.segment.as_ref().is_some_and(|s| opts.filter_segment.contains(s)))
+            && (opts.filter_segment.is_empty()
+                || c.segment
+                    .as_ref()
+                    .is_some_and(|s| opts.filter_segment.contains(s)))
             && (opts.tags.is_empty() || c.tags.iter().any(|t| opts.tags.contains(t)))
-            && opts.shard.is_none_or(|(k, n)| i as u64 % n as u64 == (k - 1) as u64)
+            && opts
+                .shard
+                .is_none_or(|(k, n)| i as u64 % n as u64 == (k - 1) as u64)
     };
     let mut ids = HashSet::new();
     let mut segments = BTreeSet::new();
@@ -147,16 +191,26 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         let case = case?;
         let here = at(&format!("case `{}`", case.id));
         if case.id.trim().is_empty() {
-            return Err(Error::invalid(at(&format!("case #{}: `id` is empty", i + 1))));
+            return Err(Error::invalid(at(&format!(
+                "case #{}: `id` is empty",
+                i + 1
+            ))));
         }
         if !ids.insert(case.id.clone()) {
-            return Err(Error::invalid(at(&format!("case id `{}` appears twice", case.id))));
+            return Err(Error::invalid(at(&format!(
+                "case id `{}` appears twice",
+                case.id
+            ))));
         }
         let asserts = compile_case(&case, &here)?;
         if needs_judge(&asserts) && judge.is_none() {
-            return Err(Error::invalid(format!("{here}: a `rubric` assertion needs a judge: add `rubric: {{ judge: … }}` to the suite")));
+            return Err(Error::invalid(format!(
+                "{here}: a `rubric` assertion needs a judge: add `rubric: {{ judge: … }}` to the suite"
+            )));
         }
-        artifact.render(&case.vars).map_err(|e| Error::invalid(format!("{here}: {}", e.message())))?;
+        artifact
+            .render(&case.vars)
+            .map_err(|e| Error::invalid(format!("{here}: {}", e.message())))?;
         if let Some(s) = &case.segment {
             segments.insert(s.clone());
         }
@@ -166,7 +220,12 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         }
     }
     let known = Known {
-        criteria: suite.spec.rubric.as_ref().map(|r| r.criteria.keys().cloned().collect()).unwrap_or_default(),
+        criteria: suite
+            .spec
+            .rubric
+            .as_ref()
+            .map(|r| r.criteria.keys().cloned().collect())
+            .unwrap_or_default(),
         segments,
         metrics,
     };
@@ -188,7 +247,8 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         redactor: Redactor::new(&ws.config.redaction)?,
         prices: ws.config.prices.clone(),
         cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
-        send_redacted: ws.config.redaction.send_to_provider == crate::config::SendToProvider::Redacted,
+        send_redacted: ws.config.redaction.send_to_provider
+            == crate::config::SendToProvider::Redacted,
         record: opts.record,
     });
 
@@ -198,15 +258,21 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
     let mut spool = results::Spool::create(&runs_dir, &run_id)?;
     let started_at = crate::manifest::now_rfc3339()?;
     let started = Instant::now();
-    let deadline = opts.max_time.map(|d| (Instant::now() + d, format!("the run's time budget (`--max-time {}s`) ran out", d.as_secs_f64())));
+    let deadline = opts.max_time.map(|d| {
+        (
+            Instant::now() + d,
+            format!(
+                "the run's time budget (`--max-time {}s`) ran out",
+                d.as_secs_f64()
+            ),
+        )
+    });
     let cases = suite.cases()?;
     let mut jobs = cases
         .enumerate()
         .filter_map(|(i, c)| c.ok().map(|c| (i, c)))
         .filter(|(i, c)| select(*i, c))
-        .flat_map(|(i, case)| {
-            (0..repeat).map(move |sample| (i, sample, case.clone()))
-        })
+        .flat_map(|(i, case)| (0..repeat).map(move |sample| (i, sample, case.clone())))
         .map(|(i, sample, case)| runner::Job {
             order: i,
             sample,
@@ -220,29 +286,51 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         }
         on_done(r);
     };
-    let concurrency = if opts.concurrency == 0 { runner::DEFAULT_CONCURRENCY } else { opts.concurrency };
+    let concurrency = if opts.concurrency == 0 {
+        runner::DEFAULT_CONCURRENCY
+    } else {
+        opts.concurrency
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::incomplete(format!("cannot start the async runtime: {e}")))?;
-    let finished = runtime.block_on(runner::run(plan.clone(), &mut jobs, concurrency, deadline, &mut spool, &mut collect))?;
+    let finished = runtime.block_on(runner::run(
+        plan.clone(),
+        &mut jobs,
+        concurrency,
+        deadline,
+        &mut spool,
+        &mut collect,
+    ))?;
     drop(runtime);
 
     let summary = summary::summarise(&finished.stats, &criteria);
     let comparison = baseline.map(|(run, base_stats)| {
-        summary::compare(&run.header.run_id, run.header.prompt.version.clone(), &base_stats, &finished.stats)
+        summary::compare(
+            &run.header.run_id,
+            run.header.prompt.version.clone(),
+            &base_stats,
+            &finished.stats,
+        )
     });
     let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
     let verdict = gates::verdict(&summary, &gate_results, finished.aborted.as_deref());
 
     if opts.record && finished.aborted.is_none() {
         let mut recordings = finished.recordings;
-        let filtered = !opts.filter_id.is_empty() || !opts.filter_segment.is_empty() || !opts.tags.is_empty() || opts.shard.is_some();
+        let filtered = !opts.filter_id.is_empty()
+            || !opts.filter_segment.is_empty()
+            || !opts.tags.is_empty()
+            || opts.shard.is_some();
         if filtered {
             // Keep the recordings of cases this run did not touch.
             if let Ok(old) = crate::provider::replay::read(&cassette) {
                 let touched: HashSet<&str> = recordings.iter().map(|r| r.case.as_str()).collect();
-                let keep: Vec<_> = old.into_iter().filter(|r| !touched.contains(r.case.as_str())).collect();
+                let keep: Vec<_> = old
+                    .into_iter()
+                    .filter(|r| !touched.contains(r.case.as_str()))
+                    .collect();
                 recordings.extend(keep);
             }
         }
@@ -265,7 +353,10 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
         },
         provider: ProviderInfo {
             name: provider_name,
-            kind: serde_json::to_value(main.endpoint.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            kind: serde_json::to_value(main.endpoint.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             model: artifact.spec.model.name.clone(),
         },
         judge: plan.judge.as_ref().map(|j| j.judge.identity()),
@@ -290,7 +381,11 @@ pub fn run(ws: &Workspace, suite_arg: &str, opts: &Options, on_total: &mut dyn F
     };
     let path = runs_dir.join(format!("{run_id}.json"));
     spool.finish(&header, &path)?;
-    Ok(Outcome { header, path, failures })
+    Ok(Outcome {
+        header,
+        path,
+        failures,
+    })
 }
 
 fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {
@@ -304,7 +399,11 @@ fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {
 fn dataset_sha256(suite: &Suite) -> String {
     match &suite.spec.cases {
         CasesSpec::File(f) => {
-            let path = suite.path.parent().unwrap_or(std::path::Path::new(".")).join(f);
+            let path = suite
+                .path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(f);
             crate::canonical::sha256(&std::fs::read(path).unwrap_or_default())
         }
         CasesSpec::Inline(cases) => crate::canonical::hash_of(cases),
@@ -312,15 +411,26 @@ fn dataset_sha256(suite: &Suite) -> String {
 }
 
 /// A baseline: a run file, or the latest saved run of this suite for a version.
-fn load_baseline(ws: &Workspace, suite: &Suite, name: &Name, arg: &str) -> Result<(Run, Vec<Stat>), Error> {
+fn load_baseline(
+    ws: &Workspace,
+    suite: &Suite,
+    name: &Name,
+    arg: &str,
+) -> Result<(Run, Vec<Stat>), Error> {
     let run = if arg.ends_with(".json") || std::path::Path::new(arg).is_file() {
         Run::load(std::path::Path::new(arg))?
     } else {
         let version = crate::name::parse_version(arg)?;
         let released = crate::store::open(ws, name, &version)?;
         latest_run(ws, &suite.name, &released.manifest.digest)?.ok_or_else(|| {
-            Error::invalid(format!("no saved run of suite `{}` for `{name}@{version}` to compare with", suite.name))
-                .with_hint(format!("run `promptctl eval {} --prompt {name}@{version}` first", suite.name))
+            Error::invalid(format!(
+                "no saved run of suite `{}` for `{name}@{version}` to compare with",
+                suite.name
+            ))
+            .with_hint(format!(
+                "run `promptctl eval {} --prompt {name}@{version}` first",
+                suite.name
+            ))
         })?
     };
     let stats = run.cases.iter().map(Stat::from).collect();
@@ -330,19 +440,27 @@ fn load_baseline(ws: &Workspace, suite: &Suite, name: &Name, arg: &str) -> Resul
 /// The most recent saved run of `suite` for a prompt digest.
 pub fn latest_run(ws: &Workspace, suite: &str, digest: &str) -> Result<Option<Run>, Error> {
     let dir = ws.state_dir().join("runs");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(None) };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(None);
+    };
     let mut paths: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     // Run ids start with the UTC time, so the name order is the time order.
     paths.sort();
     for p in paths.iter().rev() {
-        if let Ok(run) = Run::load(p) {
-            if run.header.suite.name == suite && run.header.prompt.digest == digest {
-                return Ok(Some(run));
-            }
+        if let Ok(run) = Run::load(p)
+            && run.header.suite.name == suite
+            && run.header.prompt.digest == digest
+        {
+            return Ok(Some(run));
         }
     }
     Ok(None)
@@ -357,13 +475,25 @@ pub fn regate(ws: &Workspace, run: &mut Run, baseline: Option<&str>) -> Result<V
     let mut warnings = Vec::new();
     let now = crate::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default());
     if now != run.header.suite.sha256 {
-        warnings.push(format!("`{}` changed since this run; its current gates are applied", suite.label));
+        warnings.push(format!(
+            "`{}` changed since this run; its current gates are applied",
+            suite.label
+        ));
     }
-    let suite_judge = suite.spec.rubric.as_ref().map(|r| Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature).identity());
+    let suite_judge = suite
+        .spec
+        .rubric
+        .as_ref()
+        .map(|r| Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature).identity());
     if suite_judge != run.header.judge {
         warnings.push("this run was scored by a different judge than the suite's: it does not count for `promote`".into());
     }
-    let criteria: BTreeSet<String> = suite.spec.rubric.as_ref().map(|r| r.criteria.keys().cloned().collect()).unwrap_or_default();
+    let criteria: BTreeSet<String> = suite
+        .spec
+        .rubric
+        .as_ref()
+        .map(|r| r.criteria.keys().cloned().collect())
+        .unwrap_or_default();
     let known = Known {
         criteria: criteria.clone(),
         segments: run.cases.iter().filter_map(|c| c.segment.clone()).collect(),
@@ -377,14 +507,24 @@ pub fn regate(ws: &Workspace, run: &mut Run, baseline: Option<&str>) -> Result<V
     let comparison = match baseline {
         Some(b) => {
             let (base, base_stats) = load_baseline(ws, &suite, &name, b)?;
-            Some(summary::compare(&base.header.run_id, base.header.prompt.version.clone(), &base_stats, &stats))
+            Some(summary::compare(
+                &base.header.run_id,
+                base.header.prompt.version.clone(),
+                &base_stats,
+                &stats,
+            ))
         }
         None => None,
     };
     let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
     // A run that was cut short stays cut short.
-    let aborted = (run.header.verdict.status == "error" && run.cases.iter().any(|c| c.error.as_deref().is_some_and(|e| e.starts_with("not run") || e.starts_with("not finished"))))
-        .then(|| run.header.verdict.reason.clone());
+    let aborted = (run.header.verdict.status == "error"
+        && run.cases.iter().any(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("not run") || e.starts_with("not finished"))
+        }))
+    .then(|| run.header.verdict.reason.clone());
     run.header.verdict = gates::verdict(&summary, &gate_results, aborted.as_deref());
     run.header.summary = summary;
     run.header.gates = gate_results;

@@ -49,7 +49,11 @@ impl From<&CaseResult> for Stat {
             judge_cost_usd: r.judge_cost_usd,
             judged: !r.scores.is_empty(),
             scores: r.scores.iter().map(|(k, v)| (k.clone(), v.score)).collect(),
-            metrics: r.assertions.iter().filter_map(|a| a.metric.clone().map(|m| (m, a.passed))).collect(),
+            metrics: r
+                .assertions
+                .iter()
+                .filter_map(|a| a.metric.clone().map(|m| (m, a.passed)))
+                .collect(),
         }
     }
 }
@@ -111,7 +115,8 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
     };
     let mut latencies = Vec::new();
     let mut cost = Some(0.0);
-    let mut scores: BTreeMap<&str, Vec<f64>> = criteria.iter().map(|c| (c.as_str(), Vec::new())).collect();
+    let mut scores: BTreeMap<&str, Vec<f64>> =
+        criteria.iter().map(|c| (c.as_str(), Vec::new())).collect();
     let mut seg_scores: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
     for st in stats {
         match (st.error, st.passed) {
@@ -125,7 +130,11 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
         }
         s.tokens_in += st.tokens_in.unwrap_or(0);
         s.tokens_out += st.tokens_out.unwrap_or(0);
-        let judge_cost = if st.judged { st.judge_cost_usd } else { Some(0.0) };
+        let judge_cost = if st.judged {
+            st.judge_cost_usd
+        } else {
+            Some(0.0)
+        };
         cost = match (cost, st.cost_usd, judge_cost) {
             (Some(total), Some(c), Some(j)) if !st.error => Some(total + c + j),
             (Some(total), _, _) if st.error => Some(total + st.cost_usd.unwrap_or(0.0)),
@@ -135,7 +144,10 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
             if !st.error {
                 scores.entry(name.as_str()).or_default().push(*score);
                 if let Some(seg) = &st.segment {
-                    seg_scores.entry((seg.as_str(), name.as_str())).or_default().push(*score);
+                    seg_scores
+                        .entry((seg.as_str(), name.as_str()))
+                        .or_default()
+                        .push(*score);
                 }
             }
         }
@@ -157,17 +169,33 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
         s.error_rate = Some(s.errors as f64 / s.cases as f64);
     }
     for (name, v) in scores {
-        s.criteria.insert(name.to_string(), Criterion { mean: stats::mean(&v), n: v.len() });
+        s.criteria.insert(
+            name.to_string(),
+            Criterion {
+                mean: stats::mean(&v),
+                n: v.len(),
+            },
+        );
     }
     for m in s.metrics.values_mut() {
         m.rate = (m.n > 0).then(|| m.passed as f64 / m.n as f64);
     }
     for (name, seg) in s.segments.iter_mut() {
         seg.pass_rate = (seg.cases > 0).then(|| seg.passed as f64 / seg.cases as f64);
-        seg.pass_rate_ci95 = stats::wilson(seg.passed as u64, seg.cases as u64, Z95).map(|(a, b)| [a, b]);
+        seg.pass_rate_ci95 =
+            stats::wilson(seg.passed as u64, seg.cases as u64, Z95).map(|(a, b)| [a, b]);
         for c in criteria {
-            let v = seg_scores.get(&(name.as_str(), c.as_str())).cloned().unwrap_or_default();
-            seg.criteria.insert(c.clone(), Criterion { mean: stats::mean(&v), n: v.len() });
+            let v = seg_scores
+                .get(&(name.as_str(), c.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            seg.criteria.insert(
+                c.clone(),
+                Criterion {
+                    mean: stats::mean(&v),
+                    n: v.len(),
+                },
+            );
         }
     }
     s.latency_p50_ms = stats::percentile(&mut latencies, 50.0);
@@ -182,9 +210,16 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
 fn flaky(stats: &[Stat]) -> Vec<String> {
     let mut outcomes: BTreeMap<&str, BTreeSet<bool>> = BTreeMap::new();
     for st in stats {
-        outcomes.entry(st.id.as_str()).or_default().insert(st.passed);
+        outcomes
+            .entry(st.id.as_str())
+            .or_default()
+            .insert(st.passed);
     }
-    outcomes.into_iter().filter(|(_, o)| o.len() > 1).map(|(id, _)| id.to_string()).collect()
+    outcomes
+        .into_iter()
+        .filter(|(_, o)| o.len() > 1)
+        .map(|(id, _)| id.to_string())
+        .collect()
 }
 
 /// A case-by-case comparison with a baseline run.
@@ -207,7 +242,12 @@ pub struct Comparison {
 }
 
 /// Pairs cases by id (a case passes if all its samples passed).
-pub fn compare(baseline_run: &str, baseline_version: Option<String>, base: &[Stat], current: &[Stat]) -> Comparison {
+pub fn compare(
+    baseline_run: &str,
+    baseline_version: Option<String>,
+    base: &[Stat],
+    current: &[Stat],
+) -> Comparison {
     let by_id = |stats: &[Stat]| {
         let mut m: BTreeMap<String, bool> = BTreeMap::new();
         for st in stats {
@@ -275,7 +315,10 @@ mod tests {
 
     #[test]
     fn errors_are_never_passes() {
-        let s = summarise(&[stat("a", true, false), stat("b", false, true)], &["tone".into()]);
+        let s = summarise(
+            &[stat("a", true, false), stat("b", false, true)],
+            &["tone".into()],
+        );
         assert_eq!((s.passed, s.errors, s.failed), (1, 1, 0));
         assert_eq!(s.pass_rate, Some(0.5));
         assert_eq!(s.error_rate, Some(0.5));
@@ -286,15 +329,30 @@ mod tests {
     #[test]
     fn no_cases_no_rates() {
         let s = summarise(&[], &[]);
-        assert_eq!((s.pass_rate, s.cost_usd, s.latency_p95_ms), (None, None, None));
+        assert_eq!(
+            (s.pass_rate, s.cost_usd, s.latency_p95_ms),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn comparison_counts_pairs() {
-        let base = [stat("a", true, false), stat("b", true, false), stat("c", false, false)];
-        let now = [stat("a", false, false), stat("b", true, false), stat("c", true, false), stat("d", true, false)];
+        let base = [
+            stat("a", true, false),
+            stat("b", true, false),
+            stat("c", false, false),
+        ];
+        let now = [
+            stat("a", false, false),
+            stat("b", true, false),
+            stat("c", true, false),
+            stat("d", true, false),
+        ];
         let c = compare("r", None, &base, &now);
-        assert_eq!((c.paired, c.improved, c.regressed, c.unchanged), (3, 1, 1, 1));
+        assert_eq!(
+            (c.paired, c.improved, c.regressed, c.unchanged),
+            (3, 1, 1, 1)
+        );
         assert_eq!(c.regressed_cases, vec!["a".to_string()]);
         assert_eq!(c.p_value, 1.0);
     }

@@ -24,7 +24,12 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(name: &str, base_url: &str, key: Option<ApiKey>, timeout: Duration) -> Result<Self, Error> {
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        key: Option<ApiKey>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(Anthropic {
             name: name.to_string(),
@@ -45,7 +50,12 @@ impl Anthropic {
 /// The request body: system messages go to `system`, the rest to `messages`.
 pub fn body(req: &ChatRequest) -> Value {
     let m = &req.model;
-    let system: Vec<&str> = req.messages.iter().filter(|x| x.role == "system").map(|x| x.content.as_str()).collect();
+    let system: Vec<&str> = req
+        .messages
+        .iter()
+        .filter(|x| x.role == "system")
+        .map(|x| x.content.as_str())
+        .collect();
     let messages: Vec<Value> = req
         .messages
         .iter()
@@ -77,10 +87,13 @@ pub fn body(req: &ChatRequest) -> Value {
 }
 
 pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
-    let blocks = v.get("content").and_then(Value::as_array).ok_or_else(|| CallError::Retryable {
-        message: format!("provider `{provider}` sent no `content` array"),
-        retry_after: None,
-    })?;
+    let blocks =
+        v.get("content")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CallError::Retryable {
+                message: format!("provider `{provider}` sent no `content` array"),
+                retry_after: None,
+            })?;
     let text: String = blocks
         .iter()
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
@@ -100,13 +113,26 @@ pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
 }
 
 impl Provider for Anthropic {
-    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+    fn complete<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
-            let mut request = self.client.post(&self.url).header("anthropic-version", VERSION);
+            let mut request = self
+                .client
+                .post(&self.url)
+                .header("anthropic-version", VERSION);
             if let Some(k) = &self.key {
                 request = request.header("x-api-key", k.expose());
             }
-            let v = super::http::post_json(&self.name, self.key_env.as_deref(), self.key.as_ref(), request, &body(req)).await?;
+            let v = super::http::post_json(
+                &self.name,
+                self.key_env.as_deref(),
+                self.key.as_ref(),
+                request,
+                &body(req),
+            )
+            .await?;
             parse(&self.name, &v)
         })
     }

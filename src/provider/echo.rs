@@ -8,7 +8,10 @@ use super::{CallError, ChatRequest, ChatResponse, Provider};
 pub struct Echo;
 
 impl Provider for Echo {
-    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+    fn complete<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         let content = req
             .messages
             .iter()

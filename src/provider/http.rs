@@ -37,10 +37,17 @@ pub async fn post_json(
         Some(k) => k.scrub(&s),
         None => crate::secrets::mask(&s),
     };
-    let response = request.json(body).send().await.map_err(|e| transport(provider, &e, &scrub))?;
+    let response = request
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| transport(provider, &e, &scrub))?;
     let status = response.status();
     let retry_after = retry_after(response.headers());
-    let bytes = response.bytes().await.map_err(|e| transport(provider, &e, &scrub))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| transport(provider, &e, &scrub))?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| CallError::Retryable {
             message: format!("provider `{provider}` sent a body that is not JSON ({e})"),
@@ -52,13 +59,21 @@ pub async fn post_json(
     Err(classify(status, message, retry_after, key_env))
 }
 
-fn classify(status: StatusCode, message: String, retry_after: Option<Duration>, key_env: Option<&str>) -> CallError {
+fn classify(
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
+    key_env: Option<&str>,
+) -> CallError {
     match status.as_u16() {
         401 | 403 => CallError::Auth(match key_env {
             Some(var) => format!("{message} (the key comes from `{var}`)"),
             None => format!("{message} (no key is configured: set `api_key_env`)"),
         }),
-        408 | 409 | 429 | 500..=599 => CallError::Retryable { message, retry_after },
+        408 | 409 | 429 | 500..=599 => CallError::Retryable {
+            message,
+            retry_after,
+        },
         _ => CallError::Fatal(message),
     }
 }
@@ -96,14 +111,22 @@ fn error_detail(bytes: &[u8]) -> String {
         None => {
             let text = String::from_utf8_lossy(bytes);
             let text = text.trim();
-            if text.is_empty() { "(empty body)".into() } else { text.chars().take(200).collect() }
+            if text.is_empty() {
+                "(empty body)".into()
+            } else {
+                text.chars().take(200).collect()
+            }
         }
     }
 }
 
 /// `retry-after-ms`, else `Retry-After` as seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok()) {
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+    {
         return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
     }
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
@@ -129,16 +152,32 @@ mod tests {
     fn retry_after_seconds_and_dates() {
         let now: jiff::Timestamp = "2015-10-21T07:27:30Z".parse().unwrap();
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("0.5", now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
     }
 
     #[test]
     fn classification() {
-        let c = |s: u16| classify(StatusCode::from_u16(s).unwrap(), "m".into(), None, Some("K"));
+        let c = |s: u16| {
+            classify(
+                StatusCode::from_u16(s).unwrap(),
+                "m".into(),
+                None,
+                Some("K"),
+            )
+        };
         assert!(matches!(c(401), CallError::Auth(m) if m.contains("`K`")));
         assert!(matches!(c(403), CallError::Auth(_)));
         for s in [408, 409, 429, 500, 502, 503, 529] {

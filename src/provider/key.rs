@@ -54,7 +54,9 @@ mod tests {
 
     #[test]
     fn never_formats_the_key() {
-        let k = ApiKey(SecretString::from("sk-test-0123456789abcdefghij".to_string()));
+        let k = ApiKey(SecretString::from(
+            "sk-test-0123456789abcdefghij".to_string(),
+        ));
         assert_eq!(format!("{k} {k:?}"), "(redacted) (redacted)");
         let s = k.scrub("Incorrect API key provided: sk-test-0123456789abcdefghij.");
         assert!(!s.contains("0123456789abcdefghij"), "{s}");

@@ -98,7 +98,10 @@ impl CallError {
 /// A model API.
 pub trait Provider: Send + Sync {
     /// Answers one request. No retries, no waiting: the runner does those.
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>>;
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, CallError>>;
 
     /// What identifies this endpoint in the response cache key (type and base URL).
     fn identity(&self) -> Value;
@@ -139,7 +142,8 @@ pub fn build(
 ) -> Result<Endpoint, Error> {
     let Some(p) = config.providers.get(name) else {
         let mut err = Error::invalid(format!("unknown provider `{name}`"));
-        if let Some(best) = crate::yaml::closest(name, config.providers.keys().map(String::as_str)) {
+        if let Some(best) = crate::yaml::closest(name, config.providers.keys().map(String::as_str))
+        {
             err = err.with_hint(format!("did you mean `{best}`?"));
         }
         return Err(err);
@@ -158,16 +162,29 @@ pub fn build(
     };
     let provider: Arc<dyn Provider> = match p.kind {
         ProviderType::Openai => {
-            let base = p.base_url.clone().unwrap_or_else(|| "https://api.openai.com/v1".into());
-            Arc::new(openai::OpenAi::new(name, &base, key()?, limits.timeout)?.with_key_env(p.api_key_env.clone()))
+            let base = p
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.openai.com/v1".into());
+            Arc::new(
+                openai::OpenAi::new(name, &base, key()?, limits.timeout)?
+                    .with_key_env(p.api_key_env.clone()),
+            )
         }
         ProviderType::Anthropic => {
-            let base = p.base_url.clone().unwrap_or_else(|| "https://api.anthropic.com".into());
-            Arc::new(anthropic::Anthropic::new(name, &base, key()?, limits.timeout)?.with_key_env(p.api_key_env.clone()))
+            let base = p
+                .base_url
+                .clone()
+                .unwrap_or_else(|| "https://api.anthropic.com".into());
+            Arc::new(
+                anthropic::Anthropic::new(name, &base, key()?, limits.timeout)?
+                    .with_key_env(p.api_key_env.clone()),
+            )
         }
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {
-            let path = cassette.ok_or_else(|| Error::invalid("the replay provider needs a suite's cassette"))?;
+            let path = cassette
+                .ok_or_else(|| Error::invalid("the replay provider needs a suite's cassette"))?;
             Arc::new(replay::Replay::open(path, root)?)
         }
     };

@@ -19,7 +19,12 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(name: &str, base_url: &str, key: Option<ApiKey>, timeout: Duration) -> Result<Self, Error> {
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        key: Option<ApiKey>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(OpenAi {
             name: name.to_string(),
@@ -60,10 +65,12 @@ pub fn body(req: &ChatRequest) -> Value {
 
 /// The answer text (or the tool calls, as JSON) and token usage.
 pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
-    let message = v.pointer("/choices/0/message").ok_or_else(|| CallError::Retryable {
-        message: format!("provider `{provider}` sent no `choices[0].message`"),
-        retry_after: None,
-    })?;
+    let message = v
+        .pointer("/choices/0/message")
+        .ok_or_else(|| CallError::Retryable {
+            message: format!("provider `{provider}` sent no `choices[0].message`"),
+            retry_after: None,
+        })?;
     let content = match message.get("content").and_then(Value::as_str) {
         Some(text) => text.to_string(),
         None => match message.get("tool_calls") {
@@ -74,19 +81,31 @@ pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     Ok(ChatResponse {
         content,
         tokens_in: v.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
-        tokens_out: v.pointer("/usage/completion_tokens").and_then(Value::as_u64),
+        tokens_out: v
+            .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64),
         latency_ms: None,
     })
 }
 
 impl Provider for OpenAi {
-    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+    fn complete<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
             let mut request = self.client.post(&self.url);
             if let Some(k) = &self.key {
                 request = request.bearer_auth(k.expose());
             }
-            let v = super::http::post_json(&self.name, self.key_env.as_deref(), self.key.as_ref(), request, &body(req)).await?;
+            let v = super::http::post_json(
+                &self.name,
+                self.key_env.as_deref(),
+                self.key.as_ref(),
+                request,
+                &body(req),
+            )
+            .await?;
             parse(&self.name, &v)
         })
     }

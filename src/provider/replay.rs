@@ -39,7 +39,11 @@ pub struct Replay {
 impl Replay {
     /// Loads a cassette; a missing file is an empty cassette (every call misses).
     pub fn open(path: &Path, root: &Path) -> Result<Replay, Error> {
-        let label = path.strip_prefix(root).unwrap_or(path).display().to_string();
+        let label = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         let mut recordings = HashMap::new();
         match std::fs::read_to_string(path) {
             Ok(text) => {
@@ -69,7 +73,10 @@ impl Replay {
 }
 
 impl Provider for Replay {
-    fn complete<'a>(&'a self, req: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
+    fn complete<'a>(
+        &'a self,
+        req: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         let key = req.request_hash();
         let result = match self.recordings.get(&key) {
             Some(r) => Ok(r.clone()),
@@ -97,7 +104,10 @@ pub fn read(path: &Path) -> Result<Vec<Recording>, Error> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::invalid(format!("`{}:{}`: {e}", path.display(), i + 1))))
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::invalid(format!("`{}:{}`: {e}", path.display(), i + 1)))
+        })
         .collect()
 }
 
