@@ -1,6 +1,7 @@
 //! The integration tests: each runs the real `promptctl` binary in a fresh
 //! temp workspace (see `util.rs`) and checks exit codes, output and files.
 
+mod fake;
 mod util;
 
 mod commands;

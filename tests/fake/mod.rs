@@ -1,0 +1,670 @@
+//! A fake LLM API server for tests and benchmarks: the OpenAI Chat
+//! Completions and Anthropic Messages wire protocols on `127.0.0.1:0`, with
+//! faults you can queue or switch on.
+//!
+//! The design decision to know: it is a hand-written HTTP/1.1 server on a
+//! raw tokio socket (`http.rs`), not axum, so faults are real socket
+//! behaviour. [`Fault::Drop`] reads the whole request and closes the
+//! connection without a byte of response; [`Fault::Hang`] keeps it open and
+//! silent until the client gives up. Each server has its own thread and tokio
+//! runtime, so it serves the real binary from a plain `#[test]` as well as
+//! reqwest from a `#[tokio::test]`.
+//!
+//! ```ignore
+//! let server = FakeServer::start(FakeConfig::default());
+//! server.push_faults([Fault::Status(500), Fault::Drop]);
+//! // point `providers.<name>.base_url` at server.openai_base_url() and run
+//! assert_eq!(server.requests().len(), 3); // two faults, then the answer
+//! ```
+//!
+//! Every request, on any path, is recorded and takes the next queued fault,
+//! so the k-th recorded request got the k-th queued fault.
+
+#![allow(dead_code)] // each user of the server needs a different part of it
+
+mod http;
+mod wire;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use http::{ReadError, Request, Response};
+
+/// Which wire protocol a request spoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `POST /v1/chat/completions`
+    OpenAi,
+    /// `POST /v1/messages`
+    Anthropic,
+}
+
+/// A chat request as the responder sees it, the same from either API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatCall {
+    pub api: Api,
+    pub model: String,
+    /// Anthropic's `system`, or OpenAI's system and developer messages joined
+    /// with blank lines (and left out of `messages`). Text blocks are joined
+    /// with newlines.
+    pub system: String,
+    /// `(role, content)`, in order, without system messages.
+    pub messages: Vec<(String, String)>,
+}
+
+impl ChatCall {
+    /// The content of the last `user` message, or "".
+    pub fn last_user(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|(role, _)| role == "user")
+            .map_or("", |(_, content)| content)
+    }
+}
+
+/// One way to misbehave, for one request (queued) or all of them (`always`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// That status, with a JSON error body in the API's own error shape
+    /// (OpenAI `{"error":{…}}`, Anthropic `{"type":"error","error":{…}}`),
+    /// and no `Retry-After`.
+    Status(u16),
+    /// 429 with this `Retry-After` value (seconds or an HTTP date).
+    RateLimited { retry_after: String },
+    /// Read the whole request, then close the TCP connection (FIN) without
+    /// any response.
+    Drop,
+    /// Read the request and never answer; the connection stays open until
+    /// the client closes it or the server is dropped.
+    Hang,
+    /// 200, `content-type: application/json`, and a body that is not JSON.
+    Malformed,
+    /// 401 with the provider's real error JSON.
+    Unauthorized,
+    /// 200 with this exact content text in the normal envelope (after the
+    /// configured latency).
+    Reply(String),
+}
+
+/// The content of a normal answer.
+pub type Responder = Arc<dyn Fn(&ChatCall) -> String + Send + Sync>;
+
+/// How the server behaves when no fault is queued.
+#[derive(Clone)]
+pub struct FakeConfig {
+    /// Added to every normal answer (and [`Fault::Reply`]), without blocking
+    /// other requests.
+    pub latency: Duration,
+    /// A request arriving when at least this many requests arrived in the
+    /// past second is answered 429 with `retry-after: 1`. Every request
+    /// counts, the refused ones too (as OpenAI counts them), so a client that
+    /// retries at once stays locked out. A queued or `always` fault wins.
+    pub rps_limit: Option<u32>,
+    /// Applied to every request for which no fault is queued.
+    pub always: Option<Fault>,
+    /// The content of normal answers.
+    pub responder: Responder,
+}
+
+impl FakeConfig {
+    /// The default configuration with this responder.
+    pub fn responding(
+        responder: impl Fn(&ChatCall) -> String + Send + Sync + 'static,
+    ) -> FakeConfig {
+        FakeConfig {
+            responder: Arc::new(responder),
+            ..FakeConfig::default()
+        }
+    }
+}
+
+impl Default for FakeConfig {
+    /// No latency, no limit, no fault; answers `echo: <last user message>`.
+    fn default() -> FakeConfig {
+        FakeConfig {
+            latency: Duration::ZERO,
+            rps_limit: None,
+            always: None,
+            responder: Arc::new(|call: &ChatCall| format!("echo: {}", call.last_user())),
+        }
+    }
+}
+
+impl fmt::Debug for FakeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeConfig")
+            .field("latency", &self.latency)
+            .field("rps_limit", &self.rps_limit)
+            .field("always", &self.always)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Without the query string, e.g. `/v1/chat/completions`.
+    pub path: String,
+    /// Names in lower case, in the order sent.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body; `Null` when empty, a `String` of the raw text when it
+    /// is not JSON.
+    pub body: Value,
+    /// When the request had been read whole.
+    pub at: Instant,
+    /// The fault it was answered with, if any; a refusal by `rps_limit` is
+    /// `RateLimited { retry_after: "1" }` (see [`FakeServer::rps_limited`]).
+    pub fault: Option<Fault>,
+}
+
+impl Recorded {
+    /// The value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(&self.headers, name)
+    }
+}
+
+/// A running fake server. Dropping it shuts it down and closes every connection.
+pub struct FakeServer {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Starts on `127.0.0.1:0` in a background thread with its own tokio
+    /// runtime; returns once listening.
+    pub fn start(config: FakeConfig) -> FakeServer {
+        let shared = Arc::new(Shared::new(config));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("fake-llm-server".into())
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .thread_name("fake-llm-worker")
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(err) => {
+                            let _ = ready_tx.send(Err(err));
+                            return;
+                        }
+                    };
+                    runtime.block_on(async move {
+                        let listener = match listen() {
+                            Ok(listener) => listener,
+                            Err(err) => {
+                                let _ = ready_tx.send(Err(err));
+                                return;
+                            }
+                        };
+                        let _ = ready_tx.send(listener.local_addr());
+                        tokio::select! {
+                            () = accept_loop(listener, shared) => {}
+                            _ = shutdown_rx => {}
+                        }
+                    });
+                    // Drops every connection task, hung ones included.
+                    runtime.shutdown_timeout(Duration::from_secs(1));
+                })
+                .expect("fake server: spawn thread")
+        };
+        let addr = match ready_rx.recv() {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(err)) => panic!("fake server: cannot listen on 127.0.0.1:0: {err}"),
+            Err(_) => panic!("fake server: thread died while starting"),
+        };
+        FakeServer {
+            addr,
+            shared,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the OpenAI base URL.
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, the Anthropic base URL.
+    pub fn anthropic_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far (including ones answered with a fault),
+    /// in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// How many requests were received, without copying them.
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.requests).len()
+    }
+
+    /// Queues faults: each incoming request takes the next one; when the
+    /// queue is empty requests are answered normally (or with `always`).
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        lock(&self.shared.faults).extend(faults);
+    }
+
+    /// Queued faults no request has taken yet.
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.faults).len()
+    }
+
+    /// Peak number of requests that were being handled at the same time
+    /// (from the moment one was read whole until its answer was written, its
+    /// connection dropped, or its client gave up on a hang).
+    pub fn peak_concurrency(&self) -> usize {
+        self.shared.peak.load(Ordering::SeqCst)
+    }
+
+    /// How many TCP connections were accepted: fewer than requests when the
+    /// client reuses connections (keep-alive).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// How many requests are being handled right now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How many requests `rps_limit` answered 429.
+    pub fn rps_limited(&self) -> usize {
+        self.shared.rps_limited.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// State shared by the server's tasks and the [`FakeServer`] handle.
+struct Shared {
+    config: FakeConfig,
+    requests: Mutex<Vec<Recorded>>,
+    faults: Mutex<VecDeque<Fault>>,
+    /// Arrival times within the last second, for `rps_limit`.
+    window: Mutex<VecDeque<Instant>>,
+    connections: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    rps_limited: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+/// A test that panicked while holding a lock must not hide the server's state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How a request is to be answered.
+enum Verdict {
+    Normal,
+    Fault(Fault),
+    /// Refused by `rps_limit`.
+    OverLimit,
+}
+
+/// What to do with one request.
+enum Action {
+    Respond(Response),
+    Drop,
+    Hang,
+}
+
+/// Counts a request as in flight while it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Shared {
+    fn new(config: FakeConfig) -> Shared {
+        Shared {
+            config,
+            requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+            window: Mutex::new(VecDeque::new()),
+            connections: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            rps_limited: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Records the request and picks its fault: a queued one, else `always`,
+    /// else a 429 from `rps_limit`. One lock around both keeps the k-th
+    /// recorded request paired with the k-th queued fault.
+    fn admit(&self, request: &Request) -> Verdict {
+        let body = if request.body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&request.body).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&request.body).into_owned())
+            })
+        };
+        let mut requests = lock(&self.requests);
+        let at = Instant::now();
+        let over_limit = self.config.rps_limit.is_some_and(|limit| {
+            let mut window = lock(&self.window);
+            while window
+                .front()
+                .is_some_and(|t| at.duration_since(*t) >= Duration::from_secs(1))
+            {
+                window.pop_front();
+            }
+            let over = window.len() >= limit as usize;
+            window.push_back(at);
+            over
+        });
+        let fault = lock(&self.faults)
+            .pop_front()
+            .or_else(|| self.config.always.clone());
+        let verdict = match fault {
+            Some(fault) => Verdict::Fault(fault),
+            None if over_limit => {
+                self.rps_limited.fetch_add(1, Ordering::SeqCst);
+                Verdict::OverLimit
+            }
+            None => Verdict::Normal,
+        };
+        requests.push(Recorded {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            headers: request.headers.clone(),
+            body,
+            at,
+            fault: match &verdict {
+                Verdict::Normal => None,
+                Verdict::Fault(fault) => Some(fault.clone()),
+                Verdict::OverLimit => Some(Fault::RateLimited {
+                    retry_after: "1".into(),
+                }),
+            },
+        });
+        verdict
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+fn listen() -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    // A deep backlog, so a burst of hundreds of connects is not throttled by
+    // SYN retries (the kernel caps it at net.core.somaxconn).
+    socket.listen(4096)
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(connection(stream, Arc::clone(&shared)));
+            }
+            // Out of file descriptors, say: wait and go on accepting.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Serves one connection: requests one after another until the client
+/// closes it, asks to close it, or a fault ends it.
+async fn connection(mut stream: TcpStream, shared: Arc<Shared>) {
+    let mut buf = Vec::new();
+    loop {
+        let request = match http::read_request(&mut stream, &mut buf).await {
+            Ok(Some(request)) => request,
+            Ok(None) | Err(ReadError::Gone) => return,
+            Err(ReadError::Bad(status, message)) => {
+                let body = wire::error(Api::OpenAi, status, Some(message), "");
+                let _ =
+                    http::write_response(&mut stream, &Response::json(status, &body), false).await;
+                return;
+            }
+        };
+        let _in_flight = InFlight::new(&shared);
+        let keep_alive = request.keep_alive;
+        let (action, delay) = respond(&shared, &request);
+        let response = match action {
+            Action::Respond(response) => response,
+            Action::Drop => return,
+            Action::Hang => {
+                http::closed(&mut stream, &mut buf).await;
+                return;
+            }
+        };
+        if !delay.is_zero() && !sleep_unless_closed(&mut stream, &mut buf, delay).await {
+            return;
+        }
+        if http::write_response(&mut stream, &response, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            return;
+        }
+    }
+}
+
+/// Sleeps for `delay` while watching the socket, so a client that gives up
+/// stops counting as in flight. False if it closed the connection.
+async fn sleep_unless_closed(stream: &mut TcpStream, buf: &mut Vec<u8>, delay: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = http::closed(stream, buf) => false,
+    }
+}
+
+/// Which API's shapes to answer a request in: by path, then by header.
+fn api_of(request: &Request) -> Api {
+    match request.path.as_str() {
+        "/v1/chat/completions" => Api::OpenAi,
+        "/v1/messages" => Api::Anthropic,
+        _ if request.header("anthropic-version").is_some() => Api::Anthropic,
+        _ if request.header("x-api-key").is_some() && request.header("authorization").is_none() => {
+            Api::Anthropic
+        }
+        _ => Api::OpenAi,
+    }
+}
+
+/// The body [`Fault::Malformed`] sends: a chat completion cut off mid-way.
+const MALFORMED: &[u8] = br#"{"id":"chatcmpl-fake","object":"chat.completion","choices":[{"index":0,"message":{"role":"assis"#;
+
+/// Decides the answer to one request, and how long to wait before giving it.
+fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
+    let verdict = shared.admit(request);
+    let answer = Answer::new(shared, request);
+    let respond_now = |response| (Action::Respond(response), Duration::ZERO);
+    match verdict {
+        Verdict::Normal => answer.normal(shared, request, None),
+        Verdict::Fault(Fault::Reply(content)) => answer.normal(shared, request, Some(content)),
+        Verdict::Fault(Fault::Drop) => (Action::Drop, Duration::ZERO),
+        Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
+        Verdict::Fault(Fault::Status(status)) => respond_now(answer.error(status, None)),
+        Verdict::Fault(Fault::Unauthorized) => respond_now(answer.error(401, None)),
+        Verdict::Fault(Fault::RateLimited { retry_after }) => respond_now(
+            answer
+                .error(429, None)
+                .with_header("retry-after", retry_after),
+        ),
+        Verdict::Fault(Fault::Malformed) => respond_now(answer.tagged(Response {
+            status: 200,
+            headers: vec![("content-type", "application/json".into())],
+            body: MALFORMED.to_vec(),
+        })),
+        Verdict::OverLimit => {
+            let limit = shared.config.rps_limit.unwrap_or_default();
+            let message = format!(
+                "Rate limit reached: limit {limit} requests per second. Please try again in 1s."
+            );
+            respond_now(
+                answer
+                    .error(429, Some(&message))
+                    .with_header("retry-after", "1"),
+            )
+        }
+    }
+}
+
+/// Builds the responses to one request, in its API's shapes.
+struct Answer {
+    api: Api,
+    id: u64,
+    request_id: String,
+}
+
+impl Answer {
+    fn new(shared: &Shared, request: &Request) -> Answer {
+        let id = shared.next_id();
+        Answer {
+            api: api_of(request),
+            id,
+            request_id: format!("req_fake{id:012}"),
+        }
+    }
+
+    /// Adds the request-id header each API sends.
+    fn tagged(&self, response: Response) -> Response {
+        let name = match self.api {
+            Api::OpenAi => "x-request-id",
+            Api::Anthropic => "request-id",
+        };
+        response.with_header(name, self.request_id.clone())
+    }
+
+    /// An error response; `message` overrides the status's usual text.
+    fn error(&self, status: u16, message: Option<&str>) -> Response {
+        let body = wire::error(self.api, status, message, &self.request_id);
+        self.tagged(Response::json(status, &body))
+    }
+
+    /// A normal answer, after the configured latency: the model list, or a
+    /// chat answer with the responder's content (or `content`, for
+    /// [`Fault::Reply`]); or the 4xx the real API would give.
+    fn normal(
+        &self,
+        shared: &Shared,
+        request: &Request,
+        content: Option<String>,
+    ) -> (Action, Duration) {
+        let now = |response| (Action::Respond(response), Duration::ZERO);
+        let latency = shared.config.latency;
+        match (request.method.as_str(), request.path.as_str()) {
+            ("POST", "/v1/chat/completions" | "/v1/messages") => {}
+            ("GET", "/v1/models") => {
+                let models = Response::json(200, &wire::models(self.api));
+                return (Action::Respond(self.tagged(models)), latency);
+            }
+            (method, path @ ("/v1/chat/completions" | "/v1/messages" | "/v1/models")) => {
+                return now(self.error(
+                    405,
+                    Some(&format!("Method {method} not allowed for {path}")),
+                ));
+            }
+            (method, path) => {
+                return now(self.error(404, Some(&format!("Unknown request URL: {method} {path}"))));
+            }
+        }
+        let body: Value = match serde_json::from_slice(&request.body) {
+            Ok(body) => body,
+            Err(err) => {
+                let message = format!("We could not parse the JSON body of your request: {err}");
+                return now(self.error(400, Some(&message)));
+            }
+        };
+        let parsed = match self.api {
+            Api::OpenAi => wire::parse_openai(&body),
+            Api::Anthropic => wire::parse_anthropic(&body, &request.headers),
+        };
+        let (call, content) = match (parsed, content) {
+            // A scripted reply does not need a valid request.
+            (parsed, Some(content)) => (parsed.ok(), content),
+            (Err(wire::Invalid(message)), None) => return now(self.error(400, Some(&message))),
+            (Ok(call), None) => match respond_to(&shared.config.responder, &call) {
+                Ok(content) => (Some(call), content),
+                Err(message) => return now(self.error(500, Some(&message))),
+            },
+        };
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let answer = wire::answer(self.api, self.id, model, call.as_ref(), &content);
+        (
+            Action::Respond(self.tagged(Response::json(200, &answer))),
+            latency,
+        )
+    }
+}
+
+/// Runs the responder; a panic (a bug in a test) becomes a 500 that says so,
+/// rather than a dropped connection that looks like [`Fault::Drop`].
+fn respond_to(responder: &Responder, call: &ChatCall) -> Result<String, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| responder(call))).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format!("fake server: the responder panicked: {what}")
+    })
+}
+
+#[cfg(test)]
+mod tests;
