@@ -10,6 +10,12 @@
 //! closing, then prints one line of JSON to stderr:
 //! `{"requests":N,"rate_limited":M,"peak_concurrency":P}`. A stdin that is
 //! `/dev/null` (a background job of a script) does not count as closing.
+//!
+//! `--script FILE` answers from a JSONL file of `{"match", "content",
+//! "judge"?}` lines: a call whose last user message contains `match` gets
+//! `content`; a judge call (system text of promptctl's judge) whose input
+//! contains `match` gets `judge` as JSON. `bench/record-example.sh` records
+//! the bundled cassettes this way.
 
 #[path = "../tests/fake/mod.rs"]
 mod fake;
@@ -20,7 +26,7 @@ use std::time::Duration;
 
 use fake::{FakeConfig, FakeServer};
 
-const USAGE: &str = "usage: fake_server [--latency-ms N] [--rps-limit N]";
+const USAGE: &str = "usage: fake_server [--latency-ms N] [--rps-limit N] [--script FILE]";
 
 fn main() -> ExitCode {
     let config = match parse(std::env::args().skip(1)) {
@@ -81,11 +87,46 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<FakeConfig>, S
                     .map_err(|_| format!("`--rps-limit` wants a whole number, got `{v}`"))?;
                 config.rps_limit = Some(limit);
             }
+            "--script" => {
+                let path = value()?;
+                config.responder = script(&path)?;
+            }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unexpected argument `{other}`")),
         }
     }
     Ok(Some(config))
+}
+
+/// A responder that answers from a script of `{"match", "content", "judge"?}` lines.
+fn script(path: &str) -> Result<fake::Responder, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    let mut lines = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("`{path}:{}`: {e}", i + 1))?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let (Some(m), Some(content)) = (field("match"), field("content")) else {
+            return Err(format!("`{path}:{}`: needs `match` and `content`", i + 1));
+        };
+        lines.push((m, content, v.get("judge").map(|j| j.to_string())));
+    }
+    Ok(std::sync::Arc::new(move |call: &fake::ChatCall| {
+        let judging = call
+            .system
+            .starts_with("You are an impartial evaluation judge");
+        let haystack = call.last_user();
+        let hit = lines.iter().find(|(m, _, _)| haystack.contains(m.as_str()));
+        match (hit, judging) {
+            (Some((_, _, Some(verdict))), true) => verdict.clone(),
+            (Some((_, content, _)), false) => content.clone(),
+            _ => "NO SCRIPTED ANSWER".to_string(),
+        }
+    }))
 }
 
 /// Blocks until SIGTERM, ctrl-c, or the end of stdin.

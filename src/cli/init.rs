@@ -8,7 +8,8 @@ use crate::error::Error;
 /// Create a new workspace with one example prompt and eval suite
 ///
 /// Writes `promptctl.yaml`, the `support_bot` example prompt (its system text
-/// has the five recommended sections), an eval suite with its cases, and a
+/// has the five recommended sections), an eval suite with its cases and the
+/// recorded cassette that `promptctl eval support` replays offline, and a
 /// `.gitignore` for local state. Refuses to overwrite any existing file.
 ///
 /// Example:
@@ -40,6 +41,10 @@ const FILES: &[(&str, &str)] = &[
     (
         "evals/support.cases.jsonl",
         include_str!("../../evals/support.cases.jsonl"),
+    ),
+    (
+        "evals/cassettes/support.jsonl",
+        include_str!("../../evals/cassettes/support.jsonl"),
     ),
     (".gitignore", ".promptctl/\n"),
 ];
@@ -82,7 +87,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         for (rel, _) in FILES {
             p.status(&format!("  {rel}"));
         }
-        p.status("next: `promptctl lint`, then `promptctl release support_bot --bump minor -m \"First release\"`");
+        p.status("next: `promptctl eval support` (offline, from the cassette), then `promptctl release support_bot --bump minor -m \"First release\"`");
     }
     Ok(())
 }

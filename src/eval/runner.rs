@@ -355,11 +355,17 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             };
             r.judge_cost_usd = cost(&plan.prices, &jreq.model.name, &verdict.response);
             if plan.record {
+                // A replay sees the recorded (redacted) answer, so the judge's
+                // recording is keyed by the request a replay will make.
+                let redacted = red.redact(&output);
+                let replayed = jp
+                    .judge
+                    .request(input, expected.as_deref(), &redacted, &criteria);
                 recordings.push(recording(
                     &plan,
                     &job.case.id,
                     "judge",
-                    &jreq,
+                    &replayed,
                     &verdict.response,
                 ));
             }
