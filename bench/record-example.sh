@@ -20,7 +20,7 @@ record() { # suite answers
   : > "$WORK/url"
   target/release/examples/fake_server --latency-ms 700 --script "$answers" > "$WORK/url" < /dev/null &
   PID=$!
-  while ! [ -s "$WORK/url" ]; do sleep 0.05; done
+  until [ "$(wc -l < "$WORK/url" 2>/dev/null || echo 0)" -ge 1 ]; do sleep 0.05; done
   local url; url=$(head -1 "$WORK/url")
   # A scratch copy of the workspace with one more provider: the fake server.
   rm -rf "$WORK/ws"; mkdir -p "$WORK/ws"
