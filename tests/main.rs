@@ -5,6 +5,7 @@ mod fake;
 mod util;
 
 mod commands;
+mod eval;
 mod hashing;
 mod input_errors;
 mod release;

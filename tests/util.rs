@@ -297,6 +297,26 @@ impl Cmd {
         self
     }
 
+    /// Clears every proxy variable and sets `NO_PROXY` for loopback, so a
+    /// command that talks to a local server (`tests/fake`) reaches it
+    /// directly whatever the environment the tests run in.
+    pub fn without_proxies(&mut self) -> &mut Self {
+        for var in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
+            self.inner.env_remove(var);
+        }
+        self.inner
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost");
+        self
+    }
+
     pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.inner.current_dir(dir);
         self
@@ -407,6 +427,27 @@ impl Run {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{self}"))
     }
+}
+
+/// Every regular file under `dir`, recursively, hidden folders (such as
+/// `.promptctl/`) included; sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("read {}: {e}", d.display()));
+        for entry in entries {
+            let entry = entry.expect("read a directory entry");
+            let ty = entry.file_type().expect("file type");
+            if ty.is_dir() {
+                todo.push(entry.path());
+            } else if ty.is_file() {
+                out.push(entry.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// One entry of a [`Tree`].

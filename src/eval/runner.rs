@@ -241,12 +241,13 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     let mut r = skeleton(&plan, &job);
     let mut recordings = Vec::new();
     let red = &plan.redactor;
+    let clean = Cleaner::new(&plan, &job.case.vars);
 
     let rendered = match plan.artifact.render(&job.case.vars) {
         Ok(m) => m,
         Err(e) => {
             return Ok((
-                failed(r, &format!("cannot render: {}", red.redact(e.message()))),
+                failed(r, &format!("cannot render: {}", clean.text(e.message()))),
                 recordings,
             ));
         }
@@ -270,15 +271,16 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     };
     let called = match call(&plan.target, &request, plan.cache.as_ref(), job.sample).await {
         Ok(c) => c,
-        Err(CallError::Auth(m)) => return Err(red.redact(&m).into_owned()),
-        Err(e) => {
+        Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
+        Err((e, attempts)) => {
+            r.attempts = attempts;
             let hint = if plan.target.endpoint.kind == crate::config::ProviderType::Replay {
                 " (record it with `--provider <live provider> --record`)"
             } else {
                 ""
             };
             return Ok((
-                failed(r, &format!("{}{hint}", red.redact(&e.to_string()))),
+                failed(r, &format!("{}{hint}", clean.text(&e.to_string()))),
                 recordings,
             ));
         }
@@ -292,7 +294,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     let output = called.response.content.clone();
     if plan.record {
         recordings.push(recording(
-            &plan,
+            &clean,
             &job.case.id,
             "prompt",
             &request,
@@ -343,12 +345,12 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                 .request(input, expected.as_deref(), &output, &criteria);
             let verdict = match call(&jp.target, &jreq, plan.cache.as_ref(), job.sample).await {
                 Ok(c) => c,
-                Err(CallError::Auth(m)) => return Err(red.redact(&m).into_owned()),
-                Err(e) => {
-                    r.output = Some(red.redact(&output).into_owned());
+                Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
+                Err((e, _)) => {
+                    r.output = Some(clean.text(&output));
                     r.assertions = outcomes;
                     return Ok((
-                        failed(r, &format!("judge: {}", red.redact(&e.to_string()))),
+                        failed(r, &format!("judge: {}", clean.text(&e.to_string()))),
                         recordings,
                     ));
                 }
@@ -357,12 +359,12 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             if plan.record {
                 // A replay sees the recorded (redacted) answer, so the judge's
                 // recording is keyed by the request a replay will make.
-                let redacted = red.redact(&output);
+                let redacted = clean.text(&output);
                 let replayed = jp
                     .judge
                     .request(input, expected.as_deref(), &redacted, &criteria);
                 recordings.push(recording(
-                    &plan,
+                    &clean,
                     &job.case.id,
                     "judge",
                     &replayed,
@@ -378,17 +380,17 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                                 passed: s.score >= 0.5,
                                 weight: q.weight,
                                 metric: q.metric.clone(),
-                                reason: format!("{:.2}: {}", s.score, red.redact(&s.reason)),
+                                reason: format!("{:.2}: {}", s.score, clean.text(&s.reason)),
                             });
                         }
                     }
                     for s in scores.values_mut() {
-                        s.reason = red.redact(&s.reason).into_owned();
+                        s.reason = clean.text(&s.reason);
                     }
                     r.scores = scores;
                 }
                 Err(why) => {
-                    r.output = Some(red.redact(&output).into_owned());
+                    r.output = Some(clean.text(&output));
                     r.assertions = outcomes;
                     return Ok((failed(r, &format!("judge: {why}")), recordings));
                 }
@@ -397,7 +399,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     }
 
     for o in &mut outcomes {
-        o.reason = red.redact(&o.reason).into_owned();
+        o.reason = clean.text(&o.reason);
     }
     let total: f64 = outcomes.iter().map(|o| o.weight).sum();
     let won: f64 = outcomes.iter().filter(|o| o.passed).map(|o| o.weight).sum();
@@ -409,26 +411,65 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     } else {
         0.0
     };
-    r.output = Some(red.redact(&output).into_owned());
+    r.output = Some(clean.text(&output));
     r.assertions = outcomes;
     Ok((r, recordings))
 }
 
 fn recording(
-    plan: &Plan,
+    clean: &Cleaner,
     case: &str,
     kind: &str,
     request: &ChatRequest,
     response: &ChatResponse,
 ) -> Recording {
     let mut response = response.clone();
-    response.content = plan.redactor.redact(&response.content).into_owned();
+    response.content = clean.text(&response.content);
     Recording {
         case: case.to_string(),
         kind: kind.to_string(),
         key: request.request_hash(),
         model: request.model.name.clone(),
         response,
+    }
+}
+
+/// Cleans text before it is written: the redactor's detectors, then the
+/// case's own values of variables marked `pii: true`, which no pattern can
+/// know (a name the model repeats back, say).
+struct Cleaner<'a> {
+    redactor: &'a Redactor,
+    pii: Vec<String>,
+}
+
+impl<'a> Cleaner<'a> {
+    fn new(plan: &'a Plan, vars: &BTreeMap<String, Value>) -> Cleaner<'a> {
+        let mut pii: Vec<String> = vars
+            .iter()
+            .filter(|(k, _)| plan.artifact.spec.variables.get(*k).is_some_and(|s| s.pii))
+            .filter_map(|(_, v)| {
+                v.as_str()
+                    .map(str::trim)
+                    .filter(|s| s.chars().count() >= 2)
+                    .map(str::to_string)
+            })
+            .collect();
+        // Longest first, so a value containing another is replaced whole.
+        pii.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Cleaner {
+            redactor: &plan.redactor,
+            pii,
+        }
+    }
+
+    fn text(&self, s: &str) -> String {
+        let mut out = self.redactor.redact(s).into_owned();
+        for value in &self.pii {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), "[REDACTED:pii]");
+            }
+        }
+        out
     }
 }
 
@@ -451,7 +492,7 @@ async fn call(
     req: &ChatRequest,
     cache: Option<&Cache>,
     sample: u32,
-) -> Result<Called, CallError> {
+) -> Result<Called, (CallError, u32)> {
     let provider = &target.endpoint.provider;
     let cache = cache.filter(|_| provider.is_remote());
     let key = cache.map(|_| Cache::key(&provider.identity(), req, sample));
@@ -493,18 +534,19 @@ async fn call(
         .when(CallError::is_retryable)
         .adjust(|e, delay| delay.map(|d| e.retry_after().unwrap_or_else(|| full_jitter(d))))
         .await
-        .map_err(|e| match e {
-            CallError::Retryable { message, .. } => {
-                let n = attempts.load(Ordering::Relaxed);
-                CallError::Retryable {
+        .map_err(|e| {
+            let n = attempts.load(Ordering::Relaxed);
+            let e = match e {
+                CallError::Retryable { message, .. } => CallError::Retryable {
                     message: format!(
                         "{message} (gave up after {n} attempt{})",
                         if n == 1 { "" } else { "s" }
                     ),
                     retry_after: None,
-                }
-            }
-            other => other,
+                },
+                other => other,
+            };
+            (e, n)
         })?;
     let latency_ms = response
         .latency_ms
