@@ -1219,3 +1219,138 @@ fn max_in_flight_caps_concurrency() {
     let peak = server.peak_concurrency();
     assert!((2..=4).contains(&peak), "peak concurrency {peak}");
 }
+
+// `--baseline`: case-by-case comparison, with McNemar's exact test.
+
+/// Runs `n` cases on a fresh fake server whose answers fail the cases in
+/// `failing`, and returns the run file's path.
+fn run_with_failures(
+    ws: &Workspace,
+    n: usize,
+    failing: &'static [usize],
+    extra: &[&str],
+) -> (Run, Value) {
+    let server = FakeServer::start(FakeConfig::responding(move |call: &ChatCall| {
+        let fails = failing
+            .iter()
+            .any(|i| call.last_user().contains(&format!("[q{i}]")));
+        if fails {
+            "nope".to_string()
+        } else {
+            format!("echo: {}", call.last_user())
+        }
+    }));
+    ws.write(
+        "promptctl.yaml",
+        config(
+            &server.openai_base_url(),
+            &server.anthropic_base_url(),
+            Limits::default(),
+        ),
+    );
+    let mut args = vec!["t", "--no-cache"];
+    args.extend_from_slice(extra);
+    let run = eval(ws, &args).run();
+    let file = run_file(ws, &run);
+    check_run(&run, &file, &ids(n));
+    (run, file)
+}
+
+#[test]
+fn a_significant_regression_against_the_baseline_fails() {
+    let ws = Workspace::init();
+    ws.write(SUITE, suite(&cases(8), "gates: { max_regression: 0.0 }\n"));
+    let (base, _) = run_with_failures(&ws, 8, &[], &[]);
+    let base_path = saved_path(&base);
+    // 7 of 8 regress: McNemar's exact p = 2 / 2^7 = 0.0156 < 0.05.
+    let (run, file) =
+        run_with_failures(&ws, 8, &[1, 2, 3, 4, 5, 6, 7], &["--baseline", &base_path]);
+    run.code(1);
+    let b = &file["baseline"];
+    assert_eq!(
+        (
+            b["paired"].as_u64(),
+            b["regressed"].as_u64(),
+            b["improved"].as_u64()
+        ),
+        (Some(8), Some(7), Some(0)),
+        "{b}"
+    );
+    assert!(
+        (b["p_value"].as_f64().unwrap() - 0.015625).abs() < 1e-12,
+        "{b}"
+    );
+    let gate = file["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "max_regression")
+        .unwrap();
+    assert_eq!(gate["passed"], false, "{gate}");
+    assert!(
+        (gate["actual"].as_f64().unwrap() - 0.875).abs() < 1e-12,
+        "{gate}"
+    );
+}
+
+#[test]
+fn a_drop_that_is_noise_is_not_called_a_regression() {
+    let ws = Workspace::init();
+    ws.write(SUITE, suite(&cases(4), "gates: { max_regression: 0.0 }\n"));
+    let (base, _) = run_with_failures(&ws, 4, &[], &[]);
+    let base_path = saved_path(&base);
+    // 2 of 4 regress: p = 0.5, so the drop of 0.5 is within noise.
+    let (run, file) = run_with_failures(&ws, 4, &[1, 2], &["--baseline", &base_path]);
+    run.code(0);
+    let gate = file["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "max_regression")
+        .unwrap();
+    assert_eq!(gate["passed"], true, "{gate}");
+    assert!(
+        gate["note"].as_str().unwrap().contains("not significant"),
+        "{gate}"
+    );
+}
+
+#[test]
+fn max_regression_without_a_baseline_fails_closed() {
+    let ws = Workspace::init();
+    ws.write(SUITE, suite(&cases(2), "gates: { max_regression: 0.02 }\n"));
+    let (run, file) = run_with_failures(&ws, 2, &[], &[]);
+    run.code(1);
+    let gate = file["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "max_regression")
+        .unwrap();
+    assert_eq!(gate["passed"], false, "{gate}");
+    assert!(
+        gate["note"].as_str().unwrap().contains("no baseline"),
+        "{gate}"
+    );
+}
+
+// `promptctl redact`
+
+#[test]
+fn redact_uses_the_workspace_rules() {
+    let ws = Workspace::init();
+    ws.write(
+        "leak.log",
+        format!("user ana@example.com paid with 4111 1111 1111 1111 for ORD-12345678 using {OPENAI_KEY}\nnot a card: 4111 1111 1111 1112\n"),
+    );
+    let run = ws.run(&["redact", "leak.log"]);
+    run.code(0)
+        .stdout_has("[REDACTED:email]")
+        .stdout_has("[REDACTED:credit_card]")
+        .stdout_has("[REDACTED:order_id]")
+        .stdout_has("[REDACTED:api_key]")
+        .stdout_has("4111 1111 1111 1112")
+        .stdout_lacks("ana@example.com")
+        .stdout_lacks("ORD-12345678")
+        .stdout_lacks(OPENAI_KEY);
+}
