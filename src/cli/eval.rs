@@ -151,21 +151,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let h = &outcome.header;
 
-    let format = if ctx.printer.json {
-        Format::Json
-    } else {
-        args.format
-    };
     let p = ctx.printer;
-    let text = match format {
-        Format::Json => String::from_utf8_lossy(&std::fs::read(&outcome.path)?).into_owned(),
-        Format::Markdown => report::markdown(h, &outcome.failures),
-        Format::Junit => report::junit(h, &crate::eval::results::Run::load(&outcome.path)?.cases),
-        Format::Table => {
-            let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
-            report::table(h, &outcome.failures, &paint)
-        }
-    };
+    let format = if p.json { Format::Json } else { args.format };
+    let text = render(p, format, h, &outcome.failures, &|| {
+        Ok(crate::eval::results::Run::load(&outcome.path)?)
+    })?;
     match &args.output {
         Some(path) => crate::fsio::write_atomic(path, text.as_bytes())?,
         None => p.out(&text)?,
@@ -190,6 +180,30 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .display()
     ));
     finish(&h.verdict)
+}
+
+/// A run's report in `format`. `load` reads the whole run, for the formats
+/// that need every case (JSON, JUnit).
+pub fn render(
+    p: &crate::output::Printer,
+    format: Format,
+    h: &crate::eval::results::RunHeader,
+    failures: &[crate::eval::results::CaseResult],
+    load: &dyn Fn() -> anyhow::Result<crate::eval::results::Run>,
+) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&load()?)?;
+            s.push('\n');
+            s
+        }
+        Format::Markdown => report::markdown(h, failures),
+        Format::Junit => report::junit(h, &load()?.cases),
+        Format::Table => {
+            let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
+            report::table(h, failures, &paint)
+        }
+    })
 }
 
 /// The verdict as the process's result: `Ok` only for a pass.

@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use super::Context;
-use crate::eval::report;
 use crate::eval::results::Run;
-use crate::output::{GREEN, RED};
 
 /// Re-apply the suite's gates to a saved run
 ///
@@ -48,19 +46,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         args.format
     };
-    let text = match format {
-        super::eval::Format::Json => {
-            let mut s = serde_json::to_string_pretty(&run.header)?;
-            s.push('\n');
-            s
-        }
-        super::eval::Format::Markdown => report::markdown(&run.header, &failures),
-        super::eval::Format::Junit => report::junit(&run.header, &run.cases),
-        super::eval::Format::Table => {
-            let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
-            report::table(&run.header, &failures, &paint)
-        }
-    };
+    let text = super::eval::render(p, format, &run.header, &failures, &|| Ok(run.clone()))?;
     p.out(&text)?;
     super::eval::finish(&run.header.verdict)
 }

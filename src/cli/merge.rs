@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use super::Context;
 use crate::error::Error;
-use crate::eval::report;
 use crate::eval::results::Run;
-use crate::output::{GREEN, RED};
 
 /// Join shard runs (`eval --shard I/N`) into one run, and gate it
 ///
@@ -24,6 +22,9 @@ pub struct Args {
     /// The shard run files
     #[arg(required = true, num_args = 2..)]
     runs: Vec<PathBuf>,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = super::eval::Format::Table)]
+    format: super::eval::Format,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -83,19 +84,25 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .join(format!("{}.json", merged.header.run_id));
     merged.save(&path)?;
     let p = ctx.printer;
-    if p.json {
-        p.json(&merged.header)?;
+    let failures: Vec<_> = merged
+        .cases
+        .iter()
+        .filter(|c| !c.passed)
+        .take(crate::eval::session::TOP_FAILURES)
+        .cloned()
+        .collect();
+    let format = if p.json {
+        super::eval::Format::Json
     } else {
-        let failures: Vec<_> = merged
-            .cases
-            .iter()
-            .filter(|c| !c.passed)
-            .take(crate::eval::session::TOP_FAILURES)
-            .cloned()
-            .collect();
-        let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
-        p.out(&report::table(&merged.header, &failures, &paint))?;
-    }
+        args.format
+    };
+    p.out(&super::eval::render(
+        p,
+        format,
+        &merged.header,
+        &failures,
+        &|| Ok(merged.clone()),
+    )?)?;
     p.status(&format!(
         "saved merged run `{}` to `{}`",
         merged.header.run_id,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::http::Connection;
 use super::key::ApiKey;
 use super::{CallError, ChatRequest, ChatResponse, Provider};
 use crate::error::Error;
@@ -15,12 +16,7 @@ pub const VERSION: &str = "2023-06-01";
 const DEFAULT_MAX_TOKENS: u32 = 1024;
 
 pub struct Anthropic {
-    name: String,
-    url: String,
-    base_url: String,
-    key: Option<ApiKey>,
-    key_env: Option<String>,
-    client: reqwest::Client,
+    conn: Connection,
 }
 
 impl Anthropic {
@@ -28,22 +24,12 @@ impl Anthropic {
         name: &str,
         base_url: &str,
         key: Option<ApiKey>,
+        key_env: Option<String>,
         timeout: Duration,
     ) -> Result<Self, Error> {
-        let base_url = base_url.trim_end_matches('/').to_string();
         Ok(Anthropic {
-            name: name.to_string(),
-            url: format!("{base_url}/v1/messages"),
-            base_url,
-            key,
-            key_env: None,
-            client: super::http::client(timeout)?,
+            conn: Connection::new(name, base_url, "/v1/messages", key, key_env, timeout)?,
         })
-    }
-
-    pub fn with_key_env(mut self, var: Option<String>) -> Self {
-        self.key_env = var;
-        self
     }
 }
 
@@ -118,26 +104,19 @@ impl Provider for Anthropic {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
-            let mut request = self
-                .client
-                .post(&self.url)
-                .header("anthropic-version", VERSION);
-            if let Some(k) = &self.key {
-                request = request.header("x-api-key", k.expose());
-            }
-            let v = super::http::post_json(
-                &self.name,
-                self.key_env.as_deref(),
-                self.key.as_ref(),
-                request,
-                &body(req),
-            )
-            .await?;
-            parse(&self.name, &v)
+            let auth = |r: reqwest::RequestBuilder, key: Option<&ApiKey>| {
+                let r = r.header("anthropic-version", VERSION);
+                match key {
+                    Some(k) => r.header("x-api-key", k.expose()),
+                    None => r,
+                }
+            };
+            let v = self.conn.post(auth, &body(req)).await?;
+            parse(&self.conn.name, &v)
         })
     }
 
     fn identity(&self) -> Value {
-        json!({ "type": "anthropic", "base_url": self.base_url })
+        json!({ "type": "anthropic", "base_url": self.conn.base_url })
     }
 }

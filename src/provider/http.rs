@@ -14,6 +14,55 @@ use super::CallError;
 use super::key::ApiKey;
 use crate::error::Error;
 
+/// What both wire protocols need to reach an endpoint: its address, key and client.
+pub struct Connection {
+    pub name: String,
+    pub base_url: String,
+    pub url: String,
+    pub key: Option<ApiKey>,
+    pub key_env: Option<String>,
+    pub client: reqwest::Client,
+}
+
+impl Connection {
+    /// `path` is appended to `base_url` (trailing `/` trimmed) to make the URL.
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        path: &str,
+        key: Option<ApiKey>,
+        key_env: Option<String>,
+        timeout: Duration,
+    ) -> Result<Connection, Error> {
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(Connection {
+            name: name.to_string(),
+            url: format!("{base_url}{path}"),
+            base_url,
+            key,
+            key_env,
+            client: client(timeout)?,
+        })
+    }
+
+    /// POSTs `body` with the headers `auth` adds, and returns the JSON answer.
+    pub async fn post(
+        &self,
+        auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        let request = auth(self.client.post(&self.url), self.key.as_ref());
+        post_json(
+            &self.name,
+            self.key_env.as_deref(),
+            self.key.as_ref(),
+            request,
+            body,
+        )
+        .await
+    }
+}
+
 /// A client with rustls, a per-request timeout and connection reuse.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()

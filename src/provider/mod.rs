@@ -166,20 +166,26 @@ pub fn build(
                 .base_url
                 .clone()
                 .unwrap_or_else(|| "https://api.openai.com/v1".into());
-            Arc::new(
-                openai::OpenAi::new(name, &base, key()?, limits.timeout)?
-                    .with_key_env(p.api_key_env.clone()),
-            )
+            Arc::new(openai::OpenAi::new(
+                name,
+                &base,
+                key()?,
+                p.api_key_env.clone(),
+                limits.timeout,
+            )?)
         }
         ProviderType::Anthropic => {
             let base = p
                 .base_url
                 .clone()
                 .unwrap_or_else(|| "https://api.anthropic.com".into());
-            Arc::new(
-                anthropic::Anthropic::new(name, &base, key()?, limits.timeout)?
-                    .with_key_env(p.api_key_env.clone()),
-            )
+            Arc::new(anthropic::Anthropic::new(
+                name,
+                &base,
+                key()?,
+                p.api_key_env.clone(),
+                limits.timeout,
+            )?)
         }
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {

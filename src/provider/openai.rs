@@ -5,17 +5,13 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::http::Connection;
 use super::key::ApiKey;
 use super::{CallError, ChatRequest, ChatResponse, Provider};
 use crate::error::Error;
 
 pub struct OpenAi {
-    name: String,
-    url: String,
-    base_url: String,
-    key: Option<ApiKey>,
-    key_env: Option<String>,
-    client: reqwest::Client,
+    conn: Connection,
 }
 
 impl OpenAi {
@@ -23,22 +19,12 @@ impl OpenAi {
         name: &str,
         base_url: &str,
         key: Option<ApiKey>,
+        key_env: Option<String>,
         timeout: Duration,
     ) -> Result<Self, Error> {
-        let base_url = base_url.trim_end_matches('/').to_string();
         Ok(OpenAi {
-            name: name.to_string(),
-            url: format!("{base_url}/chat/completions"),
-            base_url,
-            key,
-            key_env: None,
-            client: super::http::client(timeout)?,
+            conn: Connection::new(name, base_url, "/chat/completions", key, key_env, timeout)?,
         })
-    }
-
-    pub fn with_key_env(mut self, var: Option<String>) -> Self {
-        self.key_env = var;
-        self
     }
 }
 
@@ -94,23 +80,16 @@ impl Provider for OpenAi {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
-            let mut request = self.client.post(&self.url);
-            if let Some(k) = &self.key {
-                request = request.bearer_auth(k.expose());
-            }
-            let v = super::http::post_json(
-                &self.name,
-                self.key_env.as_deref(),
-                self.key.as_ref(),
-                request,
-                &body(req),
-            )
-            .await?;
-            parse(&self.name, &v)
+            let auth = |r: reqwest::RequestBuilder, key: Option<&ApiKey>| match key {
+                Some(k) => r.bearer_auth(k.expose()),
+                None => r,
+            };
+            let v = self.conn.post(auth, &body(req)).await?;
+            parse(&self.conn.name, &v)
         })
     }
 
     fn identity(&self) -> Value {
-        json!({ "type": "openai", "base_url": self.base_url })
+        json!({ "type": "openai", "base_url": self.conn.base_url })
     }
 }
