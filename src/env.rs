@@ -19,3 +19,5 @@ pub const PROMPTCTL_NO_CACHE: &str = "PROMPTCTL_NO_CACHE";
 pub const PROMPTCTL_MAX_TIME: &str = "PROMPTCTL_MAX_TIME";
 /// Set by GitHub Actions: the Markdown summary of an eval is appended to it.
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+/// Who is recorded as making a change (promote, rollback); else git's `user.name`, else `$USER`.
+pub const PROMPTCTL_USER: &str = "PROMPTCTL_USER";

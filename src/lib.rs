@@ -11,6 +11,7 @@ pub mod canonical;
 pub mod cli;
 pub mod compat;
 pub mod config;
+pub mod deploy;
 pub mod env;
 pub mod error;
 pub mod eval;

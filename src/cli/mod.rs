@@ -7,6 +7,7 @@
 mod completions;
 mod diff;
 mod eval;
+mod export;
 mod gate;
 mod hash;
 mod init;
@@ -15,10 +16,14 @@ mod list;
 mod log;
 mod merge;
 mod new;
+mod promote;
 mod redact;
 mod release;
 mod render;
+mod resolve;
+mod rollback;
 mod show;
+mod status;
 mod verify;
 
 use std::path::PathBuf;
@@ -81,6 +86,11 @@ pub enum Command {
     Diff(diff::Args),
     Hash(hash::Args),
     Verify(verify::Args),
+    Status(status::Args),
+    Promote(promote::Args),
+    Rollback(rollback::Args),
+    Resolve(resolve::Args),
+    Export(export::Args),
     Redact(redact::Args),
     Completions(completions::Args),
 }
@@ -117,6 +127,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(args, &ctx),
         Command::Hash(args) => hash::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
+        Command::Status(args) => status::run(args, &ctx),
+        Command::Promote(args) => promote::run(args, &ctx),
+        Command::Rollback(args) => rollback::run(args, &ctx),
+        Command::Resolve(args) => resolve::run(args, &ctx),
+        Command::Export(args) => export::run(args, &ctx),
         Command::Redact(args) => redact::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }

@@ -1,0 +1,119 @@
+//! `promptctl resolve`: which version serves a routing key.
+
+use std::collections::BTreeMap;
+
+use super::Context;
+use crate::deploy::bucket;
+use crate::error::Error;
+use crate::name::Name;
+
+/// Show which version serves a routing key in an environment
+///
+/// Without `--key`, the stable version. With `--key K`, the canary when
+/// the key's sticky bucket (sha256 of name, env and key; see
+/// docs/environments.md) falls below the canary percent, else the stable
+/// version. The same key always gets the same answer.
+///
+/// Example:
+///   promptctl resolve support_bot --env production --key user-8812 --json
+///   promptctl resolve support_bot --env production --key user-8812 --render --var question=hi
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[arg(value_parser = super::prompt_name)]
+    name: Name,
+    #[arg(long)]
+    env: String,
+    /// The routing key (a user or account id)
+    #[arg(long)]
+    key: Option<String>,
+    /// Also render the resolved version's messages
+    #[arg(long)]
+    render: bool,
+    /// A variable for `--render`, `name=value`
+    #[arg(long = "var", value_name = "NAME=VALUE", requires = "render")]
+    vars: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Resolved {
+    name: String,
+    env: String,
+    key: Option<String>,
+    version: String,
+    digest: String,
+    arm: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<Vec<crate::artifact::Rendered>>,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let ws = ctx.workspace()?;
+    crate::deploy::check_env(&ws, &args.env)?;
+    ws.require_prompt(&args.name)?;
+    let r = crate::deploy::load(&ws, &args.name)?;
+    let state = r.environments.get(&args.env).cloned().unwrap_or_default();
+    let Some(stable) = state.active.clone() else {
+        return Err(Error::invalid(format!(
+            "`{}` has nothing live in `{}`",
+            args.name, args.env
+        ))
+        .with_hint(format!(
+            "promote a version first: `promptctl promote {}@X.Y.Z --env {}`",
+            args.name, args.env
+        ))
+        .into());
+    };
+    let b = args
+        .key
+        .as_deref()
+        .map(|k| bucket::bucket(args.name.as_str(), &args.env, k));
+    let (version, arm) = match (&state.canary, b) {
+        (Some(c), Some(b)) if bucket::in_canary(b, c.percent) => (c.version.clone(), "canary"),
+        _ => (stable, "stable"),
+    };
+    let manifest = crate::store::read_manifest(&ws, &args.name, &version)?;
+    let messages = if args.render {
+        let released = crate::store::open(&ws, &args.name, &version)?;
+        let mut given = BTreeMap::new();
+        for pair in &args.vars {
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(Error::invalid(format!("`--var {pair}` is not `name=value`")).into());
+            };
+            let value = crate::variables::from_cli(k, released.artifact.spec.variables.get(k), v)?;
+            given.insert(k.to_string(), value);
+        }
+        Some(released.artifact.render(&given)?)
+    } else {
+        None
+    };
+    let out = Resolved {
+        name: args.name.to_string(),
+        env: args.env,
+        key: args.key,
+        version: version.to_string(),
+        digest: manifest.digest,
+        arm,
+        bucket: b,
+        messages,
+    };
+    let p = ctx.printer;
+    if p.json {
+        p.json(&out)?;
+    } else {
+        let mut text = format!(
+            "{}@{} ({}, digest {})\n",
+            out.name,
+            out.version,
+            out.arm,
+            crate::manifest::short(&out.digest)
+        );
+        for m in out.messages.iter().flatten() {
+            text.push_str(&format!("--- {} ---\n{}\n", m.role, m.content));
+        }
+        p.out(&text)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The promote gate: a passing eval run for the exact digest being promoted.
+//!
+//! A run counts when its prompt digest equals the version's, its verdict is
+//! a pass, and its judge is the one its suite names now (a run scored by
+//! another judge proves nothing about this suite). Runs are looked for in
+//! `.promptctl/runs/`, or given with `--run FILE`.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::eval::judge::Judge;
+use crate::eval::results::Run;
+use crate::eval::suite::Suite;
+use crate::workspace::Workspace;
+
+/// The run that lets a version through.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub run_id: String,
+    pub suite: String,
+}
+
+/// Why a run does not count, if it does not.
+fn disqualify(ws: &Workspace, run: &Run, digest: &str) -> Option<String> {
+    let h = &run.header;
+    if h.prompt.digest != digest {
+        return Some(format!(
+            "it evaluated digest {}, not {}",
+            crate::manifest::short(&h.prompt.digest),
+            crate::manifest::short(digest)
+        ));
+    }
+    if h.verdict.exit_code != 0 {
+        return Some(format!(
+            "its verdict is `{}`: {}",
+            h.verdict.status, h.verdict.reason
+        ));
+    }
+    let suite_path = ws.root.join(&h.suite.path);
+    match Suite::load(ws, &suite_path.to_string_lossy()) {
+        Err(_) => return Some(format!("its suite `{}` no longer exists", h.suite.path)),
+        Ok(suite) => {
+            let want = suite.spec.rubric.as_ref().map(|r| {
+                Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature).identity()
+            });
+            if want != h.judge {
+                return Some(format!(
+                    "its judge differs from the one `{}` names now",
+                    h.suite.path
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Finds a passing run for `digest`, or says what is missing (exit 1).
+pub fn find(
+    ws: &Workspace,
+    digest: &str,
+    explicit: Option<&Path>,
+    what: &str,
+) -> Result<Evidence, Error> {
+    if let Some(path) = explicit {
+        let run = Run::load(path)?;
+        return match disqualify(ws, &run, digest) {
+            None => Ok(Evidence {
+                run_id: run.header.run_id,
+                suite: run.header.suite.name,
+            }),
+            Some(why) => Err(Error::failed(format!(
+                "`{}` does not let {what} through: {why}",
+                path.display()
+            ))),
+        };
+    }
+    let dir = ws.state_dir().join("runs");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|e| e.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.retain(|p| {
+        p.extension().is_some_and(|e| e == "json")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
+    paths.sort();
+    let mut near_misses = Vec::new();
+    for p in paths.iter().rev() {
+        let Ok(run) = Run::load(p) else { continue };
+        if run.header.prompt.digest != digest {
+            continue;
+        }
+        match disqualify(ws, &run, digest) {
+            None => {
+                return Ok(Evidence {
+                    run_id: run.header.run_id,
+                    suite: run.header.suite.name,
+                });
+            }
+            Some(why) => near_misses.push(format!("run `{}`: {why}", run.header.run_id)),
+        }
+    }
+    let mut msg = format!(
+        "no passing eval run for {what} (digest {})",
+        crate::manifest::short(digest)
+    );
+    if !near_misses.is_empty() {
+        msg.push_str(&format!("; {}", near_misses.join("; ")));
+    }
+    Err(Error::failed(msg).with_hint(
+        "run `promptctl eval SUITE --prompt NAME@VERSION` until it passes, give a run with `--run FILE`, or override with `--skip-gate --reason \"…\"` (recorded)",
+    ))
+}
