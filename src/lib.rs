@@ -6,7 +6,9 @@
 //! doorway to [`run`]; `cli` parses and prints, every other module is domain
 //! logic that returns data and typed [`error::Error`]s.
 
+pub mod ab;
 pub mod artifact;
+pub mod canary;
 pub mod canonical;
 pub mod cli;
 pub mod compat;
@@ -22,6 +24,7 @@ pub mod lint;
 pub mod manifest;
 pub mod name;
 pub mod output;
+pub mod prodlog;
 pub mod provider;
 pub mod redact;
 pub mod release;

@@ -4,6 +4,7 @@
 mod fake;
 mod util;
 
+mod ab;
 mod commands;
 mod eval;
 mod hashing;

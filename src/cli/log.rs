@@ -3,10 +3,10 @@
 use super::Context;
 use crate::name::Name;
 
-/// Show a prompt's release history
+/// Show a prompt's release and deploy history
 ///
-/// One line per released version, newest first: version, date, digest, git
-/// commit and changelog message, read from each version's manifest.
+/// Releases (from each version's manifest) and every promote, canary and
+/// rollback (from releases.yaml), newest first, with who and why.
 ///
 /// Example:
 ///   promptctl log support_bot
@@ -17,34 +17,105 @@ pub struct Args {
     name: Name,
 }
 
+#[derive(serde::Serialize)]
+struct Entry {
+    at: String,
+    what: String,
+    version: String,
+    env: Option<String>,
+    by: Option<String>,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changelog: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_commit: Option<String>,
+    digest: String,
+}
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     ws.require_prompt(&args.name)?;
-    let mut manifests = Vec::new();
-    for v in crate::store::list(&ws, &args.name)?.iter().rev() {
-        manifests.push(crate::store::read_manifest(&ws, &args.name, v)?);
+    let mut entries = Vec::new();
+    for v in crate::store::list(&ws, &args.name)? {
+        let m = crate::store::read_manifest(&ws, &args.name, &v)?;
+        entries.push(Entry {
+            at: m.created_at.clone(),
+            what: "release".into(),
+            version: m.version.to_string(),
+            env: None,
+            by: None,
+            detail: match &m.git_commit {
+                Some(c) => format!(
+                    "{} (digest {}, commit {})",
+                    m.changelog,
+                    m.short_digest(),
+                    &c[..c.len().min(10)]
+                ),
+                None => format!("{} (digest {})", m.changelog, m.short_digest()),
+            },
+            changelog: Some(m.changelog.clone()),
+            parent: m.parent.as_ref().map(ToString::to_string),
+            git_commit: m.git_commit.clone(),
+            digest: m.digest.clone(),
+        });
     }
+    for e in crate::deploy::load(&ws, &args.name)?.history {
+        let action = match e.action {
+            crate::deploy::Action::Promote => "promote",
+            crate::deploy::Action::Canary => "canary",
+            crate::deploy::Action::Rollback => "rollback",
+        };
+        let mut detail = match (&e.from, e.percent) {
+            (Some(f), Some(p)) => format!("{p}% (stable {f})"),
+            (Some(f), None) => format!("from {f}"),
+            (None, Some(p)) => format!("{p}%"),
+            (None, None) => String::new(),
+        };
+        if e.skip_gate {
+            detail.push_str(" [gate skipped]");
+        }
+        if let Some(r) = &e.reason {
+            detail.push_str(&format!(": {r}"));
+        }
+        entries.push(Entry {
+            at: e.at,
+            what: action.into(),
+            version: e.version.to_string(),
+            env: Some(e.env),
+            by: Some(e.by),
+            detail: detail.trim().to_string(),
+            changelog: None,
+            parent: None,
+            git_commit: None,
+            digest: e.digest,
+        });
+    }
+    // Newest first. Entries were gathered oldest first (releases, then
+    // deploys), so reversing before a stable sort keeps that order, newest
+    // first, among entries of the same second.
+    entries.reverse();
+    entries.sort_by(|a, b| b.at.cmp(&a.at));
     let p = ctx.printer;
     if p.json {
-        p.json(&manifests)?;
-    } else if manifests.is_empty() {
+        p.json(&entries)?;
+    } else if entries.is_empty() {
         p.status(&format!(
             "`{}` has no releases yet: `promptctl release {} --bump minor -m \"…\"`",
             args.name, args.name
         ));
     } else {
         p.out(&crate::output::table(
-            &["version", "released", "digest", "commit", "changelog"],
-            manifests.iter().map(|m| {
+            &["when", "what", "version", "env", "by", "detail"],
+            entries.iter().map(|e| {
                 vec![
-                    m.version.to_string(),
-                    m.created_at.clone(),
-                    m.short_digest().to_string(),
-                    m.git_commit
-                        .as_deref()
-                        .map_or("-", |c| &c[..c.len().min(10)])
-                        .to_string(),
-                    m.changelog.clone(),
+                    e.at.clone(),
+                    e.what.clone(),
+                    e.version.clone(),
+                    e.env.clone().unwrap_or_default(),
+                    e.by.clone().unwrap_or_default(),
+                    e.detail.clone(),
                 ]
             }),
         ))?;

@@ -4,6 +4,8 @@
 //! parse, resolve the workspace, call domain code and print through
 //! [`Printer`]; they never format errors themselves.
 
+mod ab;
+mod canary;
 mod completions;
 mod diff;
 mod eval;
@@ -91,6 +93,8 @@ pub enum Command {
     Rollback(rollback::Args),
     Resolve(resolve::Args),
     Export(export::Args),
+    Canary(canary::Args),
+    Ab(ab::Args),
     Redact(redact::Args),
     Completions(completions::Args),
 }
@@ -132,6 +136,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Rollback(args) => rollback::run(args, &ctx),
         Command::Resolve(args) => resolve::run(args, &ctx),
         Command::Export(args) => export::run(args, &ctx),
+        Command::Canary(args) => canary::run(args, &ctx),
+        Command::Ab(args) => ab::run(args, &ctx),
         Command::Redact(args) => redact::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use super::{Action, Canary, EnvState, Event, Releases};
+use super::{Action, Canary, EnvState, Event, Ledger};
 use crate::error::Error;
 use crate::name::Name;
 use crate::workspace::Workspace;
@@ -66,7 +66,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
     }
     let by = super::who(ws);
     let at = crate::manifest::now_rfc3339()?;
-    super::update(ws, &req.name, |r: &mut Releases| {
+    super::update(ws, &req.name, |r: &mut Ledger| {
         if let Some(required) = ws
             .config
             .environments
@@ -162,7 +162,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
             }
         };
         r.environments.insert(req.env.clone(), after.clone());
-        r.history.push(event.clone());
+        r.push(event.clone());
         Ok(Change {
             name: req.name.to_string(),
             env: req.env.clone(),
@@ -195,7 +195,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
     }
     let by = super::who(ws);
     let at = crate::manifest::now_rfc3339()?;
-    super::update(ws, &req.name, |r: &mut Releases| {
+    super::update(ws, &req.name, |r: &mut Ledger| {
         let before = r.environments.get(&req.env).cloned().unwrap_or_default();
         let Some(current) = before.active.clone() else {
             return Err(Error::invalid(format!(
@@ -205,7 +205,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
         };
         let target = match &req.to {
             Some(v) => {
-                if !r.was_live(&req.env, v) && !r.history.iter().any(|e| &e.version == v) {
+                if !r.mentions(v) {
                     return Err(Error::invalid(format!(
                         "`{}@{v}` was never promoted; roll back only to a version that was",
                         req.name
@@ -262,7 +262,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
             skip_gate: false,
         };
         r.environments.insert(req.env.clone(), after.clone());
-        r.history.push(event.clone());
+        r.push(event.clone());
         Ok(Change {
             name: req.name.to_string(),
             env: req.env.clone(),

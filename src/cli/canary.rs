@@ -1,0 +1,103 @@
+//! `promptctl canary`: compare the canary with the stable version on production logs.
+
+use std::path::PathBuf;
+
+use super::Context;
+use crate::canary::Verdict;
+use crate::deploy::actions::{self, Rollback};
+use crate::error::Error;
+use crate::name::Name;
+
+/// Decide a canary from production logs: promote, hold or roll back
+///
+/// Compares the canary with the stable version on success, refusal,
+/// escalation, fallback and manual-correction rates and P50/P95 latency,
+/// against `canary.thresholds` in promptctl.yaml, with a minimum number of
+/// requests per arm and a sample-ratio-mismatch check. Exit 0 promote,
+/// 1 roll back, 5 hold (too little data, SRM, a gated metric with no data).
+/// `--apply` carries out a rollback verdict.
+///
+/// Example:
+///   promptctl canary support_bot --env production --logs prod-2026-11-21.jsonl
+///   promptctl canary support_bot --env production --logs prod.jsonl --apply
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[arg(value_parser = super::prompt_name)]
+    name: Name,
+    #[arg(long)]
+    env: String,
+    /// Production logs, JSONL, one request a line (SPEC §8)
+    #[arg(long, value_name = "FILE")]
+    logs: PathBuf,
+    /// Roll the canary back if the verdict is rollback
+    #[arg(long)]
+    apply: bool,
+}
+
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+    let ws = ctx.workspace()?;
+    crate::deploy::check_env(&ws, &args.env)?;
+    ws.require_prompt(&args.name)?;
+    let Some(config) = ws.config.canary.clone() else {
+        return Err(Error::invalid("promptctl.yaml has no `canary:` thresholds; a canary with no thresholds cannot be judged")
+            .with_hint("add `canary: { min_requests: 200, thresholds: { success_rate: { max_drop: 0.02 } } }`")
+            .into());
+    };
+    let releases = crate::deploy::load(&ws, &args.name)?;
+    let state = releases
+        .environments
+        .get(&args.env)
+        .cloned()
+        .unwrap_or_default();
+    let (Some(stable), Some(canary)) = (state.active, state.canary) else {
+        return Err(Error::invalid(format!(
+            "no canary is running for `{}` in `{}`",
+            args.name, args.env
+        ))
+        .with_hint(format!(
+            "start one with `promptctl promote {}@X.Y.Z --env {} --canary 5`",
+            args.name, args.env
+        ))
+        .into());
+    };
+    let lines = crate::prodlog::open(&args.logs)?;
+    let report = crate::canary::analyze(
+        lines,
+        args.name.as_str(),
+        &args.env,
+        &stable.to_string(),
+        &canary.version.to_string(),
+        canary.percent,
+        &config,
+    )?;
+    let p = ctx.printer;
+    if p.json {
+        p.json(&report)?;
+    } else {
+        p.out(&report.table())?;
+    }
+    if args.apply && matches!(report.verdict, Verdict::Rollback) {
+        let change = actions::rollback(
+            &ws,
+            &Rollback {
+                name: args.name.clone(),
+                env: args.env.clone(),
+                to: None,
+                reason: format!(
+                    "canary analysis of `{}`: {}",
+                    args.logs.display(),
+                    report.summary()
+                ),
+                verify: true,
+            },
+        )?;
+        if !p.json {
+            super::rollback::print_change(ctx, &change)?;
+        }
+    }
+    match report.exit_class() {
+        None => Ok(()),
+        Some(class) => Err(Error::new(class, report.summary()).into()),
+    }
+}
