@@ -12,13 +12,21 @@ use crate::error::{Error, io_incomplete};
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_parts(path, &[bytes])
+}
+
+/// Writes the concatenation of `parts` to `path` atomically, without first
+/// joining them in memory.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".promptctl-tmp-")
         .tempfile_in(&dir)
         .map_err(|e| io_incomplete(path, &e))?;
-    tmp.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
+    for part in parts {
+        tmp.write_all(part).map_err(|e| io_incomplete(path, &e))?;
+    }
     tmp.as_file()
         .sync_all()
         .map_err(|e| io_incomplete(path, &e))?;

@@ -189,7 +189,10 @@ fn field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
 pub struct Ledger {
     pub environments: BTreeMap<String, EnvState>,
     light: Vec<Light>,
+    /// The file as read (or the history rewritten in line form) and where
+    /// its history lines start: carried over byte for byte.
     raw: String,
+    raw_start: usize,
     new: Vec<Event>,
 }
 
@@ -224,14 +227,15 @@ impl Ledger {
                 environments: full.environments,
                 light,
                 raw,
+                raw_start: 0,
                 new: Vec::new(),
             });
         }
         let head: Releases = crate::yaml::from_str(std::path::Path::new(&label), header)?;
-        let raw = history.unwrap_or_default().to_string();
+        let raw_start = history.map_or(text.len(), |h| text.len() - h.len());
         let first = header.lines().count() + 2;
         let mut light = Vec::new();
-        for (i, line) in raw
+        for (i, line) in text[raw_start..]
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
@@ -251,7 +255,8 @@ impl Ledger {
         Ok(Ledger {
             environments: head.environments,
             light,
-            raw,
+            raw: text,
+            raw_start,
             new: Vec::new(),
         })
     }
@@ -272,25 +277,27 @@ impl Ledger {
             .map(|l| (l.env.as_str(), l.action, &l.version))
     }
 
-    fn text(&self) -> String {
+    /// Writes the new file: the environments, then the old history lines
+    /// byte for byte, then the new ones.
+    fn write(&self, path: &std::path::Path) -> Result<(), Error> {
         let head = Releases {
             environments: self.environments.clone(),
             history: Vec::new(),
         };
-        let mut text = crate::yaml::to_string(&head);
-        text = text.replace("history: []\n", "");
+        let mut text = crate::yaml::to_string(&head).replace("history: []\n", "");
         text.push_str("history:\n");
-        text.push_str(&self.raw);
-        if !self.raw.is_empty() && !self.raw.ends_with('\n') {
-            text.push('\n');
+        let old = &self.raw[self.raw_start..];
+        let mut tail = String::new();
+        if !old.is_empty() && !old.ends_with('\n') {
+            tail.push('\n');
         }
         for e in &self.new {
-            text.push_str(&format!(
+            tail.push_str(&format!(
                 "- {}\n",
                 serde_json::to_string(e).expect("an event serialises")
             ));
         }
-        text
+        crate::fsio::write_atomic_parts(path, &[text.as_bytes(), old.as_bytes(), tail.as_bytes()])
     }
 
     pub fn stack(&self, env: &str) -> Vec<Version> {
@@ -321,7 +328,7 @@ pub fn update<T>(
     )?;
     let mut ledger = Ledger::open(ws, name)?;
     let out = change(&mut ledger)?;
-    crate::fsio::write_atomic(&path(ws, name), ledger.text().as_bytes())?;
+    ledger.write(&path(ws, name))?;
     Ok(out)
 }
 
