@@ -6,6 +6,7 @@ mod util;
 
 mod ab;
 mod commands;
+mod deploy;
 mod eval;
 mod hashing;
 mod input_errors;

@@ -526,3 +526,32 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Entry>) {
         }
     }
 }
+
+impl Workspace {
+    /// `promptctl ARGS` in the workspace root as a plain
+    /// [`std::process::Command`], with the same isolated environment as
+    /// [`Workspace::cmd`] but no watchdog and no captured output: for tests
+    /// that spawn many commands at once, or kill one in the middle of a write.
+    pub fn std_cmd<I, S>(&self, args: I) -> std::process::Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env_remove("PROMPTCTL_DIR")
+            .env_remove("PROMPTCTL_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("NO_COLOR", "1")
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("COLUMNS", "100")
+            .env("GIT_CEILING_DIRECTORIES", self.tmp())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    }
+}

@@ -205,10 +205,16 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
         };
         let target = match &req.to {
             Some(v) => {
-                if !r.mentions(v) {
+                // Only back to what was live here: `--to` must not become a
+                // way around the promote gate or the promotion path.
+                if !r.was_live(&req.env, v) {
                     return Err(Error::invalid(format!(
-                        "`{}@{v}` was never promoted; roll back only to a version that was",
-                        req.name
+                        "`{}@{v}` was never live in `{}`; roll back only to a version that was",
+                        req.name, req.env
+                    ))
+                    .with_hint(format!(
+                        "to make it live, promote it: `promptctl promote {}@{v} --env {}`",
+                        req.name, req.env
                     )));
                 }
                 v.clone()

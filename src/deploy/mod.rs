@@ -209,10 +209,7 @@ impl Ledger {
             let full = load(ws, name)?;
             let mut raw = String::new();
             for e in &full.history {
-                raw.push_str(&format!(
-                    "- {}\n",
-                    serde_json::to_string(e).expect("an event serialises")
-                ));
+                raw.push_str(&history_line(e));
             }
             let light = full
                 .history
@@ -292,10 +289,7 @@ impl Ledger {
             tail.push('\n');
         }
         for e in &self.new {
-            tail.push_str(&format!(
-                "- {}\n",
-                serde_json::to_string(e).expect("an event serialises")
-            ));
+            tail.push_str(&history_line(e));
         }
         crate::fsio::write_atomic_parts(path, &[text.as_bytes(), old.as_bytes(), tail.as_bytes()])
     }
@@ -306,11 +300,6 @@ impl Ledger {
 
     pub fn was_live(&self, env: &str, version: &Version) -> bool {
         was_live(self.entries(), env, version)
-    }
-
-    /// Whether any entry names `version`.
-    pub fn mentions(&self, version: &Version) -> bool {
-        self.light.iter().any(|l| &l.version == version)
     }
 }
 
@@ -330,6 +319,18 @@ pub fn update<T>(
     let out = change(&mut ledger)?;
     ledger.write(&path(ws, name))?;
     Ok(out)
+}
+
+/// One history entry as a line: `- {json}`. serde_json leaves U+0085,
+/// U+2028 and U+2029 unescaped, and YAML readers take them for line breaks,
+/// so they are escaped here.
+fn history_line(e: &Event) -> String {
+    let json = serde_json::to_string(e).expect("an event serialises");
+    let json = json
+        .replace('\u{85}', "\\u0085")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    format!("- {json}\n")
 }
 
 /// The versions an environment has had live, as a stack: promotions push, a

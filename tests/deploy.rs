@@ -1,0 +1,1708 @@
+//! Environments (SPEC §7–§8): `promote` and its gate, canaries, `rollback`,
+//! `resolve`, `status`, `log`, `export` and `canary`, and the durability of
+//! `releases.yaml` under 50 concurrent writers and under `kill -9`.
+//!
+//! Every test parses `releases.yaml` as YAML (its history entries are one
+//! JSON object a line) and checks the environments and the history, not
+//! only the exit code.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::util::{NAME, Run, SYSTEM, Workspace, version_dir};
+
+const RELEASES: &str = "prompts/support_bot/releases.yaml";
+const USER: &str = "tester";
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// `promptctl ARGS` as `tester`.
+fn pc(ws: &Workspace, args: &[&str]) -> Run {
+    ws.cmd(args).env("PROMPTCTL_USER", USER).run()
+}
+
+/// `promptctl promote ARGS` as `tester`.
+fn promote(ws: &Workspace, args: &[&str]) -> Run {
+    let mut all = vec!["promote"];
+    all.extend_from_slice(args);
+    pc(ws, &all)
+}
+
+/// `promptctl rollback support_bot ARGS` as `tester`.
+fn rollback(ws: &Workspace, args: &[&str]) -> Run {
+    let mut all = vec!["rollback", NAME];
+    all.extend_from_slice(args);
+    pc(ws, &all)
+}
+
+fn at(version: &str) -> String {
+    format!("{NAME}@{version}")
+}
+
+/// A full promote with the gate skipped (for tests that are not about the gate).
+fn skip(ws: &Workspace, version: &str, env: &str) -> Run {
+    let run = promote(
+        ws,
+        &[
+            &at(version),
+            "--env",
+            env,
+            "--skip-gate",
+            "--reason",
+            "setup",
+        ],
+    );
+    run.success();
+    run
+}
+
+/// A canary promote with the gate skipped.
+fn skip_canary(ws: &Workspace, version: &str, percent: &str) -> Run {
+    let run = promote(
+        ws,
+        &[
+            &at(version),
+            "--env",
+            "production",
+            "--canary",
+            percent,
+            "--skip-gate",
+            "--reason",
+            "setup",
+        ],
+    );
+    run.success();
+    run
+}
+
+/// Releases the init draft as 1.0.0 and evaluates it offline: a passing run
+/// for 1.0.0's digest, whose id is returned.
+fn first_release(ws: &Workspace) -> String {
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    pc(ws, &["eval", "support", "--prompt", "support_bot@1.0.0"]).success();
+    passing_run_of(ws, "1.0.0")["run_id"]
+        .as_str()
+        .expect("run_id")
+        .to_string()
+}
+
+/// Edits the draft and releases it as `version` (its offline eval would not pass).
+fn release_edit(ws: &Workspace, version: &str) {
+    ws.append(
+        SYSTEM,
+        &format!("\nHouse rule for {version}: keep it short.\n"),
+    );
+    ws.release(&["--version", version, "-m", &format!("release {version}")]);
+}
+
+fn digest_of(ws: &Workspace, version: &str) -> String {
+    ws.hash(&at(version))["digest"]
+        .as_str()
+        .expect("a digest")
+        .to_string()
+}
+
+/// Every run file in `.promptctl/runs/`, parsed.
+fn runs(ws: &Workspace) -> Vec<Value> {
+    let dir = ws.path(".promptctl/runs");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).expect("read .promptctl/runs") {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            out.push(serde_json::from_str(&text).expect("a run file is JSON"));
+        }
+    }
+    out
+}
+
+/// The passing run of `version` that `eval` wrote.
+fn passing_run_of(ws: &Workspace, version: &str) -> Value {
+    runs(ws)
+        .into_iter()
+        .find(|r| r["prompt"]["version"] == version && r["verdict"]["exit_code"] == 0)
+        .unwrap_or_else(|| panic!("no passing run of {version}"))
+}
+
+/// Writes a passing run for `version`: 1.0.0's real run with the prompt
+/// digest and version replaced (the gate checks digest, verdict and judge).
+/// Returns its run id.
+fn fake_passing_run(ws: &Workspace, version: &str) -> String {
+    let mut run = passing_run_of(ws, "1.0.0");
+    let id = format!("{}-as-{version}", run["run_id"].as_str().unwrap());
+    run["run_id"] = Value::from(id.clone());
+    run["prompt"]["version"] = Value::from(version);
+    run["prompt"]["digest"] = Value::from(digest_of(ws, version));
+    ws.write(
+        &format!(".promptctl/runs/{id}.json"),
+        serde_json::to_string_pretty(&run).unwrap(),
+    );
+    id
+}
+
+/// `releases.yaml`, parsed as YAML into JSON values.
+fn releases(ws: &Workspace) -> Value {
+    let text = ws.read(RELEASES);
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("releases.yaml is not YAML: {e}\n{text}"))
+}
+
+fn history(ws: &Workspace) -> Vec<Value> {
+    releases(ws)["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn last(ws: &Workspace) -> Value {
+    history(ws).pop().expect("a history entry")
+}
+
+fn env_state(ws: &Workspace, env: &str) -> Value {
+    releases(ws)["environments"][env].clone()
+}
+
+/// Checks that every history line is `- {…}` with complete JSON, that the
+/// file parses as YAML, and that both views agree; returns the entry count.
+#[track_caller]
+fn check_file(text: &str) -> usize {
+    let parsed: Value = serde_yaml::from_str(text)
+        .unwrap_or_else(|e| panic!("releases.yaml is not YAML: {e}\n{text}"));
+    let (_, hist) = text
+        .split_once("\nhistory:\n")
+        .or_else(|| text.strip_prefix("history:\n").map(|h| ("", h)))
+        .unwrap_or_else(|| panic!("no history block\n{text}"));
+    let mut n = 0;
+    for line in hist.lines().filter(|l| !l.trim().is_empty()) {
+        let json = line
+            .strip_prefix("- ")
+            .unwrap_or_else(|| panic!("not a list item: {line:?}\n{text}"));
+        let entry: Value = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("incomplete JSON line {line:?}: {e}\n{text}"));
+        assert!(entry.is_object(), "{line}");
+        n += 1;
+    }
+    let from_yaml = parsed["history"].as_array().map_or(0, Vec::len);
+    assert_eq!(from_yaml, n, "YAML and line views disagree\n{text}");
+    assert!(text.ends_with('\n'), "the file ends mid-line\n{text}");
+    n
+}
+
+/// The canary/stable bucket of a key, per the documented rule.
+fn bucket(env: &str, key: &str) -> u32 {
+    let mut h = Sha256::new();
+    h.update(NAME.as_bytes());
+    h.update([0u8]);
+    h.update(env.as_bytes());
+    h.update([0u8]);
+    h.update(key.as_bytes());
+    let d = h.finalize();
+    (u64::from_be_bytes(d[..8].try_into().unwrap()) % 10_000) as u32
+}
+
+/// 1.0.0 (with a real passing run) and 1.1.0 released; 1.0.0 live in
+/// staging and production through the gate; 1.1.0 live in staging.
+fn two_versions_live(ws: &Workspace) {
+    first_release(ws);
+    release_edit(ws, "1.1.0");
+    promote(ws, &[&at("1.0.0"), "--env", "staging"]).success();
+    promote(ws, &[&at("1.0.0"), "--env", "production"]).success();
+    skip(ws, "1.1.0", "staging");
+}
+
+/// [`two_versions_live`] plus a canary of 1.1.0 in production at `percent`.
+fn canary_running(ws: &Workspace, percent: &str) {
+    two_versions_live(ws);
+    skip_canary(ws, "1.1.0", percent);
+    let state = env_state(ws, "production");
+    assert_eq!(state["active"], "1.0.0");
+    assert_eq!(state["canary"]["version"], "1.1.0");
+}
+
+/// A tiny xorshift generator: the tests need no `rand`, and a seed can be
+/// printed so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn from_clock() -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        Rng(nanos | 1)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1–4. promote and its gate
+// ---------------------------------------------------------------------------
+
+#[test]
+fn promote_needs_a_passing_run_for_the_exact_digest() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    let digest = digest_of(&ws, "1.0.0");
+
+    let before = ws.tree();
+    let run = promote(&ws, &[&at("1.0.0"), "--env", "staging"]);
+    run.code(1)
+        .stdout_empty()
+        .stderr_has("no passing eval run")
+        .stderr_has("support_bot@1.0.0")
+        .stderr_has(&digest["sha256:".len()..][..12])
+        .stderr_has("--skip-gate");
+    before.assert_unchanged(&ws.tree(), &run);
+    assert!(
+        !ws.path(RELEASES).exists(),
+        "a refused promote wrote releases.yaml"
+    );
+
+    pc(&ws, &["eval", "support", "--prompt", "support_bot@1.0.0"]).success();
+    let run_id = passing_run_of(&ws, "1.0.0")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    promote(&ws, &[&at("1.0.0"), "--env", "staging"])
+        .success()
+        .stdout_has("support_bot staging: (none) → 1.0.0");
+
+    let h = history(&ws);
+    assert_eq!(h.len(), 1, "{h:?}");
+    let e = &h[0];
+    assert_eq!(e["env"], "staging");
+    assert_eq!(e["action"], "promote");
+    assert_eq!(e["version"], "1.0.0");
+    assert_eq!(e["by"], USER);
+    assert_eq!(e["digest"], digest.as_str());
+    assert_eq!(e["run"], run_id.as_str(), "the run that let it through");
+    assert_eq!(e["at"], crate::util::EPOCH_RFC3339);
+    assert!(e.get("skip_gate").is_none(), "{e}");
+    assert!(e.get("from").is_none(), "nothing was live before: {e}");
+    assert_eq!(env_state(&ws, "staging")["active"], "1.0.0");
+    check_file(&ws.read(RELEASES));
+
+    // Promoting what is already live changes nothing.
+    let bytes = ws.read_bytes(RELEASES);
+    promote(&ws, &[&at("1.0.0"), "--env", "staging"])
+        .success()
+        .stdout_has("nothing to do");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
+    let ws = Workspace::init();
+    first_release(&ws);
+    release_edit(&ws, "1.1.0");
+
+    // 1.1.0's offline eval cannot pass (the recordings no longer match): its
+    // run is on file, but its verdict is not a pass.
+    pc(&ws, &["eval", "support", "--prompt", "support_bot@1.1.0"]).code(3);
+    promote(&ws, &[&at("1.1.0"), "--env", "staging"])
+        .code(1)
+        .stderr_has("no passing eval run for `support_bot@1.1.0`")
+        .stderr_has("its verdict is `error`");
+
+    // 1.0.0's passing run, given explicitly, does not let 1.1.0 through.
+    let id = passing_run_of(&ws, "1.0.0")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = format!(".promptctl/runs/{id}.json");
+    promote(&ws, &[&at("1.1.0"), "--env", "staging", "--run", &file])
+        .code(1)
+        .stderr_has("does not let `support_bot@1.1.0` through")
+        .stderr_has("it evaluated digest");
+    // …but it does let 1.0.0 through.
+    promote(&ws, &[&at("1.0.0"), "--env", "staging", "--run", &file]).success();
+    assert_eq!(last(&ws)["run"], id.as_str());
+
+    // A run scored by another judge than the suite names now proves nothing.
+    ws.replace(
+        "evals/support.yaml",
+        "judge: { provider: openai, model: gpt-4o }",
+        "judge: { provider: openai, model: gpt-4o-mini }",
+    );
+    promote(&ws, &[&at("1.0.0"), "--env", "production"])
+        .code(1)
+        .stderr_has("no passing eval run")
+        .stderr_has("its judge differs");
+    assert_eq!(history(&ws).len(), 1);
+    assert!(env_state(&ws, "production").is_null());
+}
+
+#[test]
+fn production_requires_staging_first() {
+    let ws = Workspace::init();
+    first_release(&ws);
+
+    let before = ws.tree();
+    let run = promote(&ws, &[&at("1.0.0"), "--env", "production"]);
+    run.code(1)
+        .stdout_empty()
+        .stderr_has("`staging`")
+        .stderr_has("not been live in `staging` first");
+    before.assert_unchanged(&ws.tree(), &run);
+    assert!(!ws.path(RELEASES).exists());
+
+    promote(&ws, &[&at("1.0.0"), "--env", "staging"]).success();
+    promote(&ws, &[&at("1.0.0"), "--env", "production"])
+        .success()
+        .stdout_has("support_bot production: (none) → 1.0.0");
+    let h = history(&ws);
+    assert_eq!(h.len(), 2);
+    assert_eq!(
+        (h[1]["env"].as_str(), h[1]["version"].as_str()),
+        (Some("production"), Some("1.0.0"))
+    );
+
+    // --skip-gate skips the eval gate, not the promotion path.
+    release_edit(&ws, "1.1.0");
+    let bytes = ws.read_bytes(RELEASES);
+    promote(
+        &ws,
+        &[
+            &at("1.1.0"),
+            "--env",
+            "production",
+            "--skip-gate",
+            "--reason",
+            "hurry",
+        ],
+    )
+    .code(1)
+    .stderr_has("`staging`");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn promote_refuses_an_unreleased_or_tampered_version() {
+    let ws = Workspace::init();
+    first_release(&ws);
+
+    let before = ws.tree();
+    let run = promote(&ws, &[&at("9.9.9"), "--env", "staging"]);
+    run.code(2).stdout_empty().stderr_has("9.9.9");
+    before.assert_unchanged(&ws.tree(), &run);
+    assert!(!ws.path(RELEASES).exists());
+
+    // A bare name is not a version.
+    promote(&ws, &[NAME, "--env", "staging"])
+        .code(2)
+        .stderr_has("@X.Y.Z");
+    // An unknown environment is bad usage, with a suggestion.
+    promote(&ws, &[&at("1.0.0"), "--env", "prod"])
+        .code(2)
+        .stderr_has("unknown environment `prod`")
+        .stderr_has("production");
+
+    promote(&ws, &[&at("1.0.0"), "--env", "staging"]).success();
+    let file = format!("{}/system.md", version_dir("1.0.0"));
+    ws.append(&file, "x");
+    let before = ws.tree();
+    for args in [
+        vec![at("1.0.0"), "--env".into(), "production".into()],
+        vec![
+            at("1.0.0"),
+            "--env".into(),
+            "production".into(),
+            "--skip-gate".into(),
+            "--reason".into(),
+            "r".into(),
+        ],
+    ] {
+        let mut all = vec!["promote".to_string()];
+        all.extend(args);
+        let run = ws.cmd(&all).env("PROMPTCTL_USER", USER).run();
+        run.code(4).stdout_empty().stderr_has("system.md");
+        before.assert_unchanged(&ws.tree(), &run);
+    }
+    assert_eq!(history(&ws).len(), 1);
+}
+
+#[test]
+fn skip_gate_needs_a_reason_and_is_recorded() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+
+    let before = ws.tree();
+    for extra in [&[][..], &["--reason", "   "][..]] {
+        let mut args = vec![at("1.0.0"), "--env".into(), "staging".into()];
+        args.push("--skip-gate".into());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = promote(&ws, &args);
+        run.code(2).stdout_empty().stderr_has("--reason");
+        before.assert_unchanged(&ws.tree(), &run);
+    }
+    assert!(!ws.path(RELEASES).exists());
+
+    promote(
+        &ws,
+        &[
+            &at("1.0.0"),
+            "--env",
+            "staging",
+            "--skip-gate",
+            "--reason",
+            "hotfix INC-42",
+        ],
+    )
+    .success()
+    .stdout_has("support_bot staging: (none) → 1.0.0");
+    let e = last(&ws);
+    assert_eq!(e["skip_gate"], true);
+    assert_eq!(e["reason"], "hotfix INC-42");
+    assert_eq!(e["by"], USER);
+    assert!(e.get("run").is_none(), "no run let it through: {e}");
+    pc(&ws, &["log", NAME])
+        .success()
+        .stdout_has("[gate skipped]: hotfix INC-42");
+}
+
+// ---------------------------------------------------------------------------
+// 5. canaries
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_canary_starts_moves_and_ends_with_a_full_promote() {
+    let ws = Workspace::init();
+    first_release(&ws);
+    release_edit(&ws, "1.1.0");
+    let run_11 = fake_passing_run(&ws, "1.1.0");
+    promote(&ws, &[&at("1.0.0"), "--env", "staging"]).success();
+    promote(&ws, &[&at("1.0.0"), "--env", "production"]).success();
+    promote(&ws, &[&at("1.1.0"), "--env", "staging"]).success();
+    assert_eq!(last(&ws)["run"], run_11.as_str(), "the gate took the run");
+    let canary = |pct: &str, reason: Option<&str>| {
+        let mut args = vec![at("1.1.0"), "--env".into(), "production".into()];
+        args.extend(["--canary".to_string(), pct.to_string()]);
+        if let Some(r) = reason {
+            args.extend(["--reason".to_string(), r.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        promote(&ws, &args)
+    };
+
+    canary("5", None)
+        .success()
+        .stdout_has("support_bot production: 1.0.0 → 1.0.0 + canary 1.1.0 at 5%");
+    let state = env_state(&ws, "production");
+    assert_eq!(state["active"], "1.0.0");
+    assert_eq!(state["canary"]["version"], "1.1.0");
+    assert_eq!(state["canary"]["percent"].as_f64(), Some(5.0));
+    let e = last(&ws);
+    assert_eq!(e["action"], "canary");
+    assert_eq!(e["version"], "1.1.0");
+    assert_eq!(e["from"], "1.0.0");
+    assert_eq!(e["percent"].as_f64(), Some(5.0));
+    assert_eq!(e["run"], run_11.as_str());
+    assert_eq!(e["digest"], digest_of(&ws, "1.1.0").as_str());
+
+    canary("25", None)
+        .success()
+        .stdout_has("1.0.0 + canary 1.1.0 at 5% → 1.0.0 + canary 1.1.0 at 25%");
+    assert_eq!(
+        env_state(&ws, "production")["canary"]["percent"].as_f64(),
+        Some(25.0)
+    );
+    let n = history(&ws).len();
+
+    // Lowering needs a reason; refused, nothing is written.
+    let bytes = ws.read_bytes(RELEASES);
+    canary("10", None)
+        .code(2)
+        .stderr_has("at 25%")
+        .stderr_has("needs `--reason`");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+    // Out-of-range percents.
+    for bad in ["0", "100", "-5", "150", "NaN"] {
+        canary(bad, Some("r")).code(2);
+        assert_eq!(ws.read_bytes(RELEASES), bytes, "--canary {bad}");
+    }
+    // The same percent again: nothing to do, no entry.
+    canary("25", None).success().stdout_has("nothing to do");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+
+    canary("10", Some("too many refusals")).success();
+    let e = last(&ws);
+    assert_eq!(e["percent"].as_f64(), Some(10.0));
+    assert_eq!(e["reason"], "too many refusals");
+    assert_eq!(history(&ws).len(), n + 1);
+
+    // A full promote ends the canary.
+    promote(&ws, &[&at("1.1.0"), "--env", "production"])
+        .success()
+        .stdout_has("support_bot production: 1.0.0 + canary 1.1.0 at 10% → 1.1.0");
+    let state = env_state(&ws, "production");
+    assert_eq!(state["active"], "1.1.0");
+    assert!(state.get("canary").is_none(), "{state}");
+    let e = last(&ws);
+    assert_eq!(
+        (
+            e["action"].as_str(),
+            e["version"].as_str(),
+            e["from"].as_str()
+        ),
+        (Some("promote"), Some("1.1.0"), Some("1.0.0"))
+    );
+    assert_eq!(history(&ws).len(), n + 2);
+    check_file(&ws.read(RELEASES));
+}
+
+#[test]
+fn a_canary_needs_a_different_live_version() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    skip(&ws, "1.0.0", "staging");
+    // Nothing live in production to split traffic with.
+    let before = ws.read_bytes(RELEASES);
+    promote(
+        &ws,
+        &[
+            &at("1.0.0"),
+            "--env",
+            "production",
+            "--canary",
+            "5",
+            "--skip-gate",
+            "--reason",
+            "r",
+        ],
+    )
+    .code(2)
+    .stderr_has("no live version");
+    skip(&ws, "1.0.0", "production");
+    let before2 = ws.read_bytes(RELEASES);
+    assert_ne!(before, before2);
+    // A canary of the live version itself.
+    promote(
+        &ws,
+        &[
+            &at("1.0.0"),
+            "--env",
+            "production",
+            "--canary",
+            "5",
+            "--skip-gate",
+            "--reason",
+            "r",
+        ],
+    )
+    .code(2)
+    .stderr_has("already live");
+    assert_eq!(ws.read_bytes(RELEASES), before2);
+}
+
+// ---------------------------------------------------------------------------
+// 6. rollback
+// ---------------------------------------------------------------------------
+
+#[test]
+fn rollback_returns_to_the_previous_version_and_records_who_and_why() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    skip(&ws, "1.0.0", "staging");
+    skip(&ws, "1.1.0", "staging");
+
+    rollback(&ws, &["--env", "staging", "--reason", "refusals doubled"])
+        .success()
+        .stdout_has("support_bot staging: 1.1.0 → 1.0.0");
+    assert_eq!(env_state(&ws, "staging")["active"], "1.0.0");
+    let h = history(&ws);
+    assert_eq!(h.len(), 3);
+    let (p, r) = (&h[1], &h[2]);
+    assert_eq!(
+        (
+            p["action"].as_str(),
+            p["version"].as_str(),
+            p["from"].as_str()
+        ),
+        (Some("promote"), Some("1.1.0"), Some("1.0.0"))
+    );
+    assert_eq!(r["action"], "rollback");
+    assert_eq!(r["env"], "staging");
+    assert_eq!(r["version"], "1.0.0");
+    assert_eq!(r["from"], "1.1.0");
+    assert_eq!(r["by"], USER);
+    assert_eq!(r["reason"], "refusals doubled");
+    assert_eq!(r["digest"], digest_of(&ws, "1.0.0").as_str());
+    assert!(
+        r.get("run").is_none() && r.get("skip_gate").is_none(),
+        "{r}"
+    );
+    check_file(&ws.read(RELEASES));
+}
+
+#[test]
+fn a_second_rollback_walks_further_back() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    release_edit(&ws, "1.2.0");
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        skip(&ws, v, "staging");
+    }
+    rollback(&ws, &["--env", "staging", "--reason", "one"])
+        .success()
+        .stdout_has("staging: 1.2.0 → 1.1.0");
+    assert_eq!(env_state(&ws, "staging")["active"], "1.1.0");
+    rollback(&ws, &["--env", "staging", "--reason", "two"])
+        .success()
+        .stdout_has("staging: 1.1.0 → 1.0.0");
+    assert_eq!(env_state(&ws, "staging")["active"], "1.0.0");
+    let h = history(&ws);
+    assert_eq!(h.len(), 5);
+    assert_eq!(h[3]["from"], "1.2.0");
+    assert_eq!(h[4]["from"], "1.1.0");
+    assert_eq!(h[4]["reason"], "two");
+
+    // Nothing earlier than 1.0.0: refused, file byte-identical.
+    let bytes = ws.read_bytes(RELEASES);
+    rollback(&ws, &["--env", "staging", "--reason", "three"])
+        .code(2)
+        .stdout_empty()
+        .stderr_has("no earlier version than 1.0.0")
+        .stderr_has("--to");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn rollback_with_nothing_earlier_or_nothing_live_is_refused() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    skip(&ws, "1.0.0", "staging");
+    let before = ws.tree();
+    let run = rollback(&ws, &["--env", "staging", "--reason", "r"]);
+    run.code(2)
+        .stdout_empty()
+        .stderr_has("no earlier version than 1.0.0 to roll back to");
+    before.assert_unchanged(&ws.tree(), &run);
+
+    let run = rollback(&ws, &["--env", "production", "--reason", "r"]);
+    run.code(2)
+        .stderr_has("nothing live in `production`")
+        .stderr_has("nothing to roll back");
+    before.assert_unchanged(&ws.tree(), &run);
+
+    // With no releases.yaml at all, still a clean refusal and no file.
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    rollback(&ws, &["--env", "staging", "--reason", "r"])
+        .code(2)
+        .stderr_has("nothing live");
+    assert!(!ws.path(RELEASES).exists());
+}
+
+#[test]
+fn rollback_of_a_running_canary_ends_it_and_keeps_stable() {
+    let ws = Workspace::init();
+    canary_running(&ws, "5");
+    let n = history(&ws).len();
+    rollback(&ws, &["--env", "production", "--reason", "latency"])
+        .success()
+        .stdout_has("support_bot production: 1.0.0 + canary 1.1.0 at 5% → 1.0.0");
+    let state = env_state(&ws, "production");
+    assert_eq!(state["active"], "1.0.0");
+    assert!(state.get("canary").is_none(), "{state}");
+    let e = last(&ws);
+    assert_eq!(e["action"], "rollback");
+    assert_eq!(e["version"], "1.0.0");
+    assert_eq!(e["from"], "1.1.0", "the canary is what was rolled back");
+    assert_eq!(e["reason"], "latency");
+    assert_eq!(history(&ws).len(), n + 1);
+    // Staging is untouched.
+    assert_eq!(env_state(&ws, "staging")["active"], "1.1.0");
+    // With the canary gone, a further rollback has nothing earlier.
+    rollback(&ws, &["--env", "production", "--reason", "again"]).code(2);
+}
+
+#[test]
+fn rollback_to_refuses_a_version_never_promoted() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    release_edit(&ws, "1.2.0");
+    release_edit(&ws, "1.3.0");
+    for v in ["1.0.0", "1.1.0", "1.2.0"] {
+        skip(&ws, v, "staging");
+    }
+    let bytes = ws.read_bytes(RELEASES);
+    for (to, needle) in [
+        ("1.3.0", "roll back only to a version that was"),
+        ("9.9.9", "9.9.9"),
+        ("not-a-version", "not-a-version"),
+    ] {
+        rollback(&ws, &["--env", "staging", "--to", to, "--reason", "r"])
+            .code(2)
+            .stdout_empty()
+            .stderr_has(needle);
+        assert_eq!(ws.read_bytes(RELEASES), bytes, "--to {to}");
+    }
+    // The live version itself.
+    rollback(&ws, &["--env", "staging", "--to", "1.2.0", "--reason", "r"])
+        .code(2)
+        .stderr_has("already live");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+
+    // --to skips over 1.1.0.
+    rollback(
+        &ws,
+        &["--env", "staging", "--to", "1.0.0", "--reason", "INC-1"],
+    )
+    .success()
+    .stdout_has("staging: 1.2.0 → 1.0.0");
+    let e = last(&ws);
+    assert_eq!(
+        (e["version"].as_str(), e["from"].as_str()),
+        (Some("1.0.0"), Some("1.2.0"))
+    );
+}
+
+#[test]
+fn rollback_to_refuses_a_version_never_live_in_that_environment() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    skip(&ws, "1.0.0", "staging");
+    skip(&ws, "1.0.0", "production");
+    // 1.1.0 only ever reached staging, with the gate skipped.
+    skip(&ws, "1.1.0", "staging");
+    let bytes = ws.read_bytes(RELEASES);
+    let run = rollback(
+        &ws,
+        &["--env", "production", "--to", "1.1.0", "--reason", "r"],
+    );
+    assert_eq!(
+        env_state(&ws, "production")["active"],
+        "1.0.0",
+        "a rollback moved production to a version it never had\n{run}"
+    );
+    run.code(2).stderr_has("never live in `production`");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+
+    // A version that was only ever a canary here was never live here either.
+    skip_canary(&ws, "1.1.0", "5");
+    let bytes = ws.read_bytes(RELEASES);
+    rollback(
+        &ws,
+        &["--env", "production", "--to", "1.1.0", "--reason", "r"],
+    )
+    .code(2)
+    .stderr_has("never live in `production`");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn rollback_needs_a_reason() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    skip(&ws, "1.0.0", "staging");
+    skip(&ws, "1.1.0", "staging");
+    let bytes = ws.read_bytes(RELEASES);
+    rollback(&ws, &["--env", "staging"])
+        .code(2)
+        .stdout_empty()
+        .stderr_has("--reason");
+    rollback(&ws, &["--env", "staging", "--reason", "  "])
+        .code(2)
+        .stderr_has("`--reason` is empty");
+    rollback(&ws, &["--env", "prod", "--reason", "r"])
+        .code(2)
+        .stderr_has("unknown environment `prod`");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn rollback_needs_no_network_and_no_keys() {
+    let ws = Workspace::init();
+    canary_running(&ws, "5");
+    skip(&ws, "1.1.0", "production");
+    let mut cmd = ws.cmd([
+        "rollback",
+        NAME,
+        "--env",
+        "production",
+        "--reason",
+        "offline",
+    ]);
+    cmd.env("PROMPTCTL_USER", USER);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.ends_with("_API_KEY") {
+            cmd.env_remove(&key);
+        }
+    }
+    for key in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
+        cmd.env_remove(key);
+    }
+    for var in [
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        cmd.env(var, "http://127.0.0.1:9");
+    }
+    cmd.env_remove("NO_PROXY").env_remove("no_proxy");
+    let started = Instant::now();
+    let run = cmd.run();
+    let took = started.elapsed();
+    run.success().stdout_has("production: 1.1.0 → 1.0.0");
+    assert_eq!(env_state(&ws, "production")["active"], "1.0.0");
+    assert!(
+        took < Duration::from_secs(5),
+        "rollback took {took:?} (it should need no network)"
+    );
+}
+
+#[test]
+fn rollback_verifies_its_target_unless_told_not_to() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    skip(&ws, "1.0.0", "staging");
+    skip(&ws, "1.1.0", "staging");
+    ws.append(&format!("{}/system.md", version_dir("1.0.0")), "x");
+    let bytes = ws.read_bytes(RELEASES);
+    rollback(&ws, &["--env", "staging", "--reason", "r"])
+        .code(4)
+        .stderr_has("system.md");
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+    rollback(&ws, &["--env", "staging", "--reason", "r", "--no-verify"])
+        .success()
+        .stdout_has("staging: 1.1.0 → 1.0.0");
+    assert_eq!(last(&ws)["action"], "rollback");
+}
+
+#[test]
+fn a_hand_edited_block_style_file_loads_and_is_rewritten_in_line_form() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    let d = digest_of(&ws, "1.0.0");
+    ws.write(
+        RELEASES,
+        format!(
+            "# edited by hand\nenvironments:\n  staging:\n    active: 1.0.0\nhistory:\n  - at: \"2025-01-01T00:00:00Z\"\n    env: staging\n    action: promote\n    version: 1.0.0\n    by: ana\n    reason: \"by hand\"\n    digest: \"{d}\"\n"
+        ),
+    );
+    pc(&ws, &["status", "--json"]).success();
+    skip(&ws, "1.1.0", "staging");
+    let text = ws.read(RELEASES);
+    assert_eq!(check_file(&text), 2, "{text}");
+    let h = history(&ws);
+    assert_eq!(h[0]["by"], "ana");
+    assert_eq!(h[0]["reason"], "by hand");
+    assert_eq!(h[1]["version"], "1.1.0");
+    rollback(&ws, &["--env", "staging", "--reason", "back"])
+        .success()
+        .stdout_has("staging: 1.1.0 → 1.0.0");
+    assert_eq!(check_file(&ws.read(RELEASES)), 3);
+}
+
+// ---------------------------------------------------------------------------
+// 7–8. Durability: concurrent writers and kill -9
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fifty_concurrent_changes_each_append_exactly_one_entry() {
+    let ws = Workspace::init();
+    canary_running(&ws, "75");
+    let old = history(&ws).len();
+
+    // Each child moves the canary to its own percent (never 75), so each one
+    // changes the state and appends one entry whatever the interleaving.
+    let mut children = Vec::new();
+    for i in 1..=50 {
+        let pct = i.to_string();
+        let reason = format!("r{i}");
+        let mut cmd = ws.std_cmd([
+            "promote",
+            "support_bot@1.1.0",
+            "--env",
+            "production",
+            "--canary",
+            &pct,
+            "--skip-gate",
+            "--reason",
+            &reason,
+        ]);
+        cmd.env("PROMPTCTL_USER", USER)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        children.push((i, cmd.spawn().expect("spawn promptctl")));
+    }
+    for (i, child) in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "child {i}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let text = ws.read(RELEASES);
+    assert_eq!(check_file(&text), old + 50, "{text}");
+    let h = history(&ws);
+    let new = &h[old..];
+    let percents: BTreeSet<u64> = new
+        .iter()
+        .map(|e| e["percent"].as_f64().unwrap() as u64)
+        .collect();
+    assert_eq!(percents, (1..=50).collect(), "one entry per child");
+    let reasons: BTreeSet<String> = new
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 50);
+    for e in new {
+        assert_eq!(e["action"], "canary");
+        assert_eq!(e["by"], USER);
+        assert_eq!(
+            e["reason"].as_str().unwrap(),
+            format!("r{}", e["percent"].as_f64().unwrap() as u64)
+        );
+    }
+    // The state is the last writer's.
+    let state = env_state(&ws, "production");
+    assert_eq!(state["canary"]["percent"], new[49]["percent"]);
+    assert_eq!(state["active"], "1.0.0");
+    pc(&ws, &["status", "--json"]).success();
+}
+
+#[test]
+fn kill_9_during_a_write_leaves_the_old_file_or_the_new_one() {
+    let ws = Workspace::init();
+    canary_running(&ws, "75");
+    let mut rng = Rng::from_clock();
+    let seed = rng.0;
+    for i in 1..=30u32 {
+        let before = history(&ws);
+        let old_pct = env_state(&ws, "production")["canary"]["percent"].as_f64();
+        // A percent no earlier iteration used: every completed write changes the state.
+        let pct = format!("{}.5", i);
+        let mut child = ws
+            .std_cmd([
+                "promote",
+                "support_bot@1.1.0",
+                "--env",
+                "production",
+                "--canary",
+                &pct,
+                "--skip-gate",
+                "--reason",
+                "r",
+            ])
+            .env("PROMPTCTL_USER", USER)
+            .spawn()
+            .expect("spawn promptctl");
+        let delay = rng.below(16);
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL on unix; fine if it already exited
+        let status = child.wait().expect("wait");
+
+        let ctx = format!("iteration {i}, delay {delay} ms, seed {seed}, status {status:?}");
+        let text = ws.read(RELEASES);
+        let n = check_file(&text);
+        let state = env_state(&ws, "production");
+        let now_pct = state["canary"]["percent"].as_f64();
+        if n == before.len() {
+            assert_eq!(
+                now_pct, old_pct,
+                "no entry but the state moved: {ctx}\n{text}"
+            );
+            assert!(!status.success(), "exit 0 but no entry: {ctx}\n{text}");
+        } else {
+            assert_eq!(n, before.len() + 1, "{ctx}\n{text}");
+            let want: f64 = pct.parse().unwrap();
+            assert_eq!(now_pct, Some(want), "entry without state: {ctx}\n{text}");
+            assert_eq!(last(&ws)["percent"].as_f64(), Some(want), "{ctx}");
+            assert_eq!(
+                &history(&ws)[..before.len()],
+                &before[..],
+                "earlier entries changed: {ctx}"
+            );
+        }
+        assert_eq!(state["active"], "1.0.0", "{ctx}");
+    }
+
+    // Leftover temp files of killed writers break nothing.
+    let n = history(&ws).len();
+    skip_canary(&ws, "1.1.0", "99");
+    assert_eq!(history(&ws).len(), n + 1);
+    rollback(&ws, &["--env", "production", "--reason", "after the storm"])
+        .success()
+        .stdout_has("→ 1.0.0");
+    for args in [
+        &["status"][..],
+        &["log", NAME][..],
+        &["verify"][..],
+        &["list"][..],
+        &["resolve", NAME, "--env", "production", "--key", "k"][..],
+    ] {
+        pc(&ws, args).success();
+    }
+    assert_eq!(check_file(&ws.read(RELEASES)), n + 2);
+}
+
+// ---------------------------------------------------------------------------
+// 9. resolve
+// ---------------------------------------------------------------------------
+
+#[test]
+fn resolve_is_sticky_and_reports_version_digest_and_arm() {
+    let ws = Workspace::init();
+    canary_running(&ws, "25");
+    let args = [
+        "resolve",
+        NAME,
+        "--env",
+        "production",
+        "--key",
+        "user-1",
+        "--json",
+    ];
+    let first = pc(&ws, &args).success().json();
+    for key in ["name", "env", "key", "version", "digest", "arm"] {
+        assert!(first.get(key).is_some(), "{key} missing: {first}");
+    }
+    assert_eq!(first["name"], NAME);
+    assert_eq!(first["env"], "production");
+    assert_eq!(first["key"], "user-1");
+    // The documented test vector: user-1 is in bucket 8391, above 2500.
+    assert_eq!(bucket("production", "user-1"), 8391);
+    assert_eq!(first["arm"], "stable");
+    assert_eq!(first["version"], "1.0.0");
+    assert_eq!(first["digest"], digest_of(&ws, "1.0.0").as_str());
+    for _ in 0..3 {
+        assert_eq!(pc(&ws, &args).success().json(), first, "not sticky");
+    }
+
+    // A key in the canary gets 1.1.0 and its digest.
+    let key = (0..)
+        .map(|i| format!("user-{i}"))
+        .find(|k| bucket("production", k) < 2500)
+        .unwrap();
+    let c = pc(
+        &ws,
+        &[
+            "resolve",
+            NAME,
+            "--env",
+            "production",
+            "--key",
+            &key,
+            "--json",
+        ],
+    )
+    .success()
+    .json();
+    assert_eq!(c["arm"], "canary");
+    assert_eq!(c["version"], "1.1.0");
+    assert_eq!(c["digest"], digest_of(&ws, "1.1.0").as_str());
+
+    // Text output; no key means the stable version.
+    pc(
+        &ws,
+        &["resolve", NAME, "--env", "production", "--key", &key],
+    )
+    .success()
+    .stdout_has("support_bot@1.1.0 (canary, digest");
+    let s = pc(&ws, &["resolve", NAME, "--env", "production", "--json"])
+        .success()
+        .json();
+    assert_eq!(
+        (s["arm"].as_str(), s["version"].as_str()),
+        (Some("stable"), Some("1.0.0"))
+    );
+}
+
+/// Resolves `keys` in parallel; returns (key, arm, version) per key.
+fn resolve_all(ws: &Workspace, keys: &[String]) -> Vec<(String, String, String)> {
+    let chunks: Vec<&[String]> = keys.chunks(keys.len().div_ceil(8)).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|k| {
+                            let j = pc(
+                                ws,
+                                &["resolve", NAME, "--env", "production", "--key", k, "--json"],
+                            )
+                            .success()
+                            .json();
+                            (
+                                k.clone(),
+                                j["arm"].as_str().unwrap().to_string(),
+                                j["version"].as_str().unwrap().to_string(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a resolve thread"))
+            .collect()
+    })
+}
+
+#[test]
+fn the_canary_share_matches_the_percent() {
+    let ws = Workspace::init();
+    canary_running(&ws, "25");
+    let keys: Vec<String> = (0..2000).map(|i| format!("user-{i}")).collect();
+    let got = resolve_all(&ws, &keys);
+    assert_eq!(got.len(), 2000);
+    let mut canary = 0;
+    for (k, arm, version) in &got {
+        let want_canary = bucket("production", k) < 2500;
+        assert_eq!(arm == "canary", want_canary, "{k}: the documented rule");
+        let want = if want_canary { "1.1.0" } else { "1.0.0" };
+        assert_eq!(version, want, "{k}");
+        canary += usize::from(want_canary);
+    }
+    let share = canary as f64 / 2000.0 * 100.0;
+    assert!((22.0..=28.0).contains(&share), "canary share {share}%");
+}
+
+#[test]
+fn with_no_canary_every_key_is_stable() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    rollback(&ws, &["--env", "production", "--reason", "end it"]).success();
+    let keys: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
+    for (k, arm, version) in resolve_all(&ws, &keys) {
+        assert_eq!((arm.as_str(), version.as_str()), ("stable", "1.0.0"), "{k}");
+    }
+}
+
+#[test]
+fn resolve_render_includes_the_messages() {
+    let ws = Workspace::init();
+    two_versions_live(&ws);
+    let j = pc(
+        &ws,
+        &[
+            "resolve",
+            NAME,
+            "--env",
+            "production",
+            "--key",
+            "user-1",
+            "--render",
+            "--var",
+            "question=hi",
+            "--json",
+        ],
+    )
+    .success()
+    .json();
+    let msgs = j["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 2, "{j}");
+    assert_eq!(msgs[0]["role"], "system");
+    assert!(
+        msgs[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("support assistant for Acme Projects"),
+        "{j}"
+    );
+    assert_eq!(msgs[1]["role"], "user");
+    assert_eq!(msgs[1]["content"], "hi");
+    pc(
+        &ws,
+        &[
+            "resolve",
+            NAME,
+            "--env",
+            "production",
+            "--key",
+            "user-1",
+            "--render",
+            "--var",
+            "question=hi",
+        ],
+    )
+    .success()
+    .stdout_has("support_bot@1.0.0 (stable")
+    .stdout_has("--- user ---\nhi");
+
+    // --var without --render is bad usage; a missing required variable too.
+    pc(
+        &ws,
+        &[
+            "resolve",
+            NAME,
+            "--env",
+            "production",
+            "--var",
+            "question=hi",
+        ],
+    )
+    .code(2);
+    pc(&ws, &["resolve", NAME, "--env", "production", "--render"])
+        .code(2)
+        .stderr_has("question");
+}
+
+#[test]
+fn resolve_with_nothing_live_is_refused() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    pc(&ws, &["resolve", NAME, "--env", "production", "--key", "k"])
+        .code(2)
+        .stderr_has("nothing live in `production`");
+}
+
+// ---------------------------------------------------------------------------
+// 10. status and log
+// ---------------------------------------------------------------------------
+
+#[test]
+fn status_lists_every_environment_with_its_live_version() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    let run = pc(&ws, &["status"]);
+    run.success().stdout_has("production").stdout_has("staging");
+
+    release_edit(&ws, "1.1.0");
+    skip(&ws, "1.0.0", "staging");
+    skip(&ws, "1.0.0", "production");
+    skip(&ws, "1.1.0", "staging");
+    skip_canary(&ws, "1.1.0", "5");
+
+    let run = pc(&ws, &["status"]);
+    run.success();
+    let line = |env: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {env} ")))
+            .unwrap_or_else(|| panic!("no {env} row\n{run}"))
+            .to_string()
+    };
+    let prod = line("production");
+    assert!(prod.contains("1.0.0"), "{prod}");
+    assert!(prod.contains("1.1.0 at 5%"), "{prod}");
+    assert!(prod.contains("canary 1.1.0 by tester"), "{prod}");
+    let staging = line("staging");
+    assert!(staging.contains("1.1.0"), "{staging}");
+    assert!(staging.contains("promote 1.1.0 by tester"), "{staging}");
+
+    let rows = pc(&ws, &["status", "--json"]).success().json();
+    let rows = rows.as_array().expect("an array");
+    let row = |env: &str| {
+        rows.iter()
+            .find(|r| r["env"] == env)
+            .unwrap_or_else(|| panic!("no {env}"))
+    };
+    assert_eq!(row("production")["live"], "1.0.0");
+    assert_eq!(row("production")["canary"], "1.1.0");
+    assert_eq!(row("production")["percent"].as_f64(), Some(5.0));
+    assert_eq!(row("production")["last_change"]["action"], "canary");
+    assert_eq!(row("staging")["live"], "1.1.0");
+    assert!(row("staging")["canary"].is_null());
+    assert_eq!(row("staging")["prompt"], NAME);
+    pc(&ws, &["status", NAME, "--json"]).success();
+    pc(&ws, &["status", "no_such_prompt"]).code(2);
+}
+
+#[test]
+fn log_lists_releases_and_deploys_newest_first_with_who() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    // Later and later instants, so "newest first" is not an accident of order.
+    let at_epoch = |secs: u64, args: &[&str]| {
+        let epoch = (crate::util::EPOCH.parse::<u64>().unwrap() + secs).to_string();
+        let run = ws
+            .cmd(args)
+            .env("PROMPTCTL_USER", USER)
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .run();
+        run.success();
+    };
+    at_epoch(
+        60,
+        &[
+            "promote",
+            "support_bot@1.0.0",
+            "--env",
+            "staging",
+            "--skip-gate",
+            "--reason",
+            "a",
+        ],
+    );
+    at_epoch(
+        120,
+        &[
+            "promote",
+            "support_bot@1.1.0",
+            "--env",
+            "staging",
+            "--skip-gate",
+            "--reason",
+            "b",
+        ],
+    );
+    at_epoch(
+        180,
+        &[
+            "rollback",
+            NAME,
+            "--env",
+            "staging",
+            "--reason",
+            "answers too long",
+        ],
+    );
+
+    let run = pc(&ws, &["log", NAME]);
+    run.success();
+    let out = &run.stdout;
+    let pos = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?}\n{run}"))
+    };
+    let rb = pos("2025-11-21T10:03:00Z │ rollback");
+    let p2 = pos("2025-11-21T10:02:00Z │ promote");
+    let p1 = pos("2025-11-21T10:01:00Z │ promote");
+    let r = pos("│ release");
+    assert!(rb < p2 && p2 < p1 && p1 < r, "not newest first\n{run}");
+    let rb_line = out.lines().find(|l| l.contains("rollback")).unwrap();
+    assert!(rb_line.contains("tester"), "{rb_line}");
+    assert!(
+        rb_line.contains("from 1.1.0: answers too long"),
+        "{rb_line}"
+    );
+    run.stdout_has("release 1.1.0").stdout_has("first");
+
+    let j = pc(&ws, &["log", NAME, "--json"]).success().json();
+    let whats: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        whats,
+        ["rollback", "promote", "promote", "release", "release"]
+    );
+    assert_eq!(j[0]["by"], USER);
+    assert_eq!(j[0]["env"], "staging");
+    assert!(j[3]["by"].is_null());
+}
+
+// ---------------------------------------------------------------------------
+// 11. export
+// ---------------------------------------------------------------------------
+
+#[test]
+fn export_bundles_stable_and_canary_with_the_bucketing_rule() {
+    let ws = Workspace::init();
+    two_versions_live(&ws);
+    pc(&ws, &["export", "--env", "production", "-o", "bundle.json"])
+        .success()
+        .stdout_empty()
+        .stderr_has("bundle.json");
+    let b: Value = serde_json::from_str(&ws.read("bundle.json")).expect("bundle is JSON");
+    assert_eq!(b["env"], "production");
+    let p = &b["prompts"][NAME];
+    assert_eq!(p["stable"]["version"], "1.0.0");
+    assert_eq!(p["stable"]["digest"], digest_of(&ws, "1.0.0").as_str());
+    let msgs = p["stable"]["messages"].as_array().expect("messages");
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0]["role"], "system");
+    assert_eq!(msgs[1]["template"], "{{question}}");
+    assert!(p["canary"].is_null(), "{p}");
+    let rule = b["bucketing"]["bucket"]
+        .as_str()
+        .expect("the bucketing rule");
+    assert!(
+        rule.contains("sha256(name || 0x00 || env || 0x00 || key)") && rule.contains("10000"),
+        "{rule}"
+    );
+    assert_eq!(b["bucketing"]["canary_if"], "bucket < round(percent * 100)");
+
+    skip_canary(&ws, "1.1.0", "25");
+    let out = pc(&ws, &["export", "--env", "production"]).success().json();
+    let c = &out["prompts"][NAME]["canary"];
+    assert_eq!(c["version"], "1.1.0");
+    assert_eq!(c["digest"], digest_of(&ws, "1.1.0").as_str());
+    assert_eq!(c["percent"].as_f64(), Some(25.0));
+    assert!(c["messages"].is_array());
+    assert_eq!(out["prompts"][NAME]["stable"]["version"], "1.0.0");
+
+    // Staging has 1.1.0 live; an env with nothing live exports no prompts.
+    let st = pc(&ws, &["export", "--env", "staging"]).success().json();
+    assert_eq!(st["prompts"][NAME]["stable"]["version"], "1.1.0");
+
+    // Every exported version is verified.
+    ws.append(&format!("{}/system.md", version_dir("1.1.0")), "x");
+    let before = ws.read_bytes("bundle.json");
+    pc(&ws, &["export", "--env", "production", "-o", "bundle.json"]).code(4);
+    assert_eq!(
+        ws.read_bytes("bundle.json"),
+        before,
+        "a failed export wrote"
+    );
+}
+
+#[test]
+fn export_of_an_environment_with_nothing_live_has_no_prompts() {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    let b = pc(&ws, &["export", "--env", "production"]).success().json();
+    assert_eq!(b["prompts"], serde_json::json!({}));
+    pc(&ws, &["export", "--env", "prod"]).code(2);
+}
+
+// ---------------------------------------------------------------------------
+// 12. canary analysis on production logs
+// ---------------------------------------------------------------------------
+
+/// `n` log lines of `version` in production, latencies 100, 101, … × `slow`.
+fn arm(version: &str, n: usize, slow: f64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "ts": "2026-11-21T10:00:00Z",
+                "prompt": NAME,
+                "version": version,
+                "env": "production",
+                "key": format!("{version}-user-{i}"),
+                "latency_ms": (100 + i) as f64 * slow,
+                "outcome": "ok",
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+/// Writes `prod.jsonl` with the stable (1.0.0) and canary (1.1.0) arms interleaved.
+fn write_logs(ws: &Workspace, stable: usize, canary: usize, canary_slow: f64) -> &'static str {
+    let (s, c) = (arm("1.0.0", stable, 1.0), arm("1.1.0", canary, canary_slow));
+    let mut lines = Vec::new();
+    for i in 0..s.len().max(c.len()) {
+        lines.extend(s.get(i).cloned());
+        lines.extend(c.get(i).cloned());
+    }
+    ws.write("prod.jsonl", lines.join("\n") + "\n");
+    "prod.jsonl"
+}
+
+fn canary_cmd(ws: &Workspace, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "canary",
+        NAME,
+        "--env",
+        "production",
+        "--logs",
+        "prod.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    pc(ws, &args)
+}
+
+#[test]
+fn a_canary_30_percent_slower_at_p95_is_a_rollback() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 400, 400, 1.3);
+    let bytes = ws.read_bytes(RELEASES);
+    let run = canary_cmd(&ws, &[]);
+    run.code(1)
+        .stdout_has("canary `1.1.0` (50%) vs stable `1.0.0`")
+        .stdout_has("requests: stable 400, canary 400")
+        .stdout_has("verdict: rollback")
+        .stderr_has("canary verdict: rollback")
+        .stderr_has("latency_p95_ms");
+    let p95 = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("latency_p95_ms"))
+        .unwrap_or_else(|| panic!("no latency_p95_ms row\n{run}"));
+    assert!(p95.contains("fail") && p95.contains("+30.0%"), "{p95}");
+    assert_eq!(
+        ws.read_bytes(RELEASES),
+        bytes,
+        "without --apply nothing changes"
+    );
+
+    let j = canary_cmd(&ws, &["--json"]).code(1).json();
+    assert_eq!(j["verdict"], "rollback");
+    assert_eq!(j["stable"]["requests"], 400);
+    assert_eq!(j["canary"]["requests"], 400);
+    let k = j["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "latency_p95_ms")
+        .expect("a latency_p95_ms kpi");
+    assert_eq!(k["check"], "fail");
+    assert_eq!(j["srm"]["mismatch"], false);
+}
+
+#[test]
+fn an_equal_canary_is_a_promote() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 400, 400, 1.0);
+    let bytes = ws.read_bytes(RELEASES);
+    canary_cmd(&ws, &[])
+        .success()
+        .stdout_has("verdict: promote")
+        .stdout_has("sample ratio: ok");
+    let j = canary_cmd(&ws, &["--json"]).success().json();
+    assert_eq!(j["verdict"], "promote");
+    assert_eq!(j["reasons"], serde_json::json!([]));
+    // --apply acts only on a rollback verdict.
+    canary_cmd(&ws, &["--apply"]).success();
+    assert_eq!(ws.read_bytes(RELEASES), bytes);
+}
+
+#[test]
+fn twenty_requests_are_a_hold() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 10, 10, 1.3);
+    let bytes = ws.read_bytes(RELEASES);
+    canary_cmd(&ws, &[])
+        .code(5)
+        .stdout_has("verdict: hold")
+        .stdout_has("too few requests")
+        .stderr_has("canary verdict: hold");
+    canary_cmd(&ws, &["--apply"]).code(5);
+    assert_eq!(ws.read_bytes(RELEASES), bytes, "a hold is not applied");
+}
+
+#[test]
+fn a_70_30_split_at_a_50_percent_canary_is_a_sample_ratio_mismatch() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 700, 300, 1.0);
+    canary_cmd(&ws, &[])
+        .code(5)
+        .stdout_has("sample ratio: MISMATCH")
+        .stdout_has("sample-ratio mismatch")
+        .stdout_has("700/300")
+        .stderr_has("sample-ratio mismatch");
+    let j = canary_cmd(&ws, &["--json"]).code(5).json();
+    assert_eq!(j["verdict"], "hold");
+    assert_eq!(j["srm"]["mismatch"], true);
+}
+
+#[test]
+fn canary_apply_rolls_a_failing_canary_back() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 400, 400, 1.3);
+    let n = history(&ws).len();
+    canary_cmd(&ws, &["--apply"])
+        .code(1)
+        .stdout_has("verdict: rollback")
+        .stdout_has("production: 1.0.0 + canary 1.1.0 at 50% → 1.0.0");
+    let state = env_state(&ws, "production");
+    assert_eq!(state["active"], "1.0.0");
+    assert!(state.get("canary").is_none(), "{state}");
+    let h = history(&ws);
+    assert_eq!(h.len(), n + 1);
+    let e = &h[n];
+    assert_eq!(e["action"], "rollback");
+    assert_eq!(e["version"], "1.0.0");
+    assert_eq!(e["from"], "1.1.0");
+    assert_eq!(e["by"], USER);
+    let reason = e["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("canary analysis") && reason.contains("latency_p95_ms"),
+        "{reason}"
+    );
+    check_file(&ws.read(RELEASES));
+
+    // No canary left to judge.
+    canary_cmd(&ws, &[])
+        .code(2)
+        .stderr_has("no canary is running");
+}
+
+#[test]
+fn canary_reports_a_bad_log_line_by_file_and_line() {
+    let ws = Workspace::init();
+    canary_running(&ws, "50");
+    write_logs(&ws, 5, 5, 1.0);
+    ws.append("prod.jsonl", "{\"ts\": \"x\"}\n");
+    canary_cmd(&ws, &[])
+        .code(2)
+        .stderr_has("prod.jsonl:11")
+        .stderr_has("missing field");
+}
+
+// ---------------------------------------------------------------------------
+// The history line form stays YAML whatever a reason contains
+// ---------------------------------------------------------------------------
+
+/// Promotes 1.0.0 to staging with `reason`, then checks that the reason
+/// reads back unchanged both as YAML and through promptctl itself.
+fn reason_round_trips(reason: &str) {
+    let ws = Workspace::init();
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    release_edit(&ws, "1.1.0");
+    promote(
+        &ws,
+        &[
+            &at("1.0.0"),
+            "--env",
+            "staging",
+            "--skip-gate",
+            "--reason",
+            reason,
+        ],
+    )
+    .success();
+    // promptctl reads it back (and a further change carries the line over).
+    skip(&ws, "1.1.0", "staging");
+    let log = pc(&ws, &["log", NAME, "--json"]).success().json();
+    let detail = log[1]["detail"].as_str().unwrap();
+    assert!(detail.ends_with(reason), "{detail:?}");
+    let text = ws.read(RELEASES);
+    assert_eq!(check_file(&text), 2);
+    assert_eq!(
+        history(&ws)[0]["reason"].as_str(),
+        Some(reason),
+        "a YAML reader sees another reason\n{text}"
+    );
+}
+
+#[test]
+fn a_reason_with_quotes_newlines_and_yaml_syntax_round_trips() {
+    reason_round_trips(
+        "tab\there \"quoted\" back\\slash # not a comment: key: value\n- {not: a list}\r\n🚀 done",
+    );
+}
+
+#[test]
+fn a_reason_with_unicode_line_separators_round_trips() {
+    reason_round_trips("before\u{2028}after\u{2029}and\u{85}end");
+}
