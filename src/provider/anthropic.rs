@@ -1,14 +1,11 @@
 //! The Anthropic Messages API.
 
-use std::time::Duration;
-
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::http::Connection;
 use super::key::ApiKey;
 use super::{CallError, ChatRequest, ChatResponse, Provider};
-use crate::error::Error;
 
 /// The API version promptctl speaks.
 pub const VERSION: &str = "2023-06-01";
@@ -20,16 +17,13 @@ pub struct Anthropic {
 }
 
 impl Anthropic {
-    pub fn new(
-        name: &str,
-        base_url: &str,
-        key: Option<ApiKey>,
-        key_env: Option<String>,
-        timeout: Duration,
-    ) -> Result<Self, Error> {
-        Ok(Anthropic {
-            conn: Connection::new(name, base_url, "/v1/messages", key, key_env, timeout)?,
-        })
+    /// Where the API lives unless `base_url` says otherwise.
+    pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+    /// Appended to the base URL.
+    pub const PATH: &str = "/v1/messages";
+
+    pub fn new(conn: Connection) -> Self {
+        Anthropic { conn }
     }
 }
 

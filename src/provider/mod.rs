@@ -160,33 +160,26 @@ pub fn build(
             None => Ok(None),
         }
     };
+    let connect = |default_base: &str, path: &str| {
+        let base = p.base_url.as_deref().unwrap_or(default_base);
+        http::Connection::new(
+            name,
+            base,
+            path,
+            key()?,
+            p.api_key_env.clone(),
+            limits.timeout,
+        )
+    };
     let provider: Arc<dyn Provider> = match p.kind {
-        ProviderType::Openai => {
-            let base = p
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "https://api.openai.com/v1".into());
-            Arc::new(openai::OpenAi::new(
-                name,
-                &base,
-                key()?,
-                p.api_key_env.clone(),
-                limits.timeout,
-            )?)
-        }
-        ProviderType::Anthropic => {
-            let base = p
-                .base_url
-                .clone()
-                .unwrap_or_else(|| "https://api.anthropic.com".into());
-            Arc::new(anthropic::Anthropic::new(
-                name,
-                &base,
-                key()?,
-                p.api_key_env.clone(),
-                limits.timeout,
-            )?)
-        }
+        ProviderType::Openai => Arc::new(openai::OpenAi::new(connect(
+            openai::OpenAi::DEFAULT_BASE_URL,
+            openai::OpenAi::PATH,
+        )?)),
+        ProviderType::Anthropic => Arc::new(anthropic::Anthropic::new(connect(
+            anthropic::Anthropic::DEFAULT_BASE_URL,
+            anthropic::Anthropic::PATH,
+        )?)),
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {
             let path = cassette

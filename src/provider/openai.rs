@@ -1,30 +1,24 @@
 //! OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
 
-use std::time::Duration;
-
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::http::Connection;
 use super::key::ApiKey;
 use super::{CallError, ChatRequest, ChatResponse, Provider};
-use crate::error::Error;
 
 pub struct OpenAi {
     conn: Connection,
 }
 
 impl OpenAi {
-    pub fn new(
-        name: &str,
-        base_url: &str,
-        key: Option<ApiKey>,
-        key_env: Option<String>,
-        timeout: Duration,
-    ) -> Result<Self, Error> {
-        Ok(OpenAi {
-            conn: Connection::new(name, base_url, "/chat/completions", key, key_env, timeout)?,
-        })
+    /// Where the API lives unless `base_url` says otherwise.
+    pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+    /// Appended to the base URL.
+    pub const PATH: &str = "/chat/completions";
+
+    pub fn new(conn: Connection) -> Self {
+        OpenAi { conn }
     }
 }
 
