@@ -17,6 +17,7 @@ pub mod deploy;
 pub mod env;
 pub mod error;
 pub mod eval;
+pub mod evidence;
 pub mod exit;
 pub mod fsio;
 pub mod git;

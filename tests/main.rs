@@ -8,6 +8,7 @@ mod ab;
 mod commands;
 mod deploy;
 mod eval;
+mod evidence;
 mod hashing;
 mod input_errors;
 mod release;

@@ -9,6 +9,7 @@ mod canary;
 mod completions;
 mod diff;
 mod eval;
+mod evidence;
 mod export;
 mod gate;
 mod hash;
@@ -88,6 +89,7 @@ pub enum Command {
     Diff(diff::Args),
     Hash(hash::Args),
     Verify(verify::Args),
+    Evidence(evidence::Args),
     Status(status::Args),
     Promote(promote::Args),
     Rollback(rollback::Args),
@@ -131,6 +133,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(args, &ctx),
         Command::Hash(args) => hash::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
+        Command::Evidence(args) => evidence::run(args, &ctx),
         Command::Status(args) => status::run(args, &ctx),
         Command::Promote(args) => promote::run(args, &ctx),
         Command::Rollback(args) => rollback::run(args, &ctx),

@@ -1,4 +1,5 @@
-//! `promptctl verify`: recompute every hash of every released version.
+//! `promptctl verify`: recompute every hash of every released version, and
+//! re-check every evidence pack.
 
 use super::Context;
 use crate::error::Error;
@@ -26,6 +27,8 @@ pub struct Args {
 
 #[derive(serde::Serialize)]
 struct Row<'a> {
+    /// `version`, or `evidence` for a pack.
+    kind: &'static str,
     name: &'a str,
     version: String,
     ok: bool,
@@ -67,6 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .iter()
         .map(|r| match &r.outcome {
             Outcome::Ok(rel) => Row {
+                kind: "version",
                 name: r.name.as_str(),
                 version: r.version.to_string(),
                 ok: true,
@@ -74,6 +78,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 problems: no_problems,
             },
             Outcome::Problems(ps) => Row {
+                kind: "version",
                 name: r.name.as_str(),
                 version: r.version.to_string(),
                 ok: false,
@@ -82,6 +87,26 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             },
         })
         .collect();
+    let (packs, leftovers) = crate::evidence::check::find(&ws, &args.names);
+    for l in &leftovers {
+        ctx.printer.warn(&format!(
+            "`{}`: left by an interrupted `evidence` write; safe to delete",
+            l.strip_prefix(&ws.root).unwrap_or(l).display()
+        ));
+    }
+    let pack_reports: Vec<_> = packs
+        .iter()
+        .map(|d| crate::evidence::check::check(&ws, d))
+        .collect();
+    let mut rows = rows;
+    rows.extend(pack_reports.iter().map(|r| Row {
+        kind: "evidence",
+        name: &r.name,
+        version: r.version.clone(),
+        ok: r.problems.is_empty(),
+        digest: r.digest.as_deref().filter(|_| r.problems.is_empty()),
+        problems: &r.problems,
+    }));
     let bad = rows.iter().filter(|r| !r.ok).count();
     let p = ctx.printer;
     if p.json {
@@ -92,15 +117,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             if r.ok {
                 let digest = crate::manifest::short(r.digest.unwrap_or_default());
                 out.push_str(&format!(
-                    "{}  {}@{}  {digest}\n",
+                    "{}  {}{}@{}  {digest}\n",
                     p.paint(GREEN, "ok  "),
+                    what(r.kind),
                     r.name,
                     r.version
                 ));
             } else {
                 out.push_str(&format!(
-                    "{}  {}@{}\n",
+                    "{}  {}{}@{}\n",
                     p.paint(RED, "FAIL"),
+                    what(r.kind),
                     r.name,
                     r.version
                 ));
@@ -110,10 +137,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             }
         }
         p.out(&out)?;
+        let versions = rows.len() - pack_reports.len();
+        let packs = if pack_reports.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " and {} evidence pack{}",
+                pack_reports.len(),
+                plural(pack_reports.len())
+            )
+        };
         p.status(&format!(
-            "verified {} version{} of {} prompt{}: {} ok, {bad} failed",
-            rows.len(),
-            plural(rows.len()),
+            "verified {versions} version{} of {} prompt{}{packs}: {} ok, {bad} failed",
+            plural(versions),
             names.len(),
             plural(names.len()),
             rows.len() - bad
@@ -125,12 +161,34 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .problems
             .first()
             .map_or(String::new(), |p| format!(" (`{}`)", p.file));
+        let bad_versions = rows.iter().filter(|r| !r.ok && r.kind == "version").count();
+        if bad_versions == 0 {
+            let bad = bad - bad_versions;
+            return Err(Error::integrity(format!(
+                "{bad} evidence pack{} do{} not match {}: first {}@{}{file}",
+                plural(bad),
+                if bad == 1 { "es" } else { "" },
+                if bad == 1 { "its SHA256SUMS or its version" } else { "their SHA256SUMS or their versions" },
+                first.name,
+                first.version
+            ))
+            .with_hint("packs are never edited: restore the pack from git, or rebuild it with `promptctl evidence NAME@VERSION`")
+            .into());
+        }
+        let first = rows
+            .iter()
+            .find(|r| !r.ok && r.kind == "version")
+            .expect("bad_versions > 0");
+        let file = first
+            .problems
+            .first()
+            .map_or(String::new(), |p| format!(" (`{}`)", p.file));
         return Err(Error::integrity(format!(
-            "{bad} released version{} do{} not match {} manifest{}: first {}@{}{file}",
-            plural(bad),
-            if bad == 1 { "es" } else { "" },
-            if bad == 1 { "its" } else { "their" },
-            plural(bad),
+            "{bad_versions} released version{} do{} not match {} manifest{}: first {}@{}{file}",
+            plural(bad_versions),
+            if bad_versions == 1 { "es" } else { "" },
+            if bad_versions == 1 { "its" } else { "their" },
+            plural(bad_versions),
             first.name,
             first.version
         ))
@@ -171,6 +229,10 @@ fn verify_all(
             .flat_map(|h| h.join().expect("a verify thread panicked"))
             .collect()
     })
+}
+
+fn what(kind: &str) -> &'static str {
+    if kind == "evidence" { "evidence " } else { "" }
 }
 
 fn plural(n: usize) -> &'static str {

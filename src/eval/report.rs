@@ -4,19 +4,19 @@
 use super::gates::GateResult;
 use super::results::{CaseResult, RunHeader};
 
-fn pct(x: Option<f64>) -> String {
+pub(crate) fn pct(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
-fn num(x: Option<f64>, unit: &str) -> String {
+pub(crate) fn num(x: Option<f64>, unit: &str) -> String {
     x.map_or("n/a".into(), |v| format!("{v:.0}{unit}"))
 }
 
-fn money(x: Option<f64>) -> String {
+pub(crate) fn money(x: Option<f64>) -> String {
     x.map_or("unknown".into(), |v| format!("${v:.4}"))
 }
 
-fn actual(g: &GateResult) -> String {
+pub(crate) fn actual(g: &GateResult) -> String {
     match g.actual {
         None => "n/a".into(),
         Some(v)
@@ -125,7 +125,7 @@ fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
     rows
 }
 
-fn failure_reason(c: &CaseResult) -> String {
+pub(crate) fn failure_reason(c: &CaseResult) -> String {
     if let Some(e) = &c.error {
         return format!("error: {e}");
     }
@@ -203,7 +203,7 @@ fn truncate(s: &str, max: usize) -> String {
     t
 }
 
-fn case_label(c: &CaseResult) -> String {
+pub(crate) fn case_label(c: &CaseResult) -> String {
     if c.sample > 0 {
         format!("{} #{}", c.id, c.sample + 1)
     } else {
@@ -211,7 +211,7 @@ fn case_label(c: &CaseResult) -> String {
     }
 }
 
-fn md_escape(s: &str) -> String {
+pub(crate) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
