@@ -533,3 +533,30 @@ fn a_pack_in_another_folder_is_written_whole() {
     assert!(left.is_empty(), "{left:?}");
     let _ = NAME;
 }
+
+#[test]
+fn promote_accepts_the_run_in_an_intact_pack_and_nothing_from_a_tampered_one() {
+    let ws = released_and_evaluated();
+    pc(&ws, &["evidence", "support_bot@1.0.0"]).success();
+    // A fresh clone: the pack is committed, the local runs are not.
+    std::fs::remove_dir_all(ws.path(".promptctl/runs")).unwrap();
+    let md = format!("{PACK}/evidence.md");
+    let original = ws.read_bytes(&md);
+    ws.change_one_byte(&md);
+    pc(&ws, &["promote", "support_bot@1.0.0", "--env", "staging"])
+        .code(1)
+        .stderr_has("no passing eval run");
+    ws.write(&md, &original);
+    pc(&ws, &["promote", "support_bot@1.0.0", "--env", "staging"]).success();
+    // The deploy history, wherever it is kept (releases.yaml or its sidecar).
+    let mut history = ws.read("prompts/support_bot/releases.yaml");
+    if ws.path("prompts/support_bot/history.jsonl").exists() {
+        history.push_str(&ws.read("prompts/support_bot/history.jsonl"));
+    }
+    let pack = pack_json(&ws);
+    let run_id = pack["runs"][0]["run_id"].as_str().unwrap();
+    assert!(
+        history.contains(run_id),
+        "the history names the pack's run:\n{history}"
+    );
+}

@@ -3,13 +3,16 @@
 //! A run counts when its prompt digest equals the version's, its verdict is
 //! a pass, and its judge is the one its suite names now (a run scored by
 //! another judge proves nothing about this suite). Runs are looked for in
-//! `.promptctl/runs/`, or given with `--run FILE`.
+//! `.promptctl/runs/`, then in intact evidence packs (`evidence/*/*/`, whose
+//! files match their SHA256SUMS), or given with `--run FILE`. A pack carries
+//! its runs' headers, so a fresh clone with the pack committed can promote
+//! without re-running the eval.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::eval::judge::Judge;
-use crate::eval::results::Run;
+use crate::eval::results::{Run, RunHeader};
 use crate::eval::suite::Suite;
 use crate::workspace::Workspace;
 
@@ -21,8 +24,7 @@ pub struct Evidence {
 }
 
 /// Why a run does not count, if it does not.
-fn disqualify(ws: &Workspace, run: &Run, digest: &str) -> Option<String> {
-    let h = &run.header;
+fn disqualify(ws: &Workspace, h: &RunHeader, digest: &str) -> Option<String> {
     if h.prompt.digest != digest {
         return Some(format!(
             "it evaluated digest {}, not {}",
@@ -63,7 +65,7 @@ pub fn find(
 ) -> Result<Evidence, Error> {
     if let Some(path) = explicit {
         let run = Run::load(path)?;
-        return match disqualify(ws, &run, digest) {
+        return match disqualify(ws, &run.header, digest) {
             None => Ok(Evidence {
                 run_id: run.header.run_id,
                 suite: run.header.suite.name,
@@ -86,19 +88,24 @@ pub fn find(
     });
     paths.sort();
     let mut near_misses = Vec::new();
-    for p in paths.iter().rev() {
-        let Ok(run) = Run::load(p) else { continue };
-        if run.header.prompt.digest != digest {
+    let local = paths
+        .iter()
+        .rev()
+        .filter_map(|p| Run::load(p).ok())
+        .map(|run| (run.header, String::new()));
+    let packs = std::iter::once_with(|| packed(ws, digest)).flatten();
+    for (header, from) in local.chain(packs) {
+        if header.prompt.digest != digest {
             continue;
         }
-        match disqualify(ws, &run, digest) {
+        match disqualify(ws, &header, digest) {
             None => {
                 return Ok(Evidence {
-                    run_id: run.header.run_id,
-                    suite: run.header.suite.name,
+                    run_id: header.run_id,
+                    suite: header.suite.name,
                 });
             }
-            Some(why) => near_misses.push(format!("run `{}`: {why}", run.header.run_id)),
+            Some(why) => near_misses.push(format!("run `{}`{from}: {why}", header.run_id)),
         }
     }
     let mut msg = format!(
@@ -111,4 +118,28 @@ pub fn find(
     Err(Error::failed(msg).with_hint(
         "run `promptctl eval SUITE --prompt NAME@VERSION` until it passes, give a run with `--run FILE`, or override with `--skip-gate --reason \"…\"` (recorded)",
     ))
+}
+
+/// The run headers in intact evidence packs that name `digest`, with where
+/// they come from. A pack whose files do not match its SHA256SUMS is not
+/// evidence of anything and is skipped.
+fn packed(ws: &Workspace, digest: &str) -> Vec<(RunHeader, String)> {
+    let (packs, _) = crate::evidence::check::find(ws, &[]);
+    let mut out = Vec::new();
+    for dir in packs {
+        let report = crate::evidence::check::check(ws, &dir);
+        if !report.problems.is_empty() || report.digest.as_deref() != Some(digest) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(dir.join(crate::evidence::JSON_FILE)) else {
+            continue;
+        };
+        let Ok(pack) = serde_json::from_slice::<crate::evidence::Pack>(&bytes) else {
+            continue;
+        };
+        for run in pack.runs {
+            out.push((run.header, format!(" (in `{}`)", report.label)));
+        }
+    }
+    out
 }
