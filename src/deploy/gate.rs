@@ -8,7 +8,7 @@
 //! its runs' headers, so a fresh clone with the pack committed can promote
 //! without re-running the eval.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::Error;
 use crate::eval::judge::Judge;
@@ -77,16 +77,7 @@ pub fn find(
         };
     }
     let dir = ws.state_dir().join("runs");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|e| e.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.retain(|p| {
-        p.extension().is_some_and(|e| e == "json")
-            && !p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-    });
-    paths.sort();
+    let paths = crate::eval::results::run_files(&dir);
     let mut near_misses = Vec::new();
     let local = paths
         .iter()

@@ -32,7 +32,7 @@ pub(crate) fn actual(g: &GateResult) -> String {
 }
 
 /// Rows of the summary: (what, value).
-fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
+pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
     let s = &h.summary;
     let mut rows = vec![
         (
@@ -98,9 +98,10 @@ fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
         rows.push((
             "judge".into(),
             format!(
-                "{} via {} (prompt {})",
+                "{} via {}, temperature {} (prompt {})",
                 j.model,
                 j.provider,
+                j.temperature,
                 crate::manifest::short(&j.prompt_sha256)
             ),
         ));

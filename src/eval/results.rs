@@ -161,6 +161,22 @@ impl Run {
     }
 }
 
+/// The run files in `dir` (`.promptctl/runs/`), oldest first by name;
+/// hidden files (spools of runs in progress) are not runs.
+pub fn run_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|e| e.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.retain(|p| {
+        p.extension().is_some_and(|e| e == "json")
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    });
+    paths.sort();
+    paths
+}
+
 /// Case results spilled to disk as they finish, with their case order.
 pub struct Spool {
     path: PathBuf,

@@ -33,6 +33,17 @@ fn threshold(gates: &[GateResult], gate: &str) -> Option<(f64, bool)> {
         .map(|g| (g.threshold, g.passed))
 }
 
+/// Vertical grid lines at 0, ¼, ½, ¾ and 1 of a 0–1 axis, labelled below.
+fn unit_grid(h: f64, label: impl Fn(f64) -> String) -> Markup {
+    let x = |v: f64| LABEL + v * PLOT;
+    html! {
+        @for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            line x1=(f(x(t))) x2=(f(x(t))) y1="0" y2=(f(h - 22.0)) stroke=(GRID) stroke-width="1" {}
+            text x=(f(x(t))) y=(f(h - 6.0)) text-anchor="middle" class="axis" { (label(t)) }
+        }
+    }
+}
+
 /// Mean judge score per criterion (0–1) against each criterion's threshold.
 pub fn criteria(criteria: &BTreeMap<String, Criterion>, gates: &[GateResult]) -> Markup {
     let h = ROW * criteria.len() as f64 + 34.0;
@@ -50,10 +61,7 @@ pub fn criteria(criteria: &BTreeMap<String, Criterion>, gates: &[GateResult]) ->
     html! {
         svg class="chart" viewBox=(format!("0 0 {W} {}", f(h))) role="img" aria-label=(format!("Mean judge score per criterion: {label}")) {
             title { "Mean judge score per criterion against its threshold" }
-            @for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
-                line x1=(f(x(t))) x2=(f(x(t))) y1="0" y2=(f(h - 22.0)) stroke=(GRID) stroke-width="1" {}
-                text x=(f(x(t))) y=(f(h - 6.0)) text-anchor="middle" class="axis" { (format!("{t:.2}")) }
-            }
+            (unit_grid(h, |t| format!("{t:.2}")))
             @for (i, (name, c)) in criteria.iter().enumerate() {
                 @let y = ROW * i as f64 + 4.0;
                 @let gate = threshold(gates, &format!("criteria.{name}"));
@@ -102,10 +110,7 @@ pub fn segments(segments: &BTreeMap<String, Segment>, gates: &[GateResult]) -> M
     html! {
         svg class="chart" viewBox=(format!("0 0 {W} {}", f(h))) role="img" aria-label=(format!("Pass rate by segment with 95% intervals: {label}")) {
             title { "Pass rate by segment, with 95% confidence intervals" }
-            @for t in [0.0, 0.25, 0.5, 0.75, 1.0] {
-                line x1=(f(x(t))) x2=(f(x(t))) y1="0" y2=(f(h - 22.0)) stroke=(GRID) stroke-width="1" {}
-                text x=(f(x(t))) y=(f(h - 6.0)) text-anchor="middle" class="axis" { (format!("{:.0}%", t * 100.0)) }
-            }
+            (unit_grid(h, |t| format!("{:.0}%", t * 100.0)))
             @for (i, (name, s)) in segments.iter().enumerate() {
                 @let y = ROW * i as f64 + 4.0;
                 @let own = threshold(gates, &format!("segments.{name}.pass_rate")).map(|(t, _)| t);

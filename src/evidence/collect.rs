@@ -6,7 +6,7 @@
 //! are structure, not text, and are left exactly as recorded.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use semver::Version;
 
@@ -199,16 +199,7 @@ fn prompt_section(
 /// Every readable run file, oldest first; unreadable ones are named and skipped.
 fn load_runs(ws: &Workspace, warnings: &mut Vec<String>) -> Vec<Run> {
     let dir = ws.state_dir().join("runs");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|e| e.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.retain(|p| {
-        p.extension().is_some_and(|e| e == "json")
-            && !p
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-    });
-    paths.sort();
+    let paths = crate::eval::results::run_files(&dir);
     let mut runs = Vec::new();
     for p in paths {
         match Run::load(&p) {

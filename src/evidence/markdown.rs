@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::{Pack, RunSection, StepStatus};
-use crate::eval::report::{actual, md_escape, money, num, pct};
+use crate::eval::report::{actual, md_escape, pct, summary_rows};
 use crate::manifest::short;
 
 pub fn render(p: &Pack) -> String {
@@ -275,69 +275,21 @@ fn run(o: &mut String, r: &RunSection) {
         md_escape(&h.verdict.reason)
     );
     o.push_str("| | |\n|---|---|\n");
-    let judge = h.judge.as_ref().map_or("none".into(), |j| {
-        format!(
-            "{} via {}, temperature {}, judge prompt `{}`",
-            j.model,
-            j.provider,
-            j.temperature,
-            short(&j.prompt_sha256)
-        )
-    });
-    for (k, v) in [
+    let mut facts = vec![
         (
-            "run",
+            "run".to_string(),
             format!("`{}` ({} → {})", h.run_id, h.started_at, h.finished_at),
         ),
         (
-            "suite",
+            "suite".into(),
             format!("`{}` `{}`", h.suite.path, short(&h.suite.sha256)),
         ),
-        ("dataset", format!("`{}`", h.suite.dataset_sha256)),
-        (
-            "provider",
-            format!(
-                "{} ({}), model {}",
-                h.provider.name, h.provider.kind, h.provider.model
-            ),
-        ),
-        ("judge", judge),
-        (
-            "cases",
-            format!(
-                "{} ({} passed, {} failed, {} errors)",
-                s.cases, s.passed, s.failed, s.errors
-            ),
-        ),
-        (
-            "pass rate",
-            match s.pass_rate_ci95 {
-                Some([lo, hi]) => format!(
-                    "{} (95% CI {:.1}–{:.1}%)",
-                    pct(s.pass_rate),
-                    lo * 100.0,
-                    hi * 100.0
-                ),
-                None => pct(s.pass_rate),
-            },
-        ),
-        (
-            "latency p50 / p95",
-            format!(
-                "{} / {}",
-                num(s.latency_p50_ms, " ms"),
-                num(s.latency_p95_ms, " ms")
-            ),
-        ),
-        (
-            "tokens in / out",
-            format!("{} / {}", s.tokens_in, s.tokens_out),
-        ),
-        ("cost", money(s.cost_usd)),
-    ] {
-        let _ = writeln!(o, "| {k} | {} |", md_escape(&v));
+        ("dataset".into(), format!("`{}`", h.suite.dataset_sha256)),
+    ];
+    facts.extend(summary_rows(h));
+    for (k, v) in facts {
+        let _ = writeln!(o, "| {} | {} |", md_escape(&k), md_escape(&v));
     }
-
     o.push_str("\n| gate | threshold | actual | verdict |\n|---|---|---|---|\n");
     for g in &h.gates {
         let _ = writeln!(
@@ -407,18 +359,7 @@ fn run(o: &mut String, r: &RunSection) {
             l.max_ms
         );
     }
-    if !r.failures.is_empty() {
-        o.push_str("\n| failing case | segment | why |\n|---|---|---|\n");
-        for f in &r.failures {
-            let _ = writeln!(
-                o,
-                "| `{}` | {} | {} |",
-                f.id,
-                f.segment.as_deref().unwrap_or("–"),
-                md_escape(&f.why)
-            );
-        }
-    }
+    cases(o, "failing case", "why", &r.failures);
     match &r.parent {
         Some(c) => {
             let _ = writeln!(
@@ -437,18 +378,7 @@ fn run(o: &mut String, r: &RunSection) {
                     change(d)
                 );
             }
-            if !c.regressions.is_empty() {
-                o.push_str("\n| top regression | segment | why it fails now |\n|---|---|---|\n");
-                for f in &c.regressions {
-                    let _ = writeln!(
-                        o,
-                        "| `{}` | {} | {} |",
-                        f.id,
-                        f.segment.as_deref().unwrap_or("–"),
-                        md_escape(&f.why)
-                    );
-                }
-            }
+            cases(o, "top regression", "why it fails now", &c.regressions);
         }
         None => o.push_str("\nNo run of the parent version for this suite to compare with.\n"),
     }
@@ -531,4 +461,21 @@ fn fenced(o: &mut String, lang: &str, text: &str) {
         "{fence}{lang}\n{}\n{fence}\n",
         text.trim_end_matches('\n')
     );
+}
+
+/// A table of cases with why; nothing when there are none.
+fn cases(o: &mut String, what: &str, why: &str, notes: &[super::CaseNote]) {
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n| {what} | segment | {why} |\n|---|---|---|");
+    for f in notes {
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} |",
+            f.id,
+            f.segment.as_deref().unwrap_or("–"),
+            md_escape(&f.why)
+        );
+    }
 }
