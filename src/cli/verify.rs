@@ -11,8 +11,8 @@ use crate::store::{Outcome, Problem, VersionReport};
 /// Recomputes the sha256 of every frozen file, the prompt, config and digest
 /// hashes, and each manifest's seal. A changed, missing or stray file exits
 /// 4 and names the file and version. So does a deploy history
-/// (history.jsonl) shorter than releases.yaml records. Use it in CI to refuse
-/// a merge that edits a released version.
+/// (history.jsonl) shorter than releases.yaml records, or changed within it.
+/// Use it in CI to refuse a merge that edits a released version.
 ///
 /// Example:
 ///   promptctl verify
