@@ -4,8 +4,10 @@
 #   bench/deploy.sh
 #
 # `rollback` in a workspace with 500 released versions and 10,000 history
-# entries (target <= 10 ms); `resolve` throughput in-process (target
-# >= 1,000,000 keys/s) is measured by `cargo bench --bench resolve`.
+# entries in history.jsonl (target <= 10 ms), and for comparison the first
+# rollback of a 10,000-entry file in the older inline layout, which migrates
+# it. `resolve` throughput in-process (target >= 1,000,000 keys/s) is
+# measured by `cargo bench --bench resolve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
@@ -38,21 +40,22 @@ for v in $(seq 1 500); do
   echo "Rule $v." >> prompts/bench/system.md
   "$P" release bench --bump patch -m "v$v" > /dev/null
 done
-echo "== writing 10,000 history entries (in the line form promptctl writes)"
-python3 - <<'PY'
-import glob, os, re
-versions = sorted((tuple(map(int, os.path.basename(d).split("."))) for d in glob.glob("prompts/bench/versions/*.*.*")))
+# A file in the layout from before history.jsonl: N entries inline, in the
+# line form promptctl wrote, promoting the 500 versions in order.
+legacy() {
+python3 - "$1" <<'PY'
+import glob, json, os, re, sys
+n = int(sys.argv[1])
+versions = sorted(tuple(map(int, os.path.basename(d).split("."))) for d in glob.glob("prompts/bench/versions/*.*.*"))
+names = [".".join(map(str, v)) for v in versions]
 digest = {}
-for v in versions:
-    s = ".".join(map(str, v))
+for s in names:
     m = open(f"prompts/bench/versions/{s}/manifest.yaml").read()
     digest[s] = re.search(r"^digest: (.*)$", m, re.M).group(1)
-names = [".".join(map(str, v)) for v in versions]
-import json
 lines = ["environments:", "  production:", f"    active: {names[-1]}", "history:"]
 prev = None
-for i in range(10000):
-    v = names[min(i * len(names) // 10000, len(names) - 1)]
+for i in range(n):
+    v = names[min(i * len(names) // n, len(names) - 1)]
     e = {"at": "2026-11-21T10:00:00Z", "env": "production", "action": "promote", "version": v}
     if prev: e["from"] = prev
     e.update({"by": "bench", "digest": digest[v]})
@@ -60,11 +63,34 @@ for i in range(10000):
     prev = v
 open("prompts/bench/releases.yaml", "w").write("\n".join(lines) + "\n")
 PY
+}
+entries() { awk '/^  entries:/ {print $2}' prompts/bench/releases.yaml; }
+LAST=$(ls prompts/bench/versions | sort -V | tail -1)
+
+echo "== 10,000 entries in history.jsonl, made by promptctl (9,998 inline, a migrating rollback, a promote)"
+legacy 9998
+"$P" rollback bench --env production --reason setup > /dev/null
+"$P" promote "bench@$LAST" --env production --skip-gate --reason setup > /dev/null
 cp prompts/bench/releases.yaml "$WORK/releases.orig"
-echo "== rollback (20 runs, each from the same 10,000-entry file)"
+cp prompts/bench/history.jsonl "$WORK/history.orig"
+echo "entries: $(entries); releases.yaml $(wc -c < prompts/bench/releases.yaml) bytes, history.jsonl $(wc -c < prompts/bench/history.jsonl) bytes"
+
+echo "== rollback (20 runs, each from the same state)"
 for _ in $(seq 20); do
   cp "$WORK/releases.orig" prompts/bench/releases.yaml
+  cp "$WORK/history.orig" prompts/bench/history.jsonl
   s=$(now); "$P" rollback bench --env production --reason bench > /dev/null; e=$(now)
   echo $(( (e-s)/1000 ))
 done | median | awk '{printf "median %.2f ms (whole process, verify of the target included)\n", $1/1000}'
-grep -c "^- {" prompts/bench/releases.yaml | awk '{print "history entries after the last rollback:", $1}'
+echo "history entries after the last rollback: $(entries)"
+
+echo "== first rollback of a 10,000-entry inline file, which migrates it (20 runs)"
+legacy 10000
+cp prompts/bench/releases.yaml "$WORK/legacy.orig"
+for _ in $(seq 20); do
+  cp "$WORK/legacy.orig" prompts/bench/releases.yaml
+  rm -f prompts/bench/history.jsonl
+  s=$(now); "$P" rollback bench --env production --reason bench > /dev/null; e=$(now)
+  echo $(( (e-s)/1000 ))
+done | median | awk '{printf "median %.2f ms (once per prompt; whole process)\n", $1/1000}'
+echo "history entries after the migration: $(entries)"

@@ -21,3 +21,7 @@ pub const PROMPTCTL_MAX_TIME: &str = "PROMPTCTL_MAX_TIME";
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// Who is recorded as making a change (promote, rollback); else git's `user.name`, else `$USER`.
 pub const PROMPTCTL_USER: &str = "PROMPTCTL_USER";
+/// For tests only: `mid-append` or `before-commit` makes a change to
+/// `releases.yaml` exit at once at that step of its write, as if killed
+/// (see `fsio::crash_point`).
+pub const PROMPTCTL_TEST_CRASH_AT: &str = "PROMPTCTL_TEST_CRASH_AT";

@@ -2,10 +2,12 @@
 //!
 //! Everything promptctl changes goes through here, so a crash at any point
 //! leaves either the old state or the new one, never a torn file, and two
-//! commands on the same prompt take turns instead of racing.
+//! commands on the same prompt take turns instead of racing. The one
+//! exception, [`append_at`], is for files whose committed length is kept
+//! elsewhere (written atomically after it), so a torn append is never read.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, io_incomplete};
@@ -33,6 +35,67 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
     tmp.persist(path)
         .map_err(|e| io_incomplete(path, &e.error))?;
     sync_dir(&dir)
+}
+
+/// Writes `bytes` at `offset` in `path` (created if missing and `offset` is
+/// 0), after cutting off anything past `offset`, and fsyncs the file (and
+/// its folder when the file is new). For append-only files whose committed
+/// length is recorded elsewhere: what lies past it was never committed. A
+/// file shorter than `offset` has lost committed bytes: an integrity error,
+/// and nothing is written.
+pub fn append_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<(), Error> {
+    let (mut file, created) = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(f) => (f, false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && offset == 0 => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| io_incomplete(path, &e))?;
+            (f, true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(shorter(path, 0, offset));
+        }
+        Err(e) => return Err(io_incomplete(path, &e)),
+    };
+    let len = file.metadata().map_err(|e| io_incomplete(path, &e))?.len();
+    if len < offset {
+        return Err(shorter(path, len, offset));
+    }
+    if len > offset {
+        file.set_len(offset).map_err(|e| io_incomplete(path, &e))?;
+    }
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| io_incomplete(path, &e))?;
+    // In two writes, so that a test can die between them: a torn append.
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    file.write_all(head).map_err(|e| io_incomplete(path, &e))?;
+    crash_point("mid-append");
+    file.write_all(tail).map_err(|e| io_incomplete(path, &e))?;
+    file.sync_all().map_err(|e| io_incomplete(path, &e))?;
+    if created {
+        sync_dir(&parent(path))?;
+    }
+    Ok(())
+}
+
+fn shorter(path: &Path, len: u64, offset: u64) -> Error {
+    Error::integrity(format!(
+        "`{}` has {len} bytes, fewer than the {offset} already committed; refusing to append",
+        path.display()
+    ))
+}
+
+/// For tests of crash safety: exits on the spot, running no cleanup (no
+/// destructors, temp files left behind), as `kill -9` would, when
+/// `PROMPTCTL_TEST_CRASH_AT` names `point`. A test can then stop a write
+/// between two exact steps of its protocol, which a timed kill only hits by
+/// luck. Exit status 137, as a shell reports a SIGKILL.
+pub fn crash_point(point: &str) {
+    if std::env::var_os(crate::env::PROMPTCTL_TEST_CRASH_AT).is_some_and(|v| v == point) {
+        std::process::exit(137);
+    }
 }
 
 /// Writes a new file, failing if it exists (for `init` and `new`).

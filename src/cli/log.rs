@@ -6,7 +6,8 @@ use crate::name::Name;
 /// Show a prompt's release and deploy history
 ///
 /// Releases (from each version's manifest) and every promote, canary and
-/// rollback (from releases.yaml), newest first, with who and why.
+/// rollback (from history.jsonl, as far as releases.yaml commits it), newest
+/// first, with who and why.
 ///
 /// Example:
 ///   promptctl log support_bot

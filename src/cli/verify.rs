@@ -2,7 +2,7 @@
 //! re-check every evidence pack.
 
 use super::Context;
-use crate::error::Error;
+use crate::error::{Class, Error};
 use crate::name::Name;
 use crate::output::{GREEN, RED};
 use crate::store::{Outcome, Problem, VersionReport};
@@ -11,8 +11,9 @@ use crate::store::{Outcome, Problem, VersionReport};
 ///
 /// Recomputes the sha256 of every frozen file, the prompt, config and digest
 /// hashes, and each manifest's seal. A changed, missing or stray file exits
-/// 4 and names the file and version. Use it in CI to refuse a merge that
-/// edits a released version.
+/// 4 and names the file and version. So does a deploy history
+/// (history.jsonl) shorter than releases.yaml records, or changed within it.
+/// Use it in CI to refuse a merge that edits a released version.
 ///
 /// Example:
 ///   promptctl verify
@@ -64,6 +65,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     let reports = verify_all(&ws, &jobs);
+    // Committed deploy history that is gone is an integrity failure too;
+    // other problems with releases.yaml are for the commands that read it.
+    let lost: Vec<(&Name, Error)> = names
+        .iter()
+        .filter_map(|n| crate::deploy::check_history(&ws, n).err().map(|e| (n, e)))
+        .filter(|(_, e)| e.class() == Class::Integrity)
+        .collect();
 
     let no_problems: &[Problem] = &[];
     let rows: Vec<Row> = reports
@@ -136,6 +144,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 }
             }
         }
+        for (name, e) in &lost {
+            out.push_str(&format!(
+                "{}  {name} deploy history\n      {e}\n",
+                p.paint(RED, "FAIL")
+            ));
+        }
         p.out(&out)?;
         let versions = rows.len() - pack_reports.len();
         let packs = if pack_reports.is_empty() {
@@ -195,7 +209,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .with_hint("released versions are immutable: restore them from git (`git checkout -- prompts/`) and release a new version instead")
         .into());
     }
-    Ok(())
+    match lost.into_iter().next() {
+        Some((_, e)) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Verifies versions on every core; the work is reading and hashing files.

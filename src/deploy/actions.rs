@@ -1,6 +1,6 @@
-//! Promote, canary and rollback: each one locked read-modify-write of
-//! `releases.yaml` that appends exactly one history entry (or none, when
-//! there is nothing to do).
+//! Promote, canary and rollback: each one locked update (see the parent
+//! module) that records exactly one history entry, or writes nothing when
+//! there is nothing to do or it refuses.
 
 use std::path::PathBuf;
 
@@ -72,7 +72,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
             .environments
             .get(&req.env)
             .and_then(|e| e.requires.clone())
-            && !r.was_live(&required, &req.version)
+            && !r.was_live(&required, &req.version)?
         {
             return Err(Error::failed(format!(
                 "{what} cannot go to `{}`: it has not been live in `{required}` first",
@@ -83,7 +83,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
                 req.name, req.version
             )));
         }
-        let before = r.environments.get(&req.env).cloned().unwrap_or_default();
+        let before = r.state(&req.env);
         let mut after = before.clone();
         let event = match req.canary {
             Some(percent) => {
@@ -161,8 +161,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
                 }
             }
         };
-        r.environments.insert(req.env.clone(), after.clone());
-        r.push(event.clone());
+        let after = r.record(after, event.clone())?;
         Ok(Change {
             name: req.name.to_string(),
             env: req.env.clone(),
@@ -184,7 +183,8 @@ pub struct Rollback {
 }
 
 /// Moves `env` back to the previous live version (or `to`), ending any
-/// canary. Reads only `releases.yaml` and the target's manifest.
+/// canary. Reads only `releases.yaml` and the target's manifest; the
+/// history only for a `to` no longer in `previous`.
 pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
     super::check_env(ws, &req.env)?;
     let reason = req.reason.trim();
@@ -196,7 +196,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
     let by = super::who(ws);
     let at = crate::manifest::now_rfc3339()?;
     super::update(ws, &req.name, |r: &mut Ledger| {
-        let before = r.environments.get(&req.env).cloned().unwrap_or_default();
+        let before = r.state(&req.env);
         let Some(current) = before.active.clone() else {
             return Err(Error::invalid(format!(
                 "`{}` has nothing live in `{}`: there is nothing to roll back",
@@ -207,7 +207,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
             Some(v) => {
                 // Only back to what was live here: `--to` must not become a
                 // way around the promote gate or the promotion path.
-                if !r.was_live(&req.env, v) {
+                if !r.was_live(&req.env, v)? {
                     return Err(Error::invalid(format!(
                         "`{}@{v}` was never live in `{}`; roll back only to a version that was",
                         req.name, req.env
@@ -223,8 +223,8 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
             // version stays, the canary ends.
             None if before.canary.is_some() => current.clone(),
             None => {
-                let stack = r.stack(&req.env);
-                match stack.iter().rev().find(|v| **v != current) {
+                let previous = r.previous(&req.env)?;
+                match previous.iter().find(|v| **v != current) {
                     Some(v) => v.clone(),
                     None => {
                         return Err(Error::invalid(format!(
@@ -250,6 +250,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
         let after = EnvState {
             active: Some(target.clone()),
             canary: None,
+            previous: None, // `record` keeps it
         };
         let event = Event {
             at,
@@ -267,8 +268,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
             run: None,
             skip_gate: false,
         };
-        r.environments.insert(req.env.clone(), after.clone());
-        r.push(event.clone());
+        let after = r.record(after, event.clone())?;
         Ok(Change {
             name: req.name.to_string(),
             env: req.env.clone(),

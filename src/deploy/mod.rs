@@ -1,26 +1,70 @@
 //! Environments: which version is live where, the canary split, and the
-//! append-only history of every change (`prompts/<name>/releases.yaml`).
+//! append-only history of every change.
 //!
-//! Every change is a read-modify-write of that one file under an exclusive
-//! lock, written atomically ([`update`]), so concurrent commands serialise and
-//! a crash leaves the old file or the new one. Rollback reads only this file
-//! and the target's manifest: no provider, no eval, no network.
+//! Two files per prompt. `prompts/<name>/releases.yaml` is small: each
+//! environment's `active` version, its `canary`, and `previous`, the
+//! versions `rollback` walks back to; and a reference to the history,
+//! `history: { file: history.jsonl, entries: N, bytes: B }`.
+//! `prompts/<name>/history.jsonl` holds the history, one JSON event a line,
+//! oldest first, and is only ever appended to.
 //!
-//! The file stays plain YAML, but each history entry is written as one line
-//! of JSON (a YAML flow mapping). An update then parses only the small
-//! `environments` block and a light view of each history line, and appends
-//! its entry without re-serialising the rest: with 10,000 entries a rollback
-//! takes milliseconds instead of the 200 ms a full YAML round trip took. A
-//! hand-edited file in block style still loads (through the YAML parser) and
-//! is rewritten in the line form on the next change.
+//! `releases.yaml` is the commit point: the history is exactly the first `B`
+//! bytes (`N` lines) of `history.jsonl`. Anything after them is a tail left
+//! by an interrupted write, which readers ignore and the next writer cuts
+//! off. A file shorter than `B`, or a prefix of another number of lines,
+//! means committed audit history was lost or changed: exit 4.
+//!
+//! SPEC §7 has the history inline in `releases.yaml`. That made every change
+//! read, rewrite and fsync the whole history (15 ms for a rollback at 10,000
+//! entries, growing with every entry). Now a change appends a line and
+//! rewrites a file of a few hundred bytes, and a plain rollback never opens
+//! the history: it decides from `previous`. `git diff` of `releases.yaml`
+//! shows the state change alone.
+//!
+//! # Updates ([`update`])
+//!
+//! Under the prompt's lock (`.promptctl/locks/<name>.releases.lock`):
+//!
+//! 1. read `releases.yaml`, and check (a stat, not a read) that
+//!    `history.jsonl` is at least `B` bytes long;
+//! 2. the change decides from the environments and `previous`; only when it
+//!    needs to (`rollback --to` a version no longer in `previous`, a
+//!    promotion path) does it read the committed history. If it refuses, or
+//!    there is nothing to do, nothing is written;
+//! 3. cut `history.jsonl` back to `B` bytes, append the new lines at `B`,
+//!    fsync it (and the folder if the file was just created);
+//! 4. write `releases.yaml` with the new state and the new `N` and `B`:
+//!    temp file, fsync, rename, fsync the folder.
+//!
+//! Crash analysis. A crash before step 3 changes nothing. A crash in step 3,
+//! or after it but before the rename in step 4, leaves the old
+//! `releases.yaml`, which still commits the old `B`: the new lines, whole or
+//! torn, are an uncommitted tail, so readers see the old state with the old
+//! history, and the next writer cuts the tail off before it appends. After
+//! the rename, the new state and its entries are committed together; the
+//! appended bytes were fsynced before the rename, so a committed `B` never
+//! points past what reached the disk. Writers take turns (the lock); readers
+//! take no lock and need none, as committed bytes are never rewritten.
+//!
+//! # Files from before `history.jsonl`
+//!
+//! They hold the history inline: one JSON line per entry (`- {…}`, what
+//! promptctl wrote), or block YAML written by hand. Both still load. The next
+//! change migrates: it writes `history.jsonl` in full (temp file and rename,
+//! not an append), then `releases.yaml`. A crash between the two leaves the
+//! old `releases.yaml`, which does not reference the new file and so still
+//! wins; the next change migrates again, replacing it.
 
 pub mod actions;
 pub mod bucket;
 pub mod gate;
+mod history;
+mod ledger;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
@@ -28,59 +72,125 @@ use crate::error::Error;
 use crate::name::Name;
 use crate::workspace::Workspace;
 
+pub use ledger::{Ledger, update};
+
 pub const RELEASES_FILE: &str = "releases.yaml";
+/// The history file promptctl writes, beside `releases.yaml`.
+pub const HISTORY_FILE: &str = "history.jsonl";
 
 /// The whole of `releases.yaml`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Releases {
+    /// Each environment's live state, by its name in `promptctl.yaml`.
     #[serde(default)]
     pub environments: BTreeMap<String, EnvState>,
-    /// Append-only, oldest first.
-    #[serde(default)]
-    pub history: Vec<Event>,
+    /// Where the history of changes is. promptctl writes a reference to
+    /// `history.jsonl`; an inline list is the older layout, still read and
+    /// migrated on the next change. Absent: no history yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One environment's live state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvState {
+    /// The version serving every routing key outside the canary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<Version>,
+    /// A version serving a share of routing keys beside `active`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
+    /// The versions `rollback` walks back to, newest first: those live here
+    /// before `active`, a promotion pushing and a rollback popping back to
+    /// its target (a canary changes nothing). Derived from the history and
+    /// kept by every change; when absent, promptctl derives it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Vec<Version>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A running canary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Canary {
+    /// The version under test.
     pub version: Version,
     /// Share of routing keys served by the canary, 0 < percent < 100.
     pub percent: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the history is: `releases.yaml`'s `history` key.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum History {
+    /// In a file beside `releases.yaml` (what promptctl writes).
+    File(HistoryFile),
+    /// Inline, oldest first: the layout before `history.jsonl`, still read.
+    Inline(Vec<Event>),
+}
+
+/// The committed part of the history file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFile {
+    /// The file's name, in the folder of `releases.yaml`: `history.jsonl`.
+    /// One JSON event a line (an [`Event`]), oldest first.
+    pub file: String,
+    /// How many entries are committed: the lines in the first `bytes` bytes.
+    pub entries: u64,
+    /// How many bytes of the file are committed. Anything after them was
+    /// left by an interrupted write and is ignored; fewer is lost history.
+    pub bytes: u64,
+}
+
+impl HistoryFile {
+    /// No history yet.
+    fn empty() -> HistoryFile {
+        HistoryFile {
+            file: HISTORY_FILE.to_string(),
+            entries: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// What kind of change an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// A version made fully live (ending any canary).
     Promote,
+    /// A canary started or moved.
     Canary,
+    /// Back to an earlier version, or a canary ended.
     Rollback,
 }
 
 /// One change, as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
+    /// When, RFC 3339 in UTC.
     pub at: String,
+    /// The environment changed.
     pub env: String,
     pub action: Action,
+    /// The version made live (promote, rollback) or put in the canary.
     pub version: Version,
+    /// What was live before: the stable version for a canary, the canary's
+    /// version for a rollback that ended one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Version>,
+    /// The canary's share of routing keys (canary only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<f64>,
+    /// Who: `PROMPTCTL_USER`, else git's `user.name`, else `$USER`.
     pub by: String,
+    /// Why (required for a rollback and a skipped gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The digest of the version made live or put in the canary.
     pub digest: String,
     /// The eval run that let this version through (promote and canary).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,22 +200,133 @@ pub struct Event {
     pub skip_gate: bool,
 }
 
+/// A file reference is a mapping, an inline history a list: decided by the
+/// YAML's shape, so that an error inside either names its line and column
+/// (an untagged derive would only say that no variant matched).
+impl<'de> Deserialize<'de> for History {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<History, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = History;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`{ file, entries, bytes }` or a list of entries")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<History, A::Error> {
+                HistoryFile::deserialize(MapAccessDeserializer::new(map)).map(History::File)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<History, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(seq)).map(History::Inline)
+            }
+        }
+        d.deserialize_any(Shape)
+    }
+}
+
 pub fn path(ws: &Workspace, name: &Name) -> PathBuf {
     ws.prompt_dir(name).join(RELEASES_FILE)
 }
 
-/// Reads `releases.yaml` in full; a missing file is an empty one.
-pub fn load(ws: &Workspace, name: &Name) -> Result<Releases, Error> {
-    let (text, label) = read(ws, name)?;
-    let (header, history) = split(&text);
-    let Some(lines) = history.filter(|h| {
-        h.lines()
-            .all(|l| l.trim().is_empty() || l.starts_with("- {"))
-    }) else {
-        return crate::yaml::from_str(std::path::Path::new(&label), &text);
+/// What a reader sees: the environments and the committed history.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub environments: BTreeMap<String, EnvState>,
+    /// Oldest first.
+    pub history: Vec<Event>,
+}
+
+impl Snapshot {
+    /// The last change in `env`.
+    pub fn last_change(&self, env: &str) -> Option<&Event> {
+        self.history.iter().rev().find(|e| e.env == env)
+    }
+}
+
+/// Reads `releases.yaml` and its committed history; a missing file is an
+/// empty one. Lost history is exit 4.
+pub fn load(ws: &Workspace, name: &Name) -> Result<Snapshot, Error> {
+    let read = read(ws, name)?;
+    let history = match read.past {
+        Past::File(h) => history::read(&ws.prompt_dir(name), &ws.prompt_label(name), &h)?,
+        Past::Inline(events) => events,
     };
-    let mut releases: Releases = crate::yaml::from_str(std::path::Path::new(&label), header)?;
+    Ok(Snapshot {
+        environments: read.environments,
+        history,
+    })
+}
+
+/// Checks that the committed history is all there (for `verify`): exit 4
+/// if `history.jsonl` is shorter than `releases.yaml` says, or its committed
+/// part has another number of lines.
+pub fn check_history(ws: &Workspace, name: &Name) -> Result<(), Error> {
+    match read(ws, name)?.past {
+        Past::File(h) => {
+            history::committed(&ws.prompt_dir(name), &ws.prompt_label(name), &h).map(drop)
+        }
+        Past::Inline(_) => Ok(()),
+    }
+}
+
+/// `releases.yaml` as read: the environments, and where the history is.
+struct Read {
+    environments: BTreeMap<String, EnvState>,
+    past: Past,
+}
+
+enum Past {
+    /// In `history.jsonl`, read only when needed.
+    File(HistoryFile),
+    /// Inline (a file from before `history.jsonl`), read with the rest.
+    Inline(Vec<Event>),
+}
+
+fn read(ws: &Workspace, name: &Name) -> Result<Read, Error> {
+    let path = path(ws, name);
+    let label = format!("{}/{RELEASES_FILE}", ws.prompt_label(name));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(crate::error::io_invalid(&path, &e)),
+    };
+    if let Some(read) = inline_lines(&text, &label)? {
+        return Ok(read);
+    }
+    let releases: Releases = crate::yaml::from_str(std::path::Path::new(&label), &text)?;
+    let past = match releases.history {
+        None => Past::File(HistoryFile::empty()),
+        Some(History::File(h)) => {
+            history::check_name(&h.file, &label)?;
+            Past::File(h)
+        }
+        Some(History::Inline(events)) => Past::Inline(events),
+    };
+    Ok(Read {
+        environments: releases.environments,
+        past,
+    })
+}
+
+/// The inline history as promptctl used to write it (`- {json}` lines
+/// after `history:`), read without the YAML parser, which took 200 ms over
+/// 10,000 entries. `None` for any other shape.
+fn inline_lines(text: &str, label: &str) -> Result<Option<Read>, Error> {
+    let (header, Some(lines)) = split(text) else {
+        return Ok(None);
+    };
+    if !lines
+        .lines()
+        .all(|l| l.trim().is_empty() || l.starts_with("- {"))
+    {
+        return Ok(None);
+    }
+    let head: Releases = crate::yaml::from_str(std::path::Path::new(label), header)?;
     let first = header.lines().count() + 2;
+    let mut events = Vec::new();
     for (i, line) in lines
         .lines()
         .enumerate()
@@ -118,19 +339,12 @@ pub fn load(ws: &Workspace, name: &Name) -> Result<Releases, Error> {
                 e.column() + 2
             ))
         })?;
-        releases.history.push(event);
+        events.push(event);
     }
-    Ok(releases)
-}
-
-fn read(ws: &Workspace, name: &Name) -> Result<(String, String), Error> {
-    let path = path(ws, name);
-    let label = format!("{}/{RELEASES_FILE}", ws.prompt_label(name));
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok((text, label)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((String::new(), label)),
-        Err(e) => Err(crate::error::io_invalid(&path, &e)),
-    }
+    Ok(Some(Read {
+        environments: head.environments,
+        past: Past::Inline(events),
+    }))
 }
 
 /// The text before the top-level `history:` key, and the lines after it.
@@ -144,259 +358,51 @@ fn split(text: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// What an update needs of each history entry, parsed cheaply.
-#[derive(Debug, Clone, Deserialize)]
-struct Light {
-    env: String,
-    action: Action,
-    version: Version,
-}
-
-impl Light {
-    /// Reads a line exactly as promptctl writes it (`- {"at":…,"env":…,
-    /// "action":…,"version":…` first, in that order) without a JSON parser;
-    /// `None` for anything else, which then goes through serde_json.
-    fn scan(line: &str) -> Option<Light> {
-        let rest = line.strip_prefix("- {\"at\":\"")?;
-        let rest = &rest[rest.find('"')? + 1..];
-        let (env, rest) = field(rest, ",\"env\":\"")?;
-        let (action, rest) = field(rest, ",\"action\":\"")?;
-        let (version, _) = field(rest, ",\"version\":\"")?;
-        let action = match action {
-            "promote" => Action::Promote,
-            "canary" => Action::Canary,
-            "rollback" => Action::Rollback,
-            _ => return None,
-        };
-        Some(Light {
-            env: env.to_string(),
-            action,
-            version: Version::parse(version).ok()?,
-        })
-    }
-}
-
-/// After `key` (`,"name":"`), the string up to its closing quote, if it has no escapes.
-fn field<'a>(s: &'a str, key: &str) -> Option<(&'a str, &'a str)> {
-    let rest = s.strip_prefix(key)?;
-    let end = rest.find('"')?;
-    let value = &rest[..end];
-    (!value.contains('\\')).then_some((value, &rest[end + 1..]))
-}
-
-/// `releases.yaml` as an update sees it: the environments in full, the
-/// history as a light view plus the raw lines to carry over.
-pub struct Ledger {
-    pub environments: BTreeMap<String, EnvState>,
-    light: Vec<Light>,
-    /// The file as read (or the history rewritten in line form) and where
-    /// its history lines start: carried over byte for byte.
-    raw: String,
-    raw_start: usize,
-    new: Vec<Event>,
-}
-
-impl Ledger {
-    fn open(ws: &Workspace, name: &Name) -> Result<Ledger, Error> {
-        let (text, label) = read(ws, name)?;
-        let (header, history) = split(&text);
-        let line_form = history.is_none_or(|h| {
-            h.lines()
-                .all(|l| l.trim().is_empty() || l.starts_with("- {"))
-        });
-        if !line_form {
-            // Hand-edited block style: read it in full, rewrite it in line form.
-            let full = load(ws, name)?;
-            let mut raw = String::new();
-            for e in &full.history {
-                raw.push_str(&history_line(e));
+/// One change applied to an environment's stack of live versions: a
+/// promotion pushes, a rollback pops back to its target, a canary changes
+/// nothing. So a second rollback walks further back instead of returning to
+/// what the first one left.
+fn step(stack: &mut Vec<Version>, action: Action, version: &Version) {
+    match action {
+        Action::Promote => {
+            if stack.last() != Some(version) {
+                stack.push(version.clone());
             }
-            let light = full
-                .history
-                .iter()
-                .map(|e| Light {
-                    env: e.env.clone(),
-                    action: e.action,
-                    version: e.version.clone(),
-                })
-                .collect();
-            return Ok(Ledger {
-                environments: full.environments,
-                light,
-                raw,
-                raw_start: 0,
-                new: Vec::new(),
-            });
         }
-        let head: Releases = crate::yaml::from_str(std::path::Path::new(&label), header)?;
-        let raw_start = history.map_or(text.len(), |h| text.len() - h.len());
-        let first = header.lines().count() + 2;
-        let mut light = Vec::new();
-        for (i, line) in text[raw_start..]
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let entry = match Light::scan(line) {
-                Some(l) => l,
-                None => serde_json::from_str(&line[2..]).map_err(|e| {
-                    Error::invalid(format!(
-                        "`{label}:{}:{}`: history entry: {e}",
-                        first + i,
-                        e.column() + 2
-                    ))
-                })?,
-            };
-            light.push(entry);
-        }
-        Ok(Ledger {
-            environments: head.environments,
-            light,
-            raw: text,
-            raw_start,
-            new: Vec::new(),
-        })
-    }
-
-    /// Appends an entry to the history.
-    pub fn push(&mut self, event: Event) {
-        self.light.push(Light {
-            env: event.env.clone(),
-            action: event.action,
-            version: event.version.clone(),
-        });
-        self.new.push(event);
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (&str, Action, &Version)> {
-        self.light
-            .iter()
-            .map(|l| (l.env.as_str(), l.action, &l.version))
-    }
-
-    /// Writes the new file: the environments, then the old history lines
-    /// byte for byte, then the new ones.
-    fn write(&self, path: &std::path::Path) -> Result<(), Error> {
-        let head = Releases {
-            environments: self.environments.clone(),
-            history: Vec::new(),
-        };
-        let mut text = crate::yaml::to_string(&head).replace("history: []\n", "");
-        text.push_str("history:\n");
-        let old = &self.raw[self.raw_start..];
-        let mut tail = String::new();
-        if !old.is_empty() && !old.ends_with('\n') {
-            tail.push('\n');
-        }
-        for e in &self.new {
-            tail.push_str(&history_line(e));
-        }
-        crate::fsio::write_atomic_parts(path, &[text.as_bytes(), old.as_bytes(), tail.as_bytes()])
-    }
-
-    pub fn stack(&self, env: &str) -> Vec<Version> {
-        stack(self.entries(), env)
-    }
-
-    pub fn was_live(&self, env: &str, version: &Version) -> bool {
-        was_live(self.entries(), env, version)
-    }
-}
-
-/// Reads, changes and writes `releases.yaml` under the prompt's lock. `change`
-/// sees the current state; if it fails, nothing is written.
-pub fn update<T>(
-    ws: &Workspace,
-    name: &Name,
-    change: impl FnOnce(&mut Ledger) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let _lock = crate::fsio::lock(
-        &ws.state_dir()
-            .join("locks")
-            .join(format!("{name}.releases.lock")),
-    )?;
-    let mut ledger = Ledger::open(ws, name)?;
-    let out = change(&mut ledger)?;
-    ledger.write(&path(ws, name))?;
-    Ok(out)
-}
-
-/// One history entry as a line: `- {json}`. serde_json leaves U+0085,
-/// U+2028 and U+2029 unescaped, and YAML readers take them for line breaks,
-/// so they are escaped here.
-fn history_line(e: &Event) -> String {
-    let json = serde_json::to_string(e).expect("an event serialises");
-    let json = json
-        .replace('\u{85}', "\\u0085")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029");
-    format!("- {json}\n")
-}
-
-/// The versions an environment has had live, as a stack: promotions push, a
-/// rollback pops back to its target. So a second rollback walks further back
-/// instead of returning to what the first one left.
-fn stack<'a>(
-    entries: impl Iterator<Item = (&'a str, Action, &'a Version)>,
-    env: &str,
-) -> Vec<Version> {
-    let mut stack: Vec<Version> = Vec::new();
-    for (_, action, version) in entries.filter(|(e, _, _)| *e == env) {
-        match action {
-            Action::Promote => {
-                if stack.last() != Some(version) {
-                    stack.push(version.clone());
-                }
+        Action::Rollback => {
+            while stack.last().is_some_and(|v| v != version) {
+                stack.pop();
             }
-            Action::Rollback => {
-                while stack.last().is_some_and(|v| v != version) {
-                    stack.pop();
-                }
-                if stack.is_empty() {
-                    stack.push(version.clone());
-                }
+            if stack.is_empty() {
+                stack.push(version.clone());
             }
-            Action::Canary => {}
         }
+        Action::Canary => {}
+    }
+}
+
+/// The stack of versions `env` has had live, from its history; its top is
+/// the live version.
+fn stack(history: &[Event], env: &str) -> Vec<Version> {
+    let mut stack = Vec::new();
+    for e in history.iter().filter(|e| e.env == env) {
+        step(&mut stack, e.action, &e.version);
     }
     stack
 }
 
-fn was_live<'a>(
-    mut entries: impl Iterator<Item = (&'a str, Action, &'a Version)>,
-    env: &str,
-    version: &Version,
-) -> bool {
-    entries.any(|(e, a, v)| {
-        e == env && v == version && matches!(a, Action::Promote | Action::Rollback)
-    })
+/// `previous` for a stack: everything under its top, newest first.
+fn previous_of(stack: &[Version]) -> Vec<Version> {
+    stack.iter().rev().skip(1).cloned().collect()
 }
 
-impl Releases {
-    pub fn stack(&self, env: &str) -> Vec<Version> {
-        stack(
-            self.history
-                .iter()
-                .map(|e| (e.env.as_str(), e.action, &e.version)),
-            env,
-        )
-    }
-
-    /// Whether `version` was ever fully live in `env`.
-    pub fn was_live(&self, env: &str, version: &Version) -> bool {
-        was_live(
-            self.history
-                .iter()
-                .map(|e| (e.env.as_str(), e.action, &e.version)),
-            env,
-            version,
-        )
-    }
-
-    /// The last change in `env`.
-    pub fn last_change(&self, env: &str) -> Option<&Event> {
-        self.history.iter().rev().find(|e| e.env == env)
-    }
+/// Whether `version` was ever fully live in `env`.
+fn was_live(history: &[Event], env: &str, version: &Version) -> bool {
+    history.iter().any(|e| {
+        e.env == env
+            && &e.version == version
+            && matches!(e.action, Action::Promote | Action::Rollback)
+    })
 }
 
 /// Who is making a change: `PROMPTCTL_USER`, else git's `user.name`, else `$USER`.
@@ -468,46 +474,88 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_line_scanner_agrees_with_serde() {
-        let mut e = ev(Action::Rollback, "1.2.3");
-        e.env = "prod-eu".into();
-        e.at = "2026-11-21T10:00:00Z".into();
-        e.reason = Some("quote \" and, comma".into());
-        let line = format!("- {}", serde_json::to_string(&e).unwrap());
-        let fast = Light::scan(&line).expect("promptctl's own line form");
-        let slow: Light = serde_json::from_str(&line[2..]).unwrap();
-        assert_eq!(
-            (fast.env, fast.action, fast.version),
-            (slow.env, slow.action, slow.version)
-        );
-        assert!(
-            Light::scan("- {\"env\":\"p\",\"at\":\"x\"}").is_none(),
-            "another key order goes to serde"
-        );
+    fn versions(vs: &[&str]) -> Vec<Version> {
+        vs.iter().map(|v| v.parse().unwrap()).collect()
     }
 
     #[test]
     fn rollbacks_walk_back() {
         use Action::*;
-        let mut r = Releases {
-            history: vec![
-                ev(Promote, "1.0.0"),
-                ev(Promote, "1.1.0"),
-                ev(Promote, "1.2.0"),
-                ev(Rollback, "1.1.0"),
-            ],
-            ..Releases::default()
-        };
+        let mut h = vec![
+            ev(Promote, "1.0.0"),
+            ev(Promote, "1.1.0"),
+            ev(Promote, "1.2.0"),
+            ev(Rollback, "1.1.0"),
+        ];
+        assert_eq!(stack(&h, "p"), versions(&["1.0.0", "1.1.0"]));
+        assert_eq!(previous_of(&stack(&h, "p")), versions(&["1.0.0"]));
+        h.push(ev(Rollback, "1.0.0"));
+        assert_eq!(stack(&h, "p").len(), 1);
+        assert!(previous_of(&stack(&h, "p")).is_empty());
+        assert!(was_live(&h, "p", &"1.2.0".parse().unwrap()));
+        assert!(stack(&h, "other").is_empty());
+    }
+
+    #[test]
+    fn a_file_reference_and_an_inline_list_both_parse_and_errors_keep_their_line() {
+        let r: Releases =
+            serde_yaml::from_str("history:\n  file: history.jsonl\n  entries: 2\n  bytes: 10\n")
+                .unwrap();
         assert_eq!(
-            r.stack("p"),
-            vec![
-                "1.0.0".parse::<Version>().unwrap(),
-                "1.1.0".parse().unwrap()
-            ]
+            r.history,
+            Some(History::File(HistoryFile {
+                file: "history.jsonl".into(),
+                entries: 2,
+                bytes: 10
+            }))
         );
-        r.history.push(ev(Rollback, "1.0.0"));
-        assert_eq!(r.stack("p").len(), 1);
-        assert!(r.was_live("p", &"1.2.0".parse().unwrap()));
+        let r: Releases = serde_yaml::from_str(
+            "history:\n- {at: x, env: p, action: promote, version: 1.0.0, by: a, digest: d}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            r.history,
+            Some(History::Inline(vec![Event {
+                at: "x".into(),
+                by: "a".into(),
+                digest: "d".into(),
+                ..ev(Action::Promote, "1.0.0")
+            }]))
+        );
+        let e = crate::yaml::from_str::<Releases>(
+            std::path::Path::new("r.yaml"),
+            "environments: {}\nhistory:\n  file: h.jsonl\n  entries: 1\n  byte: 3\n",
+        )
+        .unwrap_err();
+        assert!(e.message().starts_with("`r.yaml:5:"), "{}", e.message());
+        assert!(
+            e.message().contains("unknown field `byte`"),
+            "{}",
+            e.message()
+        );
+        let e = crate::yaml::from_str::<Releases>(
+            std::path::Path::new("r.yaml"),
+            "history:\n  - at: x\n    env: p\n    action: promote\n    version: one\n",
+        )
+        .unwrap_err();
+        assert!(e.message().starts_with("`r.yaml:5:"), "{}", e.message());
+    }
+
+    #[test]
+    fn the_json_schema_accepts_both_layouts() {
+        let schema = serde_json::to_value(schemars::schema_for!(Releases)).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let ok = |yaml: &str| {
+            let doc: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+            v.is_valid(&doc)
+        };
+        assert!(ok(
+            "environments:\n  production:\n    active: 1.2.0\n    canary: { version: 1.3.0, percent: 5 }\n    previous: [1.1.0, 1.0.0]\nhistory: { file: history.jsonl, entries: 3, bytes: 600 }\n"
+        ));
+        assert!(ok(
+            "history:\n- {at: x, env: p, action: rollback, version: 1.0.0, by: a, digest: d}\n"
+        ));
+        assert!(!ok("history: { file: history.jsonl, entries: 3 }\n"));
+        assert!(!ok("environments: { p: { active: 1.0.0, previus: [] } }\n"));
     }
 }
