@@ -82,16 +82,17 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
         ));
     }
 
-    let deploys: Vec<Event> = crate::deploy::load(ws, &req.name)?
+    let releases = crate::deploy::load(ws, &req.name)?;
+    let deploys: Vec<Event> = releases
         .history
-        .into_iter()
+        .iter()
+        .cloned()
         .filter(|e| e.version == req.version || e.from.as_ref() == Some(&req.version))
         .map(|mut e| {
             e.reason = e.reason.map(|r| redactor.redact(&r).into_owned());
             e
         })
         .collect();
-    let releases = crate::deploy::load(ws, &req.name)?;
     let order = promotion_order(ws);
     let timeline = timeline(&runs, &deploys, &req.version, &order);
     let environments = order
