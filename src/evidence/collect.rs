@@ -86,8 +86,8 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
     let deploys: Vec<Event> = releases
         .history
         .iter()
-        .cloned()
         .filter(|e| e.version == req.version || e.from.as_ref() == Some(&req.version))
+        .cloned()
         .map(|mut e| {
             e.reason = e.reason.map(|r| redactor.redact(&r).into_owned());
             e
