@@ -28,6 +28,7 @@ pub mod prodlog;
 pub mod provider;
 pub mod redact;
 pub mod release;
+pub mod schema;
 pub mod secrets;
 pub mod stats;
 pub mod store;

@@ -12,4 +12,5 @@ mod hashing;
 mod input_errors;
 mod release;
 mod render;
+mod schemas;
 mod verify;

@@ -24,6 +24,7 @@ mod release;
 mod render;
 mod resolve;
 mod rollback;
+mod schema;
 mod show;
 mod status;
 mod verify;
@@ -96,6 +97,7 @@ pub enum Command {
     Canary(canary::Args),
     Ab(ab::Args),
     Redact(redact::Args),
+    Schema(schema::Args),
     Completions(completions::Args),
 }
 
@@ -139,6 +141,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Canary(args) => canary::run(args, &ctx),
         Command::Ab(args) => ab::run(args, &ctx),
         Command::Redact(args) => redact::run(args, &ctx),
+        Command::Schema(args) => schema::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }
 }
