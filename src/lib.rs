@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compat;
 pub mod config;
 pub mod deploy;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod eval;

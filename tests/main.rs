@@ -7,6 +7,7 @@ mod util;
 mod ab;
 mod commands;
 mod deploy;
+mod doctor;
 mod eval;
 mod hashing;
 mod input_errors;

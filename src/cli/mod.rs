@@ -8,6 +8,7 @@ mod ab;
 mod canary;
 mod completions;
 mod diff;
+mod doctor;
 mod eval;
 mod export;
 mod gate;
@@ -97,6 +98,7 @@ pub enum Command {
     Canary(canary::Args),
     Ab(ab::Args),
     Redact(redact::Args),
+    Doctor(doctor::Args),
     Schema(schema::Args),
     Completions(completions::Args),
 }
@@ -141,6 +143,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Canary(args) => canary::run(args, &ctx),
         Command::Ab(args) => ab::run(args, &ctx),
         Command::Redact(args) => redact::run(args, &ctx),
+        Command::Doctor(args) => doctor::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }

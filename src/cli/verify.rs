@@ -4,7 +4,7 @@ use super::Context;
 use crate::error::Error;
 use crate::name::Name;
 use crate::output::{GREEN, RED};
-use crate::store::{Outcome, Problem, VersionReport};
+use crate::store::{Outcome, Problem};
 
 /// Verify released versions against their manifests
 ///
@@ -60,7 +60,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             ));
         }
     }
-    let reports = verify_all(&ws, &jobs);
+    let reports = crate::store::verify_all(&ws, &jobs);
 
     let no_problems: &[Problem] = &[];
     let rows: Vec<Row> = reports
@@ -138,39 +138,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Verifies versions on every core; the work is reading and hashing files.
-fn verify_all(
-    ws: &crate::workspace::Workspace,
-    jobs: &[(Name, semver::Version)],
-) -> Vec<VersionReport> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    if threads <= 1 {
-        return jobs
-            .iter()
-            .map(|(n, v)| crate::store::verify_version(ws, n, v))
-            .collect();
-    }
-    let chunk = jobs.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(n, v)| crate::store::verify_version(ws, n, v))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a verify thread panicked"))
-            .collect()
-    })
 }
 
 fn plural(n: usize) -> &'static str {
