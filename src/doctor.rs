@@ -170,17 +170,34 @@ fn suites(ws: &Workspace) -> Vec<SuiteFile> {
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     paths.sort();
-    paths
+    let files: Vec<(PathBuf, SuiteFile)> = paths
         .into_iter()
-        .map(|path| SuiteFile {
-            name: stem(&path),
-            label: path
-                .strip_prefix(&ws.root)
-                .unwrap_or(&path)
-                .display()
-                .to_string(),
-            loaded: Suite::load(ws, &path.to_string_lossy()),
+        .map(|path| {
+            let file = SuiteFile {
+                name: stem(&path),
+                label: path
+                    .strip_prefix(&ws.root)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string(),
+                loaded: Suite::load(ws, &path.to_string_lossy()),
+            };
+            (path, file)
         })
+        .collect();
+    // A YAML list of cases beside its suite is a dataset, not a suite.
+    let datasets: HashSet<PathBuf> = files
+        .iter()
+        .filter_map(|(_, f)| f.loaded.as_ref().ok())
+        .filter_map(|s| match &s.spec.cases {
+            CasesSpec::File(f) => Some(s.path.parent().unwrap_or(Path::new(".")).join(f)),
+            CasesSpec::Inline(_) => None,
+        })
+        .collect();
+    files
+        .into_iter()
+        .filter(|(path, _)| !datasets.contains(path))
+        .map(|(_, file)| file)
         .collect()
 }
 

@@ -481,3 +481,30 @@ fn a_suite_that_does_not_parse_or_names_no_prompt_fails_with_exit_2() {
         "{run}"
     );
 }
+
+#[test]
+fn a_yaml_dataset_beside_its_suite_is_not_taken_for_a_suite() {
+    let ws = Workspace::init();
+    ws.write(
+        "evals/extra.cases.yaml",
+        "- { id: a, vars: { question: hi } }\n- { id: b, vars: { question: ho } }\n",
+    );
+    ws.write(
+        "evals/extra.yaml",
+        "prompt: support_bot\nprovider: echo\ncases: extra.cases.yaml\n",
+    );
+    let (run, _) = doctor(&ws, &["--json"], None);
+    run.success();
+    assert!(
+        !rows(&run).iter().any(|r| r["check"] == "suite extra.cases"),
+        "{run}"
+    );
+    assert_eq!(row(&run, "suite extra")["status"], "ok");
+    assert!(
+        row(&run, "dataset extra")["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("`evals/extra.cases.yaml`: 2 cases"),
+        "{run}"
+    );
+}
