@@ -6,30 +6,41 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
 /// The whole of `promptctl.yaml`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "promptctl.yaml",
+    description = "The promptctl workspace config: model providers, prices, environments, redaction and canary thresholds. Unknown keys are errors."
+)]
 pub struct Config {
-    /// Model providers that `prompt.yaml`'s `model.provider` names.
+    /// Model providers, by the name that `prompt.yaml`'s `model.provider`,
+    /// a suite's `provider` and a judge's `provider` use.
     #[serde(default)]
     pub providers: BTreeMap<String, Provider>,
-    /// USD per million tokens, by model name, for cost gates.
+    /// USD per million tokens, by model name, for cost and the `max_cost_usd`
+    /// gate. A model without a price cannot satisfy a cost gate.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
-    /// Deployment environments, with an optional promotion path.
+    /// Deployment environments that `promote` and `rollback` name, with an
+    /// optional promotion path (`requires`).
     #[serde(default)]
     pub environments: BTreeMap<String, Environment>,
+    /// How PII and secrets are redacted in everything promptctl writes.
     #[serde(default)]
     pub redaction: Redaction,
+    /// Thresholds for `promptctl canary`: how much worse the canary may be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The wire protocol of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderType {
     /// Any OpenAI-compatible chat-completions endpoint.
@@ -42,26 +53,40 @@ pub enum ProviderType {
     Echo,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One model provider.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Provider {
+    /// The wire protocol: `openai`, `anthropic`, `replay` or `echo`.
     #[serde(rename = "type")]
     pub kind: ProviderType,
+    /// The API's address, e.g. `https://api.openai.com/v1` (the default for
+    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
-    /// The name of the environment variable that holds the key.
+    /// The name of the environment variable that holds the API key, e.g.
+    /// `OPENAI_API_KEY`. The key itself never goes in a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// At most this many requests in flight at once (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
+    /// At most this many requests per second (default: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub rps: Option<f64>,
+    /// Seconds one call may take before it is abandoned (default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub timeout_s: Option<f64>,
+    /// How often a 429, 5xx or dropped call is retried, with jittered
+    /// exponential backoff (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Never accepted: see [`LiteralKey`].
+    /// Never accepted: see [`LiteralKey`]. Left out of the schema, so that
+    /// `additionalProperties: false` rejects it there too.
     #[serde(default, skip_serializing)]
+    #[schemars(skip)]
     pub api_key: Option<LiteralKey>,
 }
 
@@ -79,49 +104,73 @@ impl<'de> Deserialize<'de> for LiteralKey {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The price of one model, in USD per million tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
+    /// USD per million input (prompt) tokens.
     pub input: f64,
+    /// USD per million output (completion) tokens.
     pub output: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// One deployment environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
-    /// A version must have been live here before it can be promoted to this one.
+    /// Another environment (defined here) where a version must have been live
+    /// before it can be promoted to this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A built-in PII or secret detector.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Builtin {
+    /// E-mail addresses.
     Email,
+    /// Phone numbers.
     Phone,
+    /// Credit card numbers (Luhn-checked).
     CreditCard,
+    /// US social security numbers.
     Ssn,
+    /// International bank account numbers.
     Iban,
+    /// IPv4 and IPv6 addresses.
     IpAddress,
+    /// API keys and bearer tokens.
     ApiKey,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the model is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SendToProvider {
+    /// Inputs reach the model as they are; what promptctl writes is redacted.
     #[default]
     Raw,
+    /// Inputs are redacted before they are sent, too.
     Redacted,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Redaction rules: matches become `[REDACTED:<kind>]` in results,
+/// cassettes, evidence and logs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Redaction {
+    /// The built-in detectors to apply (default: all of them).
     #[serde(default = "all_builtins")]
     pub builtins: Vec<Builtin>,
-    /// Named regular expressions, redacted as `[REDACTED:<name>]`.
+    /// Extra detectors: kind → regular expression, redacted as
+    /// `[REDACTED:<kind>]`.
     #[serde(default)]
     pub patterns: BTreeMap<String, String>,
+    /// `raw` (default) or `redacted`: whether inputs are redacted before they
+    /// are sent to the model.
     #[serde(default)]
     pub send_to_provider: SendToProvider,
 }
@@ -141,12 +190,14 @@ fn all_builtins() -> Vec<Builtin> {
     vec![Email, Phone, CreditCard, Ssn, Iban, IpAddress, ApiKey]
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Canary analysis settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Canary {
-    /// Minimum requests per arm before a verdict.
+    /// Minimum requests per arm before a verdict; fewer means "hold" (exit 5).
     #[serde(default = "default_min_requests")]
     pub min_requests: u64,
+    /// How much worse than the stable arm the canary may be, per KPI.
     #[serde(default)]
     pub thresholds: CanaryThresholds,
 }
@@ -156,32 +207,45 @@ fn default_min_requests() -> u64 {
 }
 
 /// Canary thresholds per KPI.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryThresholds {
+    /// Share of requests with outcome `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<Threshold>,
+    /// Share of requests with outcome `refusal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal_rate: Option<Threshold>,
+    /// Share of requests with outcome `escalation`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_rate: Option<Threshold>,
+    /// Share of requests with outcome `fallback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_rate: Option<Threshold>,
+    /// Share of requests whose answer was corrected by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correction_rate: Option<Threshold>,
+    /// Median latency in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p50_ms: Option<Threshold>,
+    /// 95th-percentile latency in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p95_ms: Option<Threshold>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A limit on one KPI, canary against stable; set the one that fits it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
+    /// The canary may be at most this much lower (absolute, e.g. `0.02` for
+    /// 2 points).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_drop: Option<f64>,
+    /// The canary may be at most this much higher (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_increase: Option<f64>,
+    /// The canary may be at most this many percent higher (relative, e.g.
+    /// `15`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_increase_pct: Option<f64>,
 }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,25 +16,51 @@ use serde_json::Value;
 use crate::artifact::spec::ModelSpec;
 use crate::name::Name;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The whole of `manifest.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "manifest.yaml",
+    description = "What a released version is, and the hashes that prove it. Written by `promptctl release`, never edited: `verify` checks it byte for byte."
+)]
 pub struct Manifest {
+    /// The prompt's name.
     pub name: Name,
+    /// This version.
     pub version: Version,
+    /// The version released before this one, if any.
     #[serde(default)]
     pub parent: Option<Version>,
+    /// When it was released, in UTC (`SOURCE_DATE_EPOCH` when set).
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
+    /// The git `HEAD` when it was released, if in a git repository.
     #[serde(default)]
     pub git_commit: Option<String>,
+    /// Why it was released (`release -m`).
     pub changelog: String,
+    /// The model and parameters, as in `prompt.yaml`.
     pub model: ModelSpec,
     /// Every frozen file, sorted by path: `sha256:<hex>` of its bytes.
+    #[schemars(extend("additionalProperties" = { "type": "string", "pattern": HASH_PATTERN }))]
     pub files: BTreeMap<String, String>,
+    /// sha256 of the messages' canonical, parsed templates.
+    #[schemars(regex(pattern = HASH_PATTERN))]
     pub prompt_hash: String,
+    /// sha256 of the canonical model, parameters, variables, schemas, tools,
+    /// retrieval and limitations.
+    #[schemars(regex(pattern = HASH_PATTERN))]
     pub config_hash: String,
+    /// sha256 of name, `prompt_hash` and `config_hash`: the version's identity.
+    #[schemars(regex(pattern = HASH_PATTERN))]
     pub digest: String,
+    /// sha256 of the canonical manifest body without `seal`.
+    #[schemars(regex(pattern = HASH_PATTERN))]
     pub seal: String,
 }
+
+/// A `sha256:<hex>` hash, as manifests record them.
+pub const HASH_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
 
 impl Manifest {
     /// sha256 of the canonical JSON of every field except `seal`.

@@ -46,6 +46,24 @@ fn check(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// By hand: a string with the pattern that [`Name::parse`] checks.
+impl schemars::JsonSchema for Name {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Name".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A prompt name: `[a-z0-9][a-z0-9_-]{0,63}`, e.g. `support_bot`.",
+            "type": "string",
+            "pattern": PATTERN,
+        })
+    }
+}
+
+/// The names [`Name::parse`] accepts, as a regular expression.
+pub const PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+
 impl TryFrom<String> for Name {
     type Error = Error;
     fn try_from(s: String) -> Result<Self, Error> {

@@ -110,14 +110,58 @@ where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = String>,
 {
+    table_wrapped(header, rows, &[])
+}
+
+/// A table whose columns `(index, width)` wrap at word boundaries, for
+/// columns of prose that would otherwise make rows hundreds of characters wide.
+pub fn table_wrapped<I, R>(header: &[&str], rows: I, wrap: &[(usize, usize)]) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = String>,
+{
     let mut builder = tabled::builder::Builder::default();
     builder.push_record(header.iter().map(|s| s.to_string()));
     for row in rows {
-        builder.push_record(row);
+        builder.push_record(row.into_iter().enumerate().map(|(i, cell)| {
+            match wrap.iter().find(|(column, _)| *column == i) {
+                Some(&(_, width)) => wrap_words(&cell, width),
+                None => cell,
+            }
+        }));
     }
     let mut table = builder.build();
     table.with(tabled::settings::Style::sharp());
     let mut text = table.to_string();
     text.push('\n');
     text
+}
+
+/// Breaks `text` into lines of at most `width` characters at spaces; a
+/// word longer than `width` gets a line of its own.
+pub fn wrap_words(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_words_breaks_at_spaces() {
+        assert_eq!(wrap_words("a bb ccc dddd", 6), "a bb\nccc\ndddd");
+        assert_eq!(wrap_words("averylongword x", 4), "averylongword\nx");
+        assert_eq!(wrap_words("", 4), "");
+        assert_eq!(wrap_words("fits exactly", 12), "fits exactly");
+    }
 }

@@ -100,6 +100,33 @@ pub fn open(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, 
     }
 }
 
+/// Verifies versions on every core; the work is reading and hashing files.
+pub fn verify_all(ws: &Workspace, jobs: &[(Name, Version)]) -> Vec<VersionReport> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    if threads <= 1 {
+        return jobs.iter().map(|(n, v)| verify_version(ws, n, v)).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(n, v)| verify_version(ws, n, v))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a verify thread panicked"))
+            .collect()
+    })
+}
+
 /// One thing wrong with a released version.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {

@@ -77,9 +77,26 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// The 1-based line of the first line in `text` containing `needle`, for
-/// errors found after parsing (a bad `file:` reference, say).
+/// errors found after parsing (a bad `file:` reference, say). Comment lines
+/// are skipped: the `yaml-language-server` line names a `….schema.json`
+/// that would otherwise match a search for `schema.json:`.
 pub fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    text.lines()
+        .position(|l| !l.trim_start().starts_with('#') && l.contains(needle))
+        .map(|i| i + 1)
+}
+
+/// `bytes` without a first line that tells editors the file's schema
+/// (`# yaml-language-server: $schema=…`): to YAML it is a comment, and it
+/// is not content to compare.
+pub fn without_modeline(bytes: &[u8]) -> &[u8] {
+    if !bytes.starts_with(crate::schema::MODELINE_PREFIX.as_bytes()) {
+        return bytes;
+    }
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => &bytes[i + 1..],
+        None => &[],
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +116,28 @@ mod tests {
     fn no_suggestion_for_a_distant_key() {
         let msg = "unknown field `zzz`, expected one of `provider`, `name`";
         assert_eq!(did_you_mean(msg), None);
+    }
+
+    #[test]
+    fn line_of_skips_comments() {
+        let text = "# yaml-language-server: $schema=../../schemas/prompt.schema.json\n\
+                    output_schema: schema.json\n";
+        assert_eq!(line_of(text, "schema.json"), Some(2));
+        assert_eq!(line_of(text, "nowhere"), None);
+    }
+
+    #[test]
+    fn modeline_is_not_content() {
+        let line = "# yaml-language-server: $schema=schemas/promptctl.schema.json\n";
+        assert_eq!(
+            without_modeline(format!("{line}a: 1\n").as_bytes()),
+            b"a: 1\n"
+        );
+        assert_eq!(without_modeline(line.trim_end().as_bytes()), b"");
+        // Only a first line, and only that comment.
+        assert_eq!(without_modeline(b"# other\na: 1\n"), b"# other\na: 1\n");
+        let later = format!("a: 1\n{line}");
+        assert_eq!(without_modeline(later.as_bytes()), later.as_bytes());
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let paths: std::collections::BTreeSet<&String> = a.files.keys().chain(b.files.keys()).collect();
     for path in paths {
         let (old, new) = (a.files.get(path), b.files.get(path));
-        if old == new {
+        // The editor's schema line is not content: a draft that only gained
+        // it is still identical to its release.
+        let content = |f: Option<&Vec<u8>>| f.map(|b| crate::yaml::without_modeline(b).to_vec());
+        if content(old) == content(new) {
             continue;
         }
         let text = |f: Option<&Vec<u8>>| {

@@ -9,8 +9,10 @@ use crate::error::Error;
 ///
 /// Writes `promptctl.yaml`, the `support_bot` example prompt (its system text
 /// has the five recommended sections), an eval suite with its cases and the
-/// recorded cassette that `promptctl eval support` replays offline, and a
-/// `.gitignore` for local state. Refuses to overwrite any existing file.
+/// recorded cassette that `promptctl eval support` replays offline, the JSON
+/// Schemas under `schemas/` that the YAML files name on their first line (for
+/// editors), and a `.gitignore` for local state. Refuses to overwrite any
+/// existing file.
 ///
 /// Example:
 ///   promptctl init my-prompts && cd my-prompts && promptctl lint
@@ -23,7 +25,9 @@ pub struct Args {
 }
 
 /// The example workspace: the same files as the repository's own example,
-/// embedded so that `init` and the README tour stay in step.
+/// embedded so that `init` and the README tour stay in step. Its YAML files
+/// start with a `yaml-language-server` line naming `schemas/`, which `init`
+/// writes from [`crate::schema::KINDS`].
 const FILES: &[(&str, &str)] = &[
     ("promptctl.yaml", include_str!("../../promptctl.yaml")),
     (
@@ -49,14 +53,29 @@ const FILES: &[(&str, &str)] = &[
     (".gitignore", ".promptctl/\n"),
 ];
 
+/// Every file `init` writes: the example, then the schemas.
+fn files() -> Vec<(String, String)> {
+    let example = FILES
+        .iter()
+        .map(|(rel, text)| (rel.to_string(), text.to_string()));
+    let schemas = crate::schema::KINDS.iter().map(|k| {
+        (
+            format!("{}/{}", crate::schema::DIR, k.file_name()),
+            k.text(),
+        )
+    });
+    example.chain(schemas).collect()
+}
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let dir = match &ctx.dir {
         Some(base) => base.join(&args.path),
         None => args.path.clone(),
     };
-    let existing: Vec<&str> = FILES
+    let files = files();
+    let existing: Vec<&str> = files
         .iter()
-        .map(|(rel, _)| *rel)
+        .map(|(rel, _)| rel.as_str())
         .filter(|rel| dir.join(rel).exists())
         .collect();
     if !existing.is_empty() {
@@ -72,19 +91,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .with_hint("choose an empty folder: `promptctl init NEW_DIR`")
         .into());
     }
-    for (rel, content) in FILES {
+    for (rel, content) in &files {
         crate::fsio::write_new(&dir.join(rel), content.as_bytes())?;
     }
     let p = ctx.printer;
     if p.json {
-        let files: Vec<&str> = FILES.iter().map(|(f, _)| *f).collect();
-        p.json(&serde_json::json!({ "dir": dir, "files": files }))?;
+        let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+        p.json(&serde_json::json!({ "dir": dir, "files": names }))?;
     } else {
         p.status(&format!(
             "created a promptctl workspace in `{}`",
             dir.display()
         ));
-        for (rel, _) in FILES {
+        for (rel, _) in &files {
             p.status(&format!("  {rel}"));
         }
         p.status("next: `promptctl eval support` (offline, from the cassette), then `promptctl release support_bot --bump minor -m \"First release\"`");

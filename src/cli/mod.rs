@@ -8,6 +8,7 @@ mod ab;
 mod canary;
 mod completions;
 mod diff;
+mod doctor;
 mod eval;
 mod evidence;
 mod export;
@@ -25,6 +26,7 @@ mod release;
 mod render;
 mod resolve;
 mod rollback;
+mod schema;
 mod show;
 mod status;
 mod verify;
@@ -98,6 +100,8 @@ pub enum Command {
     Canary(canary::Args),
     Ab(ab::Args),
     Redact(redact::Args),
+    Doctor(doctor::Args),
+    Schema(schema::Args),
     Completions(completions::Args),
 }
 
@@ -142,6 +146,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Canary(args) => canary::run(args, &ctx),
         Command::Ab(args) => ab::run(args, &ctx),
         Command::Redact(args) => redact::run(args, &ctx),
+        Command::Doctor(args) => doctor::run(args, &ctx),
+        Command::Schema(args) => schema::run(args, &ctx),
         Command::Completions(args) => completions::run(args, &ctx),
     }
 }

@@ -9,7 +9,9 @@ use crate::name::Name;
 ///
 /// Writes `prompts/<NAME>/prompt.yaml` and a `system.md` with the five
 /// sections lint looks for: identity & role, behaviour, capabilities &
-/// limits, output format, safety & escalation.
+/// limits, output format, safety & escalation. `prompt.yaml` starts with a
+/// `yaml-language-server` line naming `schemas/prompt.schema.json`, so
+/// editors complete and check it.
 ///
 /// Example:
 ///   promptctl new refund_helper --description "Answers refund questions"
@@ -62,8 +64,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     let (provider, model) = pick_model(&ws.config);
+    let kind = crate::schema::find("prompt").expect("there is a prompt schema");
     let prompt = format!(
-        "name: {name}\n\
+        "{modeline}\
+         name: {name}\n\
          description: {description}\n\
          owners: {{ eng: TODO }}\n\
          model: {{ provider: {provider}, name: {model}, temperature: 0, max_tokens: 400 }}\n\
@@ -73,12 +77,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
          variables:\n  \
            input: {{ type: string, required: true, max_length: 4000 }}\n\
          limitations: []\n",
+        modeline = kind.modeline("../../"),
         name = args.name,
         description = serde_json::to_string(&args.description)?,
     );
     crate::fsio::write_new(&dir.join("prompt.yaml"), prompt.as_bytes())?;
     crate::fsio::write_new(&dir.join("system.md"), SYSTEM.as_bytes())?;
     let label = ws.prompt_label(&args.name);
+    let schema = ws.root.join(crate::schema::DIR).join(kind.file_name());
+    if !schema.is_file() && !ctx.printer.json {
+        ctx.printer.status(&format!(
+            "editors find `prompt.yaml`'s schema in `{}/{}`, which this workspace lacks: \
+             write it with `promptctl schema --write {}`",
+            crate::schema::DIR,
+            kind.file_name(),
+            crate::schema::DIR
+        ));
+    }
     if ctx.printer.json {
         ctx.printer
             .json(&serde_json::json!({ "name": args.name, "dir": label }))?;

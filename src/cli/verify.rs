@@ -5,7 +5,7 @@ use super::Context;
 use crate::error::{Class, Error};
 use crate::name::Name;
 use crate::output::{GREEN, RED};
-use crate::store::{Outcome, Problem, VersionReport};
+use crate::store::{Outcome, Problem};
 
 /// Verify released versions against their manifests
 ///
@@ -64,7 +64,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             ));
         }
     }
-    let reports = verify_all(&ws, &jobs);
+    let reports = crate::store::verify_all(&ws, &jobs);
     // Committed deploy history that is gone is an integrity failure too;
     // other problems with releases.yaml are for the commands that read it.
     let lost: Vec<(&Name, Error)> = names
@@ -213,39 +213,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         Some((_, e)) => Err(e.into()),
         None => Ok(()),
     }
-}
-
-/// Verifies versions on every core; the work is reading and hashing files.
-fn verify_all(
-    ws: &crate::workspace::Workspace,
-    jobs: &[(Name, semver::Version)],
-) -> Vec<VersionReport> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len().max(1));
-    if threads <= 1 {
-        return jobs
-            .iter()
-            .map(|(n, v)| crate::store::verify_version(ws, n, v))
-            .collect();
-    }
-    let chunk = jobs.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(n, v)| crate::store::verify_version(ws, n, v))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a verify thread panicked"))
-            .collect()
-    })
 }
 
 fn what(kind: &str) -> &'static str {

@@ -396,7 +396,8 @@ fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {
         .collect()
 }
 
-fn dataset_sha256(suite: &Suite) -> String {
+/// sha256 of the cases file's bytes, or of the inline cases (what a run records).
+pub fn dataset_sha256(suite: &Suite) -> String {
     match &suite.spec.cases {
         CasesSpec::File(f) => {
             let path = suite

@@ -8,136 +8,241 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
 use crate::workspace::Workspace;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The whole of an eval suite file, `evals/<suite>.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    title = "eval suite",
+    description = "An eval suite (evals/<suite>.yaml): the prompt under test, its cases, assertions, an optional LLM judge, and the gates a run must pass. Unknown keys are errors."
+)]
 pub struct SuiteSpec {
+    /// For humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The prompt under test: `name` (the draft) or `name@X.Y.Z`.
+    #[schemars(regex(
+        pattern = r"^[a-z0-9][a-z0-9_-]{0,63}(@v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?)?$"
+    ))]
     pub prompt: String,
+    /// A provider from `promptctl.yaml` to run the cases on (default: the
+    /// prompt's `model.provider`); `--provider` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The cases: a file beside the suite (`.jsonl`, one case a line, or a
+    /// YAML list), or an inline list.
     pub cases: CasesSpec,
+    /// What applies to every case.
     #[serde(default)]
     pub defaults: Defaults,
+    /// An LLM judge that scores every answer on named criteria.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rubric: Option<Rubric>,
+    /// The thresholds a run must meet to pass (exit 0).
     #[serde(default)]
     pub gates: Gates,
 }
 
 /// A JSONL/YAML file of cases beside the suite, or an inline list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum CasesSpec {
+    /// A file beside the suite: `.jsonl` (one case a line) or a YAML list.
     File(String),
+    /// The cases themselves.
     Inline(Vec<Case>),
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// What applies to every case.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    /// Assertions checked on every case, before the case's own.
     #[serde(default, rename = "assert")]
     pub asserts: Vec<Assertion>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One eval case.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
+    /// A unique id within the suite, e.g. `billing-double-charge`.
     pub id: String,
+    /// The prompt's variables for this case.
     #[serde(default)]
     pub vars: BTreeMap<String, Value>,
+    /// The expected answer, for the judge and for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Value>,
+    /// A segment to report and gate by, e.g. `billing`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// Tags that `eval --tag` selects by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// This case's assertions, checked after the suite's defaults.
     #[serde(default, rename = "assert", skip_serializing_if = "Vec::is_empty")]
     pub asserts: Vec<Assertion>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What an assertion checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssertionType {
+    /// The answer equals `value` (a string, trimmed; or any JSON value).
     Equals,
+    /// The answer contains the string `value`.
     Contains,
+    /// The answer contains at least one of the strings in `value`.
     ContainsAny,
+    /// The answer contains every string in `value`.
     ContainsAll,
+    /// The answer does not contain the string `value`.
     NotContains,
+    /// The answer matches the regular expression `value`.
     Regex,
+    /// The answer does not match the regular expression `value`.
     NotRegex,
+    /// The answer starts with the string `value` (leading space ignored).
     StartsWith,
+    /// The answer is valid JSON.
     IsJson,
+    /// The answer is JSON valid against the JSON Schema `value`.
     JsonSchema,
+    /// The answer has at most `value` characters.
     MaxChars,
+    /// The answer has at most `value` words.
     MaxWords,
+    /// The answer is a refusal.
     Refusal,
+    /// The answer is not a refusal.
     NotRefusal,
+    /// The call took at most `value` milliseconds.
     LatencyMs,
+    /// The call cost at most `value` USD.
     CostUsd,
+    /// The judge answers the question `value` about the answer.
     Rubric,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One assertion on an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = value_by_type)]
 pub struct Assertion {
+    /// What to check.
     #[serde(rename = "type")]
     pub kind: AssertionType,
+    /// The argument: a string, a list of strings, a number or a JSON Schema,
+    /// by `type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// The assertion's weight in the case's score (default 1, at least 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
     pub weight: Option<f64>,
+    /// A name to aggregate this assertion's results by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The `value` each assertion `type` needs, as `Compiled::new` checks it
+/// when a run starts: a schema part by hand, since `value` is any JSON.
+fn value_by_type(schema: &mut schemars::Schema) {
+    let needs = |types: &[&str], value: Value| {
+        serde_json::json!({
+            "if": { "properties": { "type": { "enum": types } }, "required": ["type"] },
+            "then": { "properties": { "value": value }, "required": ["value"] },
+        })
+    };
+    let texts = [
+        "contains",
+        "not_contains",
+        "starts_with",
+        "regex",
+        "not_regex",
+        "rubric",
+    ];
+    let numbers = ["max_chars", "max_words", "latency_ms", "cost_usd"];
+    schema.insert(
+        "allOf".into(),
+        serde_json::json!([
+            needs(&texts, serde_json::json!({ "type": "string" })),
+            needs(
+                &["contains_any", "contains_all"],
+                serde_json::json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 }),
+            ),
+            needs(&numbers, serde_json::json!({ "type": "number" })),
+            needs(&["json_schema"], serde_json::json!({ "type": "object" })),
+            needs(&["equals"], serde_json::json!({ "not": { "type": "null" } })),
+        ]),
+    );
+}
+
+/// An LLM judge and what it scores.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rubric {
+    /// The model that judges.
     pub judge: Judge,
+    /// Criterion name → what the judge scores, 0..1 per case.
     pub criteria: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The judge model; part of a run's identity.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Judge {
+    /// A provider from `promptctl.yaml`.
     pub provider: String,
+    /// The judge model's name, e.g. `gpt-4o`.
     pub model: String,
+    /// The judge's sampling temperature (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The thresholds a run must meet. A gate whose metric is missing fails.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Gates {
+    /// The least share of cases whose assertions all pass, 0..1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_rate: Option<f64>,
+    /// Criterion → the least mean judge score, 0..1.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub criteria: BTreeMap<String, f64>,
+    /// The most share of cases that could not be evaluated (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_error_rate: Option<f64>,
+    /// The most 95th-percentile latency, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p95_ms: Option<f64>,
+    /// The most the run may cost, in USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cost_usd: Option<f64>,
+    /// The most the pass rate may drop against `--baseline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_regression: Option<f64>,
+    /// Segment → gates for the cases of that segment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub segments: BTreeMap<String, SegmentGates>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The gates for one segment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentGates {
+    /// The least share of this segment's cases that pass, 0..1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_rate: Option<f64>,
+    /// Criterion → the least mean judge score in this segment, 0..1.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub criteria: BTreeMap<String, f64>,
 }

@@ -21,9 +21,20 @@ impl Anthropic {
     pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
     /// Appended to the base URL.
     pub const PATH: &str = "/v1/messages";
+    /// The model list: a cheap authenticated request, for `doctor`.
+    pub const MODELS_PATH: &str = "/v1/models";
 
     pub fn new(conn: Connection) -> Self {
         Anthropic { conn }
+    }
+}
+
+/// Adds the API version and the key, when there is one.
+pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
+    let r = r.header("anthropic-version", VERSION);
+    match key {
+        Some(k) => r.header("x-api-key", k.expose()),
+        None => r,
     }
 }
 
@@ -98,13 +109,6 @@ impl Provider for Anthropic {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
-            let auth = |r: reqwest::RequestBuilder, key: Option<&ApiKey>| {
-                let r = r.header("anthropic-version", VERSION);
-                match key {
-                    Some(k) => r.header("x-api-key", k.expose()),
-                    None => r,
-                }
-            };
             let v = self.conn.post(auth, &body(req)).await?;
             parse(&self.conn.name, &v)
         })

@@ -4,8 +4,10 @@
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
 //! `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`;
 //! 401 and 403 stop the run; any other 4xx fails the case at once.
+//! [`Connection::probe`] is `doctor`'s health check over the same client,
+//! with the same scrubbing of every message a server sends back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -60,6 +62,78 @@ impl Connection {
             body,
         )
         .await
+    }
+}
+
+/// What a health check of an endpoint found. Every message is scrubbed of
+/// the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A 2xx answer, after this long.
+    Ok { status: u16, elapsed: Duration },
+    /// No connection, or no answer in time.
+    Unreachable(String),
+    /// 401 or 403: the key is missing, wrong or not allowed.
+    KeyRejected { status: u16, message: String },
+    /// 429: the key works, the server asks to slow down.
+    RateLimited(String),
+    /// 5xx.
+    ServerError { status: u16, message: String },
+    /// Any other answer (a 404 from a server without the endpoint, say).
+    Unexpected { status: u16, message: String },
+}
+
+impl Connection {
+    /// GETs the connection's URL with the headers `auth` adds: a cheap
+    /// authenticated request, for `doctor`. Never retried.
+    pub async fn probe(
+        &self,
+        auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
+    ) -> Probe {
+        let key = self.key.as_ref();
+        let scrub = |s: String| match key {
+            Some(k) => k.scrub(&s),
+            None => crate::secrets::mask(&s),
+        };
+        let started = Instant::now();
+        let request = auth(self.client.get(&self.url), key);
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Probe::Unreachable(transport(&self.name, &e, &scrub).to_string()),
+        };
+        let status = response.status();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Probe::Unreachable(transport(&self.name, &e, &scrub).to_string()),
+        };
+        let elapsed = started.elapsed();
+        let code = status.as_u16();
+        if status.is_success() {
+            return Probe::Ok {
+                status: code,
+                elapsed,
+            };
+        }
+        let message = scrub(format!(
+            "provider `{}` answered {status}: {}",
+            self.name,
+            error_detail(&bytes)
+        ));
+        match code {
+            401 | 403 => Probe::KeyRejected {
+                status: code,
+                message,
+            },
+            429 => Probe::RateLimited(message),
+            500..=599 => Probe::ServerError {
+                status: code,
+                message,
+            },
+            _ => Probe::Unexpected {
+                status: code,
+                message,
+            },
+        }
     }
 }
 

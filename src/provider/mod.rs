@@ -154,23 +154,8 @@ pub fn build(
         timeout: Duration::from_secs_f64(p.timeout_s.unwrap_or(60.0)),
         retries: p.retries.unwrap_or(4),
     };
-    let key = || -> Result<Option<key::ApiKey>, Error> {
-        match &p.api_key_env {
-            Some(var) => key::ApiKey::from_env(name, var).map(Some),
-            None => Ok(None),
-        }
-    };
-    let connect = |default_base: &str, path: &str| {
-        let base = p.base_url.as_deref().unwrap_or(default_base);
-        http::Connection::new(
-            name,
-            base,
-            path,
-            key()?,
-            p.api_key_env.clone(),
-            limits.timeout,
-        )
-    };
+    let connect =
+        |default_base: &str, path: &str| connection(name, p, default_base, path, limits.timeout);
     let provider: Arc<dyn Provider> = match p.kind {
         ProviderType::Openai => Arc::new(openai::OpenAi::new(connect(
             openai::OpenAi::DEFAULT_BASE_URL,
@@ -194,4 +179,69 @@ pub fn build(
         limits,
         key_env: p.api_key_env.clone(),
     })
+}
+
+/// The connection to a network provider at `path` under its base URL, with
+/// its key read from the environment (an error naming the variable if unset).
+fn connection(
+    name: &str,
+    p: &crate::config::Provider,
+    default_base: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<http::Connection, Error> {
+    let key = match &p.api_key_env {
+        Some(var) => Some(key::ApiKey::from_env(name, var)?),
+        None => None,
+    };
+    let base = p.base_url.as_deref().unwrap_or(default_base);
+    http::Connection::new(name, base, path, key, p.api_key_env.clone(), timeout)
+}
+
+/// A health check of one network provider: `GET …/models` with its key and
+/// headers, abandoned after `timeout` (connecting included).
+pub struct HealthCheck {
+    kind: ProviderType,
+    conn: http::Connection,
+}
+
+impl HealthCheck {
+    /// The check for provider `name`; `Ok(None)` for providers that need no
+    /// network (`replay`, `echo`). A missing key is the error [`build`]
+    /// gives, so no request is ever made without one.
+    pub fn new(
+        config: &Config,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Option<HealthCheck>, Error> {
+        let Some(p) = config.providers.get(name) else {
+            return Err(Error::invalid(format!("unknown provider `{name}`")));
+        };
+        let (base, path) = match p.kind {
+            ProviderType::Openai => (
+                openai::OpenAi::DEFAULT_BASE_URL,
+                openai::OpenAi::MODELS_PATH,
+            ),
+            ProviderType::Anthropic => (
+                anthropic::Anthropic::DEFAULT_BASE_URL,
+                anthropic::Anthropic::MODELS_PATH,
+            ),
+            ProviderType::Replay | ProviderType::Echo => return Ok(None),
+        };
+        let conn = connection(name, p, base, path, timeout)?;
+        Ok(Some(HealthCheck { kind: p.kind, conn }))
+    }
+
+    /// The URL the check requests.
+    pub fn url(&self) -> &str {
+        &self.conn.url
+    }
+
+    /// Sends the request; never retried.
+    pub async fn run(&self) -> http::Probe {
+        match self.kind {
+            ProviderType::Anthropic => self.conn.probe(anthropic::auth).await,
+            _ => self.conn.probe(openai::auth).await,
+        }
+    }
 }

@@ -16,9 +16,19 @@ impl OpenAi {
     pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
     /// Appended to the base URL.
     pub const PATH: &str = "/chat/completions";
+    /// The model list: a cheap authenticated request, for `doctor`.
+    pub const MODELS_PATH: &str = "/models";
 
     pub fn new(conn: Connection) -> Self {
         OpenAi { conn }
+    }
+}
+
+/// Adds the key as a bearer token, when there is one.
+pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
+    match key {
+        Some(k) => r.bearer_auth(k.expose()),
+        None => r,
     }
 }
 
@@ -74,10 +84,6 @@ impl Provider for OpenAi {
         req: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, CallError>> {
         Box::pin(async move {
-            let auth = |r: reqwest::RequestBuilder, key: Option<&ApiKey>| match key {
-                Some(k) => r.bearer_auth(k.expose()),
-                None => r,
-            };
             let v = self.conn.post(auth, &body(req)).await?;
             parse(&self.conn.name, &v)
         })

@@ -94,6 +94,9 @@ pub enum Fault {
     /// 200 with this exact content text in the normal envelope (after the
     /// configured latency).
     Reply(String),
+    /// That status with this message in the API's error shape: a server that
+    /// echoes what it was sent (the key, say) back in its error.
+    Error { status: u16, message: String },
 }
 
 /// The content of a normal answer.
@@ -538,6 +541,9 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
         Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
         Verdict::Fault(Fault::Status(status)) => respond_now(answer.error(status, None)),
         Verdict::Fault(Fault::Unauthorized) => respond_now(answer.error(401, None)),
+        Verdict::Fault(Fault::Error { status, message }) => {
+            respond_now(answer.error(status, Some(&message)))
+        }
         Verdict::Fault(Fault::RateLimited { retry_after }) => respond_now(
             answer
                 .error(429, None)
