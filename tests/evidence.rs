@@ -221,6 +221,14 @@ fn the_html_is_self_contained_and_shows_every_gate_and_criterion() {
     }
     let criteria = run["summary"]["criteria"].as_object().unwrap();
     assert_eq!(criteria.len(), 3);
+    // The rubric's text, from the suite the run used.
+    let suite: serde_yaml::Value = serde_yaml::from_str(&ws.read("evals/support.yaml")).unwrap();
+    for (c, text) in suite["rubric"]["criteria"].as_mapping().unwrap() {
+        let (c, text) = (c.as_str().unwrap(), text.as_str().unwrap());
+        assert!(criteria.contains_key(c));
+        assert!(html.contains(&format!("<td>{c}</td><td>{text}</td>")), "rubric `{c}` missing");
+    }
+    assert_eq!(pack_json(&ws)["runs"][0]["rubric"]["same_suite_file"], true);
     for c in criteria.keys() {
         assert!(
             html.contains(&format!(">{c}</text>")),

@@ -70,7 +70,9 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
                 }))
                 .map(|base| compare(pv, base, run, &redactor))
             });
-            run_section(run, parent, &redactor)
+            let mut section = run_section(run, parent, &redactor);
+            section.rubric = rubric(ws, run, &redactor);
+            section
         })
         .collect();
     if runs.is_empty() {
@@ -283,7 +285,24 @@ fn run_section(run: &Run, parent: Option<ParentComparison>, r: &Redactor) -> Run
         latency: latency(&run.cases),
         failures,
         parent,
+        rubric: None,
     }
+}
+
+/// The rubric of the run's suite, read from the suite file as it is now.
+fn rubric(ws: &Workspace, run: &Run, r: &Redactor) -> Option<super::RubricText> {
+    let path = ws.root.join(&run.header.suite.path);
+    let bytes = std::fs::read(&path).ok()?;
+    let suite = crate::eval::suite::Suite::load(ws, &path.to_string_lossy()).ok()?;
+    let rubric = suite.spec.rubric?;
+    Some(super::RubricText {
+        criteria: rubric
+            .criteria
+            .into_iter()
+            .map(|(k, v)| (k, r.redact(&v).into_owned()))
+            .collect(),
+        same_suite_file: crate::canonical::sha256(&bytes) == run.header.suite.sha256,
+    })
 }
 
 fn note(c: &CaseResult, r: &Redactor) -> CaseNote {

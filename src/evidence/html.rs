@@ -306,6 +306,26 @@ fn run(r: &RunSection) -> Markup {
                     }
                 }
             }
+            @if let Some(rb) = &r.rubric {
+                h4 { "Rubric" }
+                table {
+                    thead { tr { th { "criterion" } th { "what the judge scores" } th.num { "mean" } th.num { "scored" } } }
+                    tbody {
+                        @for (c, text) in &rb.criteria {
+                            @let got = s.criteria.get(c);
+                            tr {
+                                td { (c) }
+                                td { (text) }
+                                td.num { (got.and_then(|g| g.mean).map_or("n/a".into(), |m| format!("{m:.3}"))) }
+                                td.num { (got.map_or(0, |g| g.n)) }
+                            }
+                        }
+                    }
+                }
+                @if !rb.same_suite_file {
+                    p.note { "The rubric text is the suite file's as it is now; the file has changed since this run." }
+                }
+            }
             @if !s.criteria.is_empty() {
                 figure {
                     figcaption { "Judge score per criterion (mean, 0–1); the black tick is the gate's minimum" }

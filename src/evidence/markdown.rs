@@ -309,14 +309,22 @@ fn run(o: &mut String, r: &RunSection) {
     }
 
     if !s.criteria.is_empty() {
-        o.push_str("\n| criterion | mean score | scored cases |\n|---|---|---|\n");
+        o.push_str("\n| criterion | what the judge scores | mean score | scored cases |\n|---|---|---|---|\n");
         for (c, v) in &s.criteria {
+            let text = r
+                .rubric
+                .as_ref()
+                .and_then(|rb| rb.criteria.get(c))
+                .map_or(String::new(), |t| md_escape(t));
             let _ = writeln!(
                 o,
-                "| {c} | {} | {} |",
+                "| {c} | {text} | {} | {} |",
                 v.mean.map_or("n/a".into(), |m| format!("{m:.3}")),
                 v.n
             );
+        }
+        if r.rubric.as_ref().is_some_and(|rb| !rb.same_suite_file) {
+            o.push_str("\nThe rubric text is the suite file's as it is now; the file has changed since this run.\n");
         }
     }
     if !s.segments.is_empty() {

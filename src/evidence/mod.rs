@@ -139,6 +139,18 @@ pub struct RunSection {
     /// Against the newest run of the same suite for the parent version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentComparison>,
+    /// What the judge scored: the suite's rubric, as the suite file reads now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rubric: Option<RubricText>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RubricText {
+    /// Criterion → what the judge scores.
+    pub criteria: BTreeMap<String, String>,
+    /// Whether the suite file is byte for byte the one the run used (its
+    /// sha256 matches); when not, the text may differ from what was scored.
+    pub same_suite_file: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
