@@ -226,7 +226,10 @@ fn the_html_is_self_contained_and_shows_every_gate_and_criterion() {
     for (c, text) in suite["rubric"]["criteria"].as_mapping().unwrap() {
         let (c, text) = (c.as_str().unwrap(), text.as_str().unwrap());
         assert!(criteria.contains_key(c));
-        assert!(html.contains(&format!("<td>{c}</td><td>{text}</td>")), "rubric `{c}` missing");
+        assert!(
+            html.contains(&format!("<td>{c}</td><td>{text}</td>")),
+            "rubric `{c}` missing"
+        );
     }
     assert_eq!(pack_json(&ws)["runs"][0]["rubric"]["same_suite_file"], true);
     for c in criteria.keys() {
