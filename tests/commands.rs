@@ -351,6 +351,28 @@ fn lint_passes_on_the_init_workspace() {
     );
 }
 
+/// SPEC §1: cases may live beside the suite as a YAML list. Such a file is
+/// the suite's dataset, not a broken suite, for `lint` (and `doctor`).
+#[test]
+fn a_yaml_cases_file_beside_its_suite_is_not_a_suite() {
+    let ws = Workspace::init();
+    ws.write(
+        "evals/faq.yaml",
+        "prompt: support_bot\nprovider: echo\ncases: faq.cases.yaml\ngates: { pass_rate: 1.0 }\n",
+    );
+    ws.write(
+        "evals/faq.cases.yaml",
+        "- { id: a, vars: { question: \"How do I archive a board?\" } }\n",
+    );
+    let out = ws.run(&["lint", "--json"]).success().json();
+    assert_eq!(out["findings"].as_array().map(Vec::len), Some(0), "{out}");
+    // The suite itself still runs on that file.
+    ws.run(&["eval", "faq"]).success();
+    // And a YAML file no suite names is still checked as a suite.
+    ws.write("evals/stray.yaml", "- { id: a }\n");
+    ws.run(&["lint"]).code(2).stdout_has("evals/stray.yaml");
+}
+
 #[test]
 fn lint_finds_an_api_key_without_printing_it() {
     let ws = Workspace::init();

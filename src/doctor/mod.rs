@@ -11,7 +11,7 @@
 //! down, 2 for a broken file, 4 for a tampered version.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;

@@ -12,43 +12,17 @@ pub(super) struct SuiteFile {
 }
 
 pub(super) fn suites(ws: &Workspace) -> Vec<SuiteFile> {
-    let Ok(entries) = std::fs::read_dir(ws.evals_dir()) else {
-        return Vec::new();
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    paths.sort();
-    let files: Vec<(PathBuf, SuiteFile)> = paths
+    Suite::all_by_path(ws)
         .into_iter()
-        .map(|path| {
-            let file = SuiteFile {
-                name: stem(&path),
-                label: path
-                    .strip_prefix(&ws.root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string(),
-                loaded: Suite::load(ws, &path.to_string_lossy()),
-            };
-            (path, file)
+        .map(|(path, loaded)| SuiteFile {
+            name: stem(&path),
+            label: path
+                .strip_prefix(&ws.root)
+                .unwrap_or(&path)
+                .display()
+                .to_string(),
+            loaded,
         })
-        .collect();
-    // A YAML list of cases beside its suite is a dataset, not a suite.
-    let datasets: HashSet<PathBuf> = files
-        .iter()
-        .filter_map(|(_, f)| f.loaded.as_ref().ok())
-        .filter_map(|s| match &s.spec.cases {
-            CasesSpec::File(f) => Some(s.path.parent().unwrap_or(Path::new(".")).join(f)),
-            CasesSpec::Inline(_) => None,
-        })
-        .collect();
-    files
-        .into_iter()
-        .filter(|(path, _)| !datasets.contains(path))
-        .map(|(_, file)| file)
         .collect()
 }
 

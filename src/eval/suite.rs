@@ -297,18 +297,41 @@ impl Suite {
     /// Every suite under `evals/`, sorted by name. Files that do not parse
     /// are returned as errors so callers can report them.
     pub fn all(ws: &Workspace) -> Vec<Result<Suite, Error>> {
+        Suite::all_by_path(ws).into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// Every suite file in `evals/` with what loading it gave, sorted by
+    /// path. A YAML list of cases that a suite names as its `cases:` file
+    /// (SPEC §1 allows one beside the suite) is that suite's dataset, not a
+    /// suite, and is left out.
+    pub fn all_by_path(ws: &Workspace) -> Vec<(PathBuf, Result<Suite, Error>)> {
         let Ok(entries) = std::fs::read_dir(ws.evals_dir()) else {
             return Vec::new();
         };
         let mut paths: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
             .collect();
         paths.sort();
-        paths
+        let loaded: Vec<(PathBuf, Result<Suite, Error>)> = paths
+            .into_iter()
+            .map(|p| {
+                let suite = Suite::load(ws, &p.to_string_lossy());
+                (p, suite)
+            })
+            .collect();
+        let datasets: std::collections::HashSet<PathBuf> = loaded
             .iter()
-            .map(|p| Suite::load(ws, &p.to_string_lossy()))
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .filter_map(|s| match &s.spec.cases {
+                CasesSpec::File(f) => Some(s.path.parent().unwrap_or(Path::new(".")).join(f)),
+                CasesSpec::Inline(_) => None,
+            })
+            .collect();
+        loaded
+            .into_iter()
+            .filter(|(p, _)| !datasets.contains(p))
             .collect()
     }
 
