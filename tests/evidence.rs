@@ -397,8 +397,8 @@ fn without_runs_the_pack_says_nothing_was_evaluated() {
             ("Dataset ready", "pending"),
             ("Rubric scored", "pending"),
             ("Gates passed", "pending"),
-            ("Canary", "pending"),
             ("Live in staging", "pending"),
+            ("Canary", "pending"),
             ("Live in production", "pending"),
         ]
     );

@@ -589,35 +589,11 @@ fn timeline(
     let canary = deploys
         .iter()
         .find(|e| &e.version == version && e.action == Action::Canary);
-    steps.push(match canary {
-        Some(e) => Step {
-            step: "Canary".into(),
-            status: StepStatus::Passed,
-            at: Some(e.at.clone()),
-            detail: format!(
-                "{} at {}% (by {})",
-                e.env,
-                e.percent.map_or("?".into(), |p| p.to_string()),
-                e.by
-            ),
-        },
-        None if order.last().is_some_and(|env| live(env).is_some()) => Step {
-            step: "Canary".into(),
-            status: StepStatus::Skipped,
-            at: None,
-            detail: "promoted without a canary".into(),
-        },
-        None => Step {
-            step: "Canary".into(),
-            status: StepStatus::Pending,
-            at: None,
-            detail: "not started".into(),
-        },
-    });
-
-    for env in order {
+    // Environments in promotion order; the canary comes before the last one,
+    // where canaries run (staging → canary → production).
+    let env_step = |env: &String| -> Step {
         let step = format!("Live in {env}");
-        steps.push(match live(env) {
+        match live(env) {
             Some(e) => {
                 let replaced = deploys.iter().rev().find(|x| {
                     x.env == *env
@@ -661,7 +637,42 @@ fn timeline(
                 at: None,
                 detail: "not promoted".into(),
             },
-        });
+        }
+    };
+    let (last, before) = match order.split_last() {
+        Some((last, before)) => (Some(last), before),
+        None => (None, &[][..]),
+    };
+    for env in before {
+        steps.push(env_step(env));
+    }
+    steps.push(match canary {
+        Some(e) => Step {
+            step: "Canary".into(),
+            status: StepStatus::Passed,
+            at: Some(e.at.clone()),
+            detail: format!(
+                "{} at {}% (by {})",
+                e.env,
+                e.percent.map_or("?".into(), |p| p.to_string()),
+                e.by
+            ),
+        },
+        None if order.last().is_some_and(|env| live(env).is_some()) => Step {
+            step: "Canary".into(),
+            status: StepStatus::Skipped,
+            at: None,
+            detail: "promoted without a canary".into(),
+        },
+        None => Step {
+            step: "Canary".into(),
+            status: StepStatus::Pending,
+            at: None,
+            detail: "not started".into(),
+        },
+    });
+    if let Some(env) = last {
+        steps.push(env_step(env));
     }
     steps
 }

@@ -61,7 +61,8 @@ pub struct Pack {
     pub runs: Vec<RunSection>,
     /// Every deploy-history entry that concerns this version, oldest first.
     pub deploys: Vec<Event>,
-    /// Dataset ready → rubric scored → gates passed → canary → each environment.
+    /// Dataset ready → rubric scored → gates passed → each environment in
+    /// promotion order, the canary before the last (staging → canary → production).
     pub timeline: Vec<Step>,
     pub redaction: RedactionSection,
     pub runbook: Runbook,
