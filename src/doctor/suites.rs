@@ -152,8 +152,8 @@ fn dataset(
 ) -> (Check, Option<Vec<String>>) {
     let row = format!("dataset {}", suite.name);
     let what = match &suite.spec.cases {
-        CasesSpec::File(f) => {
-            let path = suite.path.parent().unwrap_or(Path::new(".")).join(f);
+        CasesSpec::File(_) => {
+            let path = suite.cases_path().expect("cases in a file");
             format!(
                 "`{}`",
                 path.strip_prefix(&ws.root).unwrap_or(&path).display()

@@ -324,15 +324,20 @@ impl Suite {
         let datasets: std::collections::HashSet<PathBuf> = loaded
             .iter()
             .filter_map(|(_, s)| s.as_ref().ok())
-            .filter_map(|s| match &s.spec.cases {
-                CasesSpec::File(f) => Some(s.path.parent().unwrap_or(Path::new(".")).join(f)),
-                CasesSpec::Inline(_) => None,
-            })
+            .filter_map(Suite::cases_path)
             .collect();
         loaded
             .into_iter()
             .filter(|(p, _)| !datasets.contains(p))
             .collect()
+    }
+
+    /// Where the cases file is (beside the suite), when the cases are not inline.
+    pub fn cases_path(&self) -> Option<PathBuf> {
+        match &self.spec.cases {
+            CasesSpec::File(f) => Some(self.path.parent().unwrap_or(Path::new(".")).join(f)),
+            CasesSpec::Inline(_) => None,
+        }
     }
 
     /// The suite's cases, read one at a time.
