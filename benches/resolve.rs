@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use promptctl::deploy::bucket::{bucket, in_canary};
+use promptctl::rollout::deploy::bucket::{bucket, in_canary};
 
 fn main() {
     let keys: Vec<String> = (0..1_000_000).map(|i| format!("user-{i}")).collect();

@@ -1,7 +1,7 @@
 //! The domain error type and its class.
 //!
 //! Every error a domain module returns carries a [`Class`], which decides the
-//! process exit code in one place (`crate::exit`). Messages are lower case, put
+//! process exit code in one place (`crate::cli::exit`). Messages are lower case, put
 //! paths and values in backticks, and name the file, line and field when the
 //! error comes from user input. A [`Error::hint`] tells the user the next step.
 

@@ -6,39 +6,17 @@
 //! doorway to [`run`]; `cli` parses and prints, every other module is domain
 //! logic that returns data and typed [`error::Error`]s.
 
-pub mod ab;
-pub mod artifact;
-pub mod canary;
-pub mod canonical;
 pub mod cli;
-pub mod compat;
-pub mod config;
-pub mod deploy;
 pub mod doctor;
-pub mod env;
 pub mod error;
 pub mod eval;
 pub mod evidence;
-pub mod exit;
-pub mod fsio;
-pub mod git;
-pub mod lint;
-pub mod manifest;
-pub mod name;
-pub mod output;
-pub mod prodlog;
+pub mod privacy;
 pub mod provider;
-pub mod redact;
-pub mod release;
-pub mod schema;
-pub mod secrets;
+pub mod rollout;
 pub mod stats;
-pub mod store;
-pub mod template;
-pub mod tokens;
-pub mod variables;
+pub mod version;
 pub mod workspace;
-pub mod yaml;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -59,13 +37,13 @@ where
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     ExitCode::SUCCESS
                 }
-                _ => exit::code(error::Class::Invalid),
+                _ => cli::exit::code(error::Class::Invalid),
             };
         }
     };
-    let printer = output::Printer::new(cli.color, cli.json);
+    let printer = cli::output::Printer::new(cli.color, cli.json);
     match cli::dispatch(cli, &printer) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => exit::report(&printer, &err),
+        Err(err) => cli::exit::report(&printer, &err),
     }
 }

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use super::Context;
-use crate::ab::{self, Options};
 use crate::error::Error;
-use crate::prodlog::Metric;
+use crate::rollout::ab::{self, Options};
+use crate::rollout::prodlog::Metric;
 
 /// Plan and analyse A/B tests of prompt versions
 ///
@@ -162,7 +162,7 @@ fn analyze(args: AnalyzeArgs, ctx: &Context) -> anyhow::Result<()> {
         split: args.split,
         guardrails: args.guardrail,
     };
-    let lines = crate::prodlog::open(&args.logs)?;
+    let lines = crate::rollout::prodlog::open(&args.logs)?;
     let analysis = ab::analyze(lines, &opts)?;
     let p = ctx.printer;
     if p.json {

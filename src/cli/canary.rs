@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use super::Context;
-use crate::canary::Verdict;
-use crate::deploy::actions::{self, Rollback};
 use crate::error::Error;
-use crate::name::Name;
+use crate::rollout::canary::Verdict;
+use crate::rollout::deploy::actions::{self, Rollback};
+use crate::workspace::name::Name;
 
 /// Decide a canary from production logs: promote, hold or roll back
 ///
@@ -37,14 +37,14 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::deploy::check_env(&ws, &args.env)?;
+    crate::rollout::deploy::check_env(&ws, &args.env)?;
     ws.require_prompt(&args.name)?;
     let Some(config) = ws.config.canary.clone() else {
         return Err(Error::invalid("promptctl.yaml has no `canary:` thresholds; a canary with no thresholds cannot be judged")
             .with_hint("add `canary: { min_requests: 200, thresholds: { success_rate: { max_drop: 0.02 } } }`")
             .into());
     };
-    let releases = crate::deploy::load(&ws, &args.name)?;
+    let releases = crate::rollout::deploy::load(&ws, &args.name)?;
     let state = releases
         .environments
         .get(&args.env)
@@ -61,8 +61,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         ))
         .into());
     };
-    let lines = crate::prodlog::open(&args.logs)?;
-    let report = crate::canary::analyze(
+    let lines = crate::rollout::prodlog::open(&args.logs)?;
+    let report = crate::rollout::canary::analyze(
         lines,
         args.name.as_str(),
         &args.env,

@@ -6,8 +6,8 @@ use serde_json::Value;
 use similar::TextDiff;
 
 use super::Context;
-use crate::name::PromptRef;
-use crate::output::{BOLD, CYAN, GREEN, RED};
+use crate::cli::output::{BOLD, CYAN, GREEN, RED};
+use crate::workspace::name::PromptRef;
 
 /// Compare two versions of a prompt
 ///
@@ -58,7 +58,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let (old, new) = (a.files.get(path), b.files.get(path));
         // The editor's schema line is not content: a draft that only gained
         // it is still identical to its release.
-        let content = |f: Option<&Vec<u8>>| f.map(|b| crate::yaml::without_modeline(b).to_vec());
+        let content =
+            |f: Option<&Vec<u8>>| f.map(|b| crate::workspace::yaml::without_modeline(b).to_vec());
         if content(old) == content(new) {
             continue;
         }
@@ -94,19 +95,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             to: cb.get(k).cloned(),
         })
         .collect();
-    let changes = crate::compat::changes(&a, &b);
+    let changes = crate::version::compat::changes(&a, &b);
     // The bump `release` would require from the older side (shifted before 1.0).
     let from_version = match a_manifest {
         Some(m) => Some(m.version),
-        None => crate::store::latest(&ws, &args.from.name)?,
+        None => crate::version::store::latest(&ws, &args.from.name)?,
     };
     let needed = match &from_version {
-        Some(v) => crate::compat::required(v, &changes),
+        Some(v) => crate::version::compat::required(v, &changes),
         None => changes
             .iter()
             .map(|c| c.level)
             .max()
-            .unwrap_or(crate::compat::Level::Patch),
+            .unwrap_or(crate::version::compat::Level::Patch),
     };
     let (ha, hb) = (a.hashes(), b.hashes());
 
@@ -127,7 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if ha.digest == hb.digest && files.is_empty() {
         out.push_str(&format!(
             "{la} and {lb} are identical (digest {})\n",
-            crate::manifest::short(&ha.digest)
+            crate::version::manifest::short(&ha.digest)
         ));
         p.out(&out)?;
         return Ok(());

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use super::Context;
+use crate::cli::output::{GREEN, RED, YELLOW};
 use crate::doctor::{Options, Status};
 use crate::error::Error;
-use crate::output::{GREEN, RED, YELLOW};
 
 /// Check the workspace: config, keys, providers, suites, released versions
 ///
@@ -74,7 +74,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if p.json {
         p.json(&serde_json::json!({ "checks": checks, "summary": summary }))?;
     } else {
-        p.out(&crate::output::table_wrapped(
+        p.out(&crate::cli::output::table_wrapped(
             &["check", "status", "detail", "hint"],
             checks.iter().map(|c| {
                 vec![

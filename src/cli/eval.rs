@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Context;
+use crate::cli::output::{GREEN, RED};
 use crate::error::{Class, Error};
 use crate::eval::report;
 use crate::eval::session::{self, Options};
-use crate::name::PromptRef;
-use crate::output::{GREEN, RED};
+use crate::workspace::name::PromptRef;
 
 /// Evaluate a prompt against a suite and gate on the result
 ///
@@ -31,19 +31,19 @@ pub struct Args {
     #[arg(long, value_parser = super::prompt_ref)]
     prompt: Option<PromptRef>,
     /// Use this provider from promptctl.yaml instead of the suite's
-    #[arg(long, env = crate::env::PROMPTCTL_PROVIDER)]
+    #[arg(long, env = crate::workspace::env::PROMPTCTL_PROVIDER)]
     provider: Option<String>,
     /// Use this provider for the judge (default: the suite's; under `replay`, the cassette)
     #[arg(long)]
     judge_provider: Option<String>,
     /// Cases evaluated at once
-    #[arg(short = 'j', long, default_value_t = crate::eval::runner::DEFAULT_CONCURRENCY, env = crate::env::PROMPTCTL_CONCURRENCY)]
+    #[arg(short = 'j', long, default_value_t = crate::eval::runner::DEFAULT_CONCURRENCY, env = crate::workspace::env::PROMPTCTL_CONCURRENCY)]
     concurrency: usize,
     /// Requests per second to the provider (overrides its `rps`)
     #[arg(long)]
     rps: Option<f64>,
     /// Do not read or write the response cache
-    #[arg(long, env = crate::env::PROMPTCTL_NO_CACHE)]
+    #[arg(long, env = crate::workspace::env::PROMPTCTL_NO_CACHE)]
     no_cache: bool,
     /// Write the live responses (redacted) to `evals/cassettes/<suite>.jsonl`
     #[arg(long)]
@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, value_name = "VERSION|RUN.json")]
     baseline: Option<String>,
     /// Stop after this many seconds; unfinished cases are errors (exit 3)
-    #[arg(long, value_name = "SECONDS", env = crate::env::PROMPTCTL_MAX_TIME)]
+    #[arg(long, value_name = "SECONDS", env = crate::workspace::env::PROMPTCTL_MAX_TIME)]
     max_time: Option<f64>,
     /// Report format on stdout (or in `-o FILE`)
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -157,11 +157,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         Ok(crate::eval::results::Run::load(&outcome.path)?)
     })?;
     match &args.output {
-        Some(path) => crate::fsio::write_atomic(path, text.as_bytes())?,
+        Some(path) => crate::workspace::fsio::write_atomic(path, text.as_bytes())?,
         None => p.out(&text)?,
     }
     if let Some(summary) =
-        std::env::var_os(crate::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty())
+        std::env::var_os(crate::workspace::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty())
     {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -185,7 +185,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 /// A run's report in `format`. `load` reads the whole run, for the formats
 /// that need every case (JSON, JUnit).
 pub fn render(
-    p: &crate::output::Printer,
+    p: &crate::cli::output::Printer,
     format: Format,
     h: &crate::eval::results::RunHeader,
     failures: &[crate::eval::results::CaseResult],

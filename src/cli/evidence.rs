@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use super::Context;
+use crate::cli::output::{GREEN, RED, YELLOW};
 use crate::error::Error;
 use crate::evidence::{self, Request};
-use crate::name::PromptRef;
-use crate::output::{GREEN, RED, YELLOW};
+use crate::workspace::name::PromptRef;
 
 /// Write the evidence pack of a released version
 ///
@@ -61,7 +61,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     ws.require_prompt(&name)?;
     let version = match args.prompt.version.clone() {
         Some(v) => v,
-        None => crate::store::latest(&ws, &name)?.ok_or_else(|| {
+        None => crate::version::store::latest(&ws, &name)?.ok_or_else(|| {
             Error::invalid(format!("`{name}` has no released version")).with_hint(format!(
                 "release one with `promptctl release {name} -m \"…\"`"
             ))
@@ -123,7 +123,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         headline
     );
     for (f, h) in &written.files {
-        out.push_str(&format!("  {shown}/{f}  {}\n", crate::manifest::short(h)));
+        out.push_str(&format!(
+            "  {shown}/{f}  {}\n",
+            crate::version::manifest::short(h)
+        ));
     }
     p.out(&out)?;
     p.status(&if written.unchanged {

@@ -28,27 +28,28 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::deploy::check_env(&ws, &args.env)?;
-    let version_json = |name: &crate::name::Name, v: &semver::Version| -> anyhow::Result<Value> {
-        let r = crate::store::open(&ws, name, v)?;
-        let messages: Vec<Value> = r
-            .artifact
-            .messages
-            .iter()
-            .map(|m| json!({ "role": m.role.as_str(), "template": m.template.source_form() }))
-            .collect();
-        Ok(json!({
-            "version": v.to_string(),
-            "digest": r.manifest.digest,
-            "model": r.artifact.spec.model,
-            "variables": r.artifact.spec.variables,
-            "messages": messages,
-            "output_schema": r.artifact.output_schema,
-        }))
-    };
+    crate::rollout::deploy::check_env(&ws, &args.env)?;
+    let version_json =
+        |name: &crate::workspace::name::Name, v: &semver::Version| -> anyhow::Result<Value> {
+            let r = crate::version::store::open(&ws, name, v)?;
+            let messages: Vec<Value> = r
+                .artifact
+                .messages
+                .iter()
+                .map(|m| json!({ "role": m.role.as_str(), "template": m.template.source_form() }))
+                .collect();
+            Ok(json!({
+                "version": v.to_string(),
+                "digest": r.manifest.digest,
+                "model": r.artifact.spec.model,
+                "variables": r.artifact.spec.variables,
+                "messages": messages,
+                "output_schema": r.artifact.output_schema,
+            }))
+        };
     let mut prompts = serde_json::Map::new();
     for name in ws.prompt_names()? {
-        let releases = crate::deploy::load(&ws, &name)?;
+        let releases = crate::rollout::deploy::load(&ws, &name)?;
         let Some(state) = releases.environments.get(&args.env) else {
             continue;
         };
@@ -82,7 +83,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     text.push('\n');
     match &args.output {
         Some(path) => {
-            crate::fsio::write_atomic(path, text.as_bytes())?;
+            crate::workspace::fsio::write_atomic(path, text.as_bytes())?;
             ctx.printer.status(&format!(
                 "exported {} prompt(s) live in `{}` to `{}`",
                 prompts_len(&bundle),

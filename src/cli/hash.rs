@@ -1,7 +1,7 @@
 //! `promptctl hash`: the content hashes of a draft or a version.
 
 use super::Context;
-use crate::name::PromptRef;
+use crate::workspace::name::PromptRef;
 
 /// Print the hashes of a draft or a released version
 ///

@@ -27,7 +27,7 @@ pub struct Args {
 /// The example workspace: the same files as the repository's own example,
 /// embedded so that `init` and the README tour stay in step. Its YAML files
 /// start with a `yaml-language-server` line naming `schemas/`, which `init`
-/// writes from [`crate::schema::KINDS`].
+/// writes from [`crate::workspace::schema::KINDS`].
 const FILES: &[(&str, &str)] = &[
     ("promptctl.yaml", include_str!("../../promptctl.yaml")),
     (
@@ -58,9 +58,9 @@ fn files() -> Vec<(String, String)> {
     let example = FILES
         .iter()
         .map(|(rel, text)| (rel.to_string(), text.to_string()));
-    let schemas = crate::schema::KINDS.iter().map(|k| {
+    let schemas = crate::workspace::schema::KINDS.iter().map(|k| {
         (
-            format!("{}/{}", crate::schema::DIR, k.file_name()),
+            format!("{}/{}", crate::workspace::schema::DIR, k.file_name()),
             k.text(),
         )
     });
@@ -92,7 +92,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .into());
     }
     for (rel, content) in &files {
-        crate::fsio::write_new(&dir.join(rel), content.as_bytes())?;
+        crate::workspace::fsio::write_new(&dir.join(rel), content.as_bytes())?;
     }
     let p = ctx.printer;
     if p.json {

@@ -1,10 +1,10 @@
 //! `promptctl lint`: checks a release would not catch.
 
 use super::Context;
+use crate::cli::output::{RED, YELLOW};
 use crate::error::Error;
-use crate::lint::Severity;
-use crate::name::Name;
-use crate::output::{RED, YELLOW};
+use crate::version::lint::Severity;
+use crate::workspace::name::Name;
 
 /// Check prompts for problems
 ///
@@ -40,7 +40,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         }
         args.names
     };
-    let report = crate::lint::lint(&ws, &names);
+    let report = crate::version::lint::lint(&ws, &names);
     let p = ctx.printer;
     if p.json {
         p.json(&report)?;

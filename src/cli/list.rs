@@ -1,7 +1,7 @@
 //! `promptctl list`: every prompt, its latest version and draft state.
 
 use super::Context;
-use crate::artifact::Artifact;
+use crate::version::artifact::Artifact;
 
 /// List the prompts in the workspace
 ///
@@ -28,9 +28,9 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let mut rows = Vec::new();
     for name in ws.prompt_names()? {
-        let versions = crate::store::list(&ws, &name)?;
+        let versions = crate::version::store::list(&ws, &name)?;
         let latest = match versions.last() {
-            Some(v) => Some(crate::store::read_manifest(&ws, &name, v)?),
+            Some(v) => Some(crate::version::store::read_manifest(&ws, &name, v)?),
             None => None,
         };
         let draft = Artifact::load(&ws.prompt_dir(&name), &ws.prompt_label(&name), &name);
@@ -55,7 +55,7 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else if rows.is_empty() {
         p.status("no prompts yet: create one with `promptctl new NAME`");
     } else {
-        p.out(&crate::output::table(
+        p.out(&crate::cli::output::table(
             &["prompt", "latest", "versions", "draft", "description"],
             rows.iter().map(|r| {
                 vec![

@@ -1,7 +1,7 @@
 //! `promptctl log`: the release history of one prompt, newest first.
 
 use super::Context;
-use crate::name::Name;
+use crate::workspace::name::Name;
 
 /// Show a prompt's release and deploy history
 ///
@@ -39,8 +39,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     ws.require_prompt(&args.name)?;
     let mut entries = Vec::new();
-    for v in crate::store::list(&ws, &args.name)? {
-        let m = crate::store::read_manifest(&ws, &args.name, &v)?;
+    for v in crate::version::store::list(&ws, &args.name)? {
+        let m = crate::version::store::read_manifest(&ws, &args.name, &v)?;
         entries.push(Entry {
             at: m.created_at.clone(),
             what: "release".into(),
@@ -62,11 +62,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             digest: m.digest.clone(),
         });
     }
-    for e in crate::deploy::load(&ws, &args.name)?.history {
+    for e in crate::rollout::deploy::load(&ws, &args.name)?.history {
         let action = match e.action {
-            crate::deploy::Action::Promote => "promote",
-            crate::deploy::Action::Canary => "canary",
-            crate::deploy::Action::Rollback => "rollback",
+            crate::rollout::deploy::Action::Promote => "promote",
+            crate::rollout::deploy::Action::Canary => "canary",
+            crate::rollout::deploy::Action::Rollback => "rollback",
         };
         let mut detail = match (&e.from, e.percent) {
             (Some(f), Some(p)) => format!("{p}% (stable {f})"),
@@ -107,7 +107,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             args.name, args.name
         ));
     } else {
-        p.out(&crate::output::table(
+        p.out(&crate::cli::output::table(
             &["when", "what", "version", "env", "by", "detail"],
             entries.iter().map(|e| {
                 vec![

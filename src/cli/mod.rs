@@ -11,6 +11,7 @@ mod diff;
 mod doctor;
 mod eval;
 mod evidence;
+pub mod exit;
 mod export;
 mod gate;
 mod hash;
@@ -20,6 +21,7 @@ mod list;
 mod log;
 mod merge;
 mod new;
+pub mod output;
 mod promote;
 mod redact;
 mod release;
@@ -35,8 +37,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::cli::output::{ColorChoice, Printer};
 use crate::error::Error;
-use crate::output::{ColorChoice, Printer};
 use crate::workspace::Workspace;
 
 const ABOUT: &str = "Release discipline for LLM prompts: versions, evals, evidence, rollout";
@@ -60,7 +62,7 @@ Exit codes:
 #[command(name = "promptctl", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Run against the workspace in DIR instead of searching upwards from here
-    #[arg(short = 'C', global = true, value_name = "DIR", env = crate::env::PROMPTCTL_DIR)]
+    #[arg(short = 'C', global = true, value_name = "DIR", env = crate::workspace::env::PROMPTCTL_DIR)]
     pub dir: Option<PathBuf>,
 
     /// Print data as JSON on stdout
@@ -68,7 +70,7 @@ pub struct Cli {
     pub json: bool,
 
     /// When to use colour
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = crate::env::PROMPTCTL_COLOR)]
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = crate::workspace::env::PROMPTCTL_COLOR)]
     pub color: ColorChoice,
 
     #[command(subcommand)]
@@ -153,24 +155,30 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
 }
 
 /// Parses a `name` or `name@X.Y.Z` argument for clap.
-pub fn prompt_ref(s: &str) -> Result<crate::name::PromptRef, String> {
-    crate::name::PromptRef::parse(s).map_err(|e| e.message().to_string())
+pub fn prompt_ref(s: &str) -> Result<crate::workspace::name::PromptRef, String> {
+    crate::workspace::name::PromptRef::parse(s).map_err(|e| e.message().to_string())
 }
 
 /// Parses a prompt name argument for clap.
-pub fn prompt_name(s: &str) -> Result<crate::name::Name, String> {
-    crate::name::Name::parse(s).map_err(|e| e.message().to_string())
+pub fn prompt_name(s: &str) -> Result<crate::workspace::name::Name, String> {
+    crate::workspace::name::Name::parse(s).map_err(|e| e.message().to_string())
 }
 
 /// Loads a draft or a verified released version.
 pub fn load_ref(
     ws: &Workspace,
-    r: &crate::name::PromptRef,
-) -> Result<(crate::artifact::Artifact, Option<crate::manifest::Manifest>), Error> {
+    r: &crate::workspace::name::PromptRef,
+) -> Result<
+    (
+        crate::version::artifact::Artifact,
+        Option<crate::version::manifest::Manifest>,
+    ),
+    Error,
+> {
     ws.require_prompt(&r.name)?;
     match &r.version {
         None => Ok((
-            crate::artifact::Artifact::load(
+            crate::version::artifact::Artifact::load(
                 &ws.prompt_dir(&r.name),
                 &ws.prompt_label(&r.name),
                 &r.name,
@@ -178,7 +186,7 @@ pub fn load_ref(
             None,
         )),
         Some(v) => {
-            let released = crate::store::open(ws, &r.name, v)?;
+            let released = crate::version::store::open(ws, &r.name, v)?;
             Ok((released.artifact, Some(released.manifest)))
         }
     }

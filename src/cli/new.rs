@@ -1,9 +1,9 @@
 //! `promptctl new`: a draft prompt with the five recommended sections.
 
 use super::Context;
-use crate::config::ProviderType;
 use crate::error::Error;
-use crate::name::Name;
+use crate::workspace::config::ProviderType;
+use crate::workspace::name::Name;
 
 /// Create a new draft prompt
 ///
@@ -64,7 +64,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         );
     }
     let (provider, model) = pick_model(&ws.config);
-    let kind = crate::schema::find("prompt").expect("there is a prompt schema");
+    let kind = crate::workspace::schema::find("prompt").expect("there is a prompt schema");
     let prompt = format!(
         "{modeline}\
          name: {name}\n\
@@ -81,17 +81,20 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         name = args.name,
         description = serde_json::to_string(&args.description)?,
     );
-    crate::fsio::write_new(&dir.join("prompt.yaml"), prompt.as_bytes())?;
-    crate::fsio::write_new(&dir.join("system.md"), SYSTEM.as_bytes())?;
+    crate::workspace::fsio::write_new(&dir.join("prompt.yaml"), prompt.as_bytes())?;
+    crate::workspace::fsio::write_new(&dir.join("system.md"), SYSTEM.as_bytes())?;
     let label = ws.prompt_label(&args.name);
-    let schema = ws.root.join(crate::schema::DIR).join(kind.file_name());
+    let schema = ws
+        .root
+        .join(crate::workspace::schema::DIR)
+        .join(kind.file_name());
     if !schema.is_file() && !ctx.printer.json {
         ctx.printer.status(&format!(
             "editors find `prompt.yaml`'s schema in `{}/{}`, which this workspace lacks: \
              write it with `promptctl schema --write {}`",
-            crate::schema::DIR,
+            crate::workspace::schema::DIR,
             kind.file_name(),
-            crate::schema::DIR
+            crate::workspace::schema::DIR
         ));
     }
     if ctx.printer.json {
@@ -106,7 +109,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// The provider for a new prompt: `openai` if defined, else the first one.
-fn pick_model(config: &crate::config::Config) -> (String, &'static str) {
+fn pick_model(config: &crate::workspace::config::Config) -> (String, &'static str) {
     let chosen = config
         .providers
         .get_key_value("openai")

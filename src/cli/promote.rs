@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::Context;
-use crate::deploy::actions::{self, Promote};
 use crate::error::Error;
-use crate::name::PromptRef;
+use crate::rollout::deploy::actions::{self, Promote};
+use crate::workspace::name::PromptRef;
 
 /// Make a released version live in an environment (or start a canary)
 ///

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use super::Context;
-use crate::redact::Redactor;
+use crate::privacy::redact::Redactor;
 
 /// Redact PII and secrets from a file or stdin
 ///
@@ -26,7 +26,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let config = match ctx.workspace() {
         Ok(ws) => ws.config.redaction,
-        Err(_) if ctx.dir.is_none() => crate::config::Redaction::default(),
+        Err(_) if ctx.dir.is_none() => crate::workspace::config::Redaction::default(),
         Err(e) => return Err(e.into()),
     };
     let redactor = Redactor::new(&config)?;

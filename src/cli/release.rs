@@ -1,10 +1,10 @@
 //! `promptctl release`: freeze the draft as a new immutable version.
 
 use super::Context;
-use crate::compat::Level;
 use crate::error::Error;
-use crate::name::Name;
-use crate::release::{Request, Target};
+use crate::version::compat::Level;
+use crate::version::release::{Request, Target};
+use crate::workspace::name::Name;
 
 /// Release the draft as a new immutable version
 ///
@@ -50,7 +50,7 @@ enum BumpArg {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let target = match (&args.version, args.bump) {
-        (Some(v), _) => Target::Exact(crate::name::parse_version(v)?),
+        (Some(v), _) => Target::Exact(crate::workspace::name::parse_version(v)?),
         (None, Some(b)) => Target::Bump(match b {
             BumpArg::Patch => Level::Patch,
             BumpArg::Minor => Level::Minor,
@@ -59,7 +59,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         (None, None) => return Err(Error::invalid("give `--bump` or `--version`").into()),
     };
     let ws = ctx.workspace()?;
-    let outcome = crate::release::release(
+    let outcome = crate::version::release::release(
         &ws,
         &Request {
             name: args.name,

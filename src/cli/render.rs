@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::Context;
+use crate::cli::output::{BOLD, DIM};
 use crate::error::Error;
-use crate::name::PromptRef;
-use crate::output::{BOLD, DIM};
+use crate::workspace::name::PromptRef;
 
 /// Render a prompt's messages with variables filled in
 ///
@@ -37,14 +37,15 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let (artifact, manifest) = super::load_ref(&ws, &args.prompt)?;
     let mut given: BTreeMap<String, Value> = match &args.vars_file {
-        Some(path) => crate::yaml::load(path)?,
+        Some(path) => crate::workspace::yaml::load(path)?,
         None => BTreeMap::new(),
     };
     for pair in &args.vars {
         let Some((k, v)) = pair.split_once('=') else {
             return Err(Error::invalid(format!("`--var {pair}` is not `name=value`")).into());
         };
-        let value = crate::variables::from_cli(k, artifact.spec.variables.get(k), v)?;
+        let value =
+            crate::version::artifact::variables::from_cli(k, artifact.spec.variables.get(k), v)?;
         given.insert(k.to_string(), value);
     }
     let rendered = artifact.render(&given)?;

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::Context;
-use crate::deploy::bucket;
 use crate::error::Error;
-use crate::name::Name;
+use crate::rollout::deploy::bucket;
+use crate::workspace::name::Name;
 
 /// Show which version serves a routing key in an environment
 ///
@@ -46,14 +46,14 @@ struct Resolved {
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<Vec<crate::artifact::Rendered>>,
+    messages: Option<Vec<crate::version::artifact::Rendered>>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::deploy::check_env(&ws, &args.env)?;
+    crate::rollout::deploy::check_env(&ws, &args.env)?;
     ws.require_prompt(&args.name)?;
-    let r = crate::deploy::load(&ws, &args.name)?;
+    let r = crate::rollout::deploy::load(&ws, &args.name)?;
     let state = r.environments.get(&args.env).cloned().unwrap_or_default();
     let Some(stable) = state.active.clone() else {
         return Err(Error::invalid(format!(
@@ -74,15 +74,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         (Some(c), Some(b)) if bucket::in_canary(b, c.percent) => (c.version.clone(), "canary"),
         _ => (stable, "stable"),
     };
-    let manifest = crate::store::read_manifest(&ws, &args.name, &version)?;
+    let manifest = crate::version::store::read_manifest(&ws, &args.name, &version)?;
     let messages = if args.render {
-        let released = crate::store::open(&ws, &args.name, &version)?;
+        let released = crate::version::store::open(&ws, &args.name, &version)?;
         let mut given = BTreeMap::new();
         for pair in &args.vars {
             let Some((k, v)) = pair.split_once('=') else {
                 return Err(Error::invalid(format!("`--var {pair}` is not `name=value`")).into());
             };
-            let value = crate::variables::from_cli(k, released.artifact.spec.variables.get(k), v)?;
+            let value = crate::version::artifact::variables::from_cli(
+                k,
+                released.artifact.spec.variables.get(k),
+                v,
+            )?;
             given.insert(k.to_string(), value);
         }
         Some(released.artifact.render(&given)?)
@@ -108,7 +112,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             out.name,
             out.version,
             out.arm,
-            crate::manifest::short(&out.digest)
+            crate::version::manifest::short(&out.digest)
         );
         for m in out.messages.iter().flatten() {
             text.push_str(&format!("--- {} ---\n{}\n", m.role, m.content));

@@ -1,8 +1,8 @@
 //! `promptctl rollback`: back to the previous live version, at once, offline.
 
 use super::Context;
-use crate::deploy::actions::{self, Change, Rollback};
-use crate::name::Name;
+use crate::rollout::deploy::actions::{self, Change, Rollback};
+use crate::workspace::name::Name;
 
 /// Roll an environment back to its previous live version
 ///
@@ -38,7 +38,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let to = args
         .to
         .as_deref()
-        .map(crate::name::parse_version)
+        .map(crate::workspace::name::parse_version)
         .transpose()?;
     let ws = ctx.workspace()?;
     let change = actions::rollback(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::Context;
 use crate::error::Error;
-use crate::schema::{KINDS, Kind};
+use crate::workspace::schema::{KINDS, Kind};
 
 /// Print or write the JSON Schemas of promptctl's YAML files
 ///
@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 fn kind(s: &str) -> Result<&'static Kind, String> {
-    crate::schema::find(s).ok_or_else(|| {
+    crate::workspace::schema::find(s).ok_or_else(|| {
         let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         format!("no schema `{s}`; there are: {}", names.join(", "))
     })
@@ -68,7 +68,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let text = k.text();
         let unchanged = std::fs::read(&path).is_ok_and(|old| old == text.as_bytes());
         if !unchanged {
-            crate::fsio::write_atomic(&path, text.as_bytes())?;
+            crate::workspace::fsio::write_atomic(&path, text.as_bytes())?;
         }
         written.push((path, unchanged));
     }

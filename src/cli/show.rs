@@ -1,8 +1,8 @@
 //! `promptctl show`: one artifact in full.
 
 use super::Context;
-use crate::name::PromptRef;
-use crate::output::BOLD;
+use crate::cli::output::BOLD;
+use crate::workspace::name::PromptRef;
 
 /// Show one prompt artifact in full
 ///
@@ -91,7 +91,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     out.push_str(&format!("digest     {}\n", hashes.digest));
     if !a.spec.variables.is_empty() {
         out.push('\n');
-        out.push_str(&crate::output::table(
+        out.push_str(&crate::cli::output::table(
             &["variable", "type", "required", "default", "pii"],
             a.spec.variables.iter().map(|(n, v)| {
                 vec![

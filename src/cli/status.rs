@@ -1,7 +1,7 @@
 //! `promptctl status`: what is live where.
 
 use super::Context;
-use crate::name::Name;
+use crate::workspace::name::Name;
 
 /// Show what is live in each environment
 ///
@@ -26,7 +26,7 @@ struct Row {
     live: Option<String>,
     canary: Option<String>,
     percent: Option<f64>,
-    last_change: Option<crate::deploy::Event>,
+    last_change: Option<crate::rollout::deploy::Event>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
@@ -40,7 +40,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let mut rows = Vec::new();
     for name in &names {
-        let r = crate::deploy::load(&ws, name)?;
+        let r = crate::rollout::deploy::load(&ws, name)?;
         let mut envs: Vec<&String> = ws.config.environments.keys().collect();
         envs.extend(
             r.environments
@@ -68,7 +68,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         p.status("no environments: define them under `environments:` in promptctl.yaml");
         return Ok(());
     }
-    p.out(&crate::output::table(
+    p.out(&crate::cli::output::table(
         &["prompt", "env", "live", "canary", "last change"],
         rows.iter().map(|r| {
             vec![
@@ -81,9 +81,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 },
                 r.last_change.as_ref().map_or("-".into(), |e| {
                     let action = match e.action {
-                        crate::deploy::Action::Promote => "promote",
-                        crate::deploy::Action::Canary => "canary",
-                        crate::deploy::Action::Rollback => "rollback",
+                        crate::rollout::deploy::Action::Promote => "promote",
+                        crate::rollout::deploy::Action::Canary => "canary",
+                        crate::rollout::deploy::Action::Rollback => "rollback",
                     };
                     format!("{} {action} {} by {}", e.at, e.version, e.by)
                 }),

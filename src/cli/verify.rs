@@ -2,10 +2,10 @@
 //! re-check every evidence pack.
 
 use super::Context;
+use crate::cli::output::{GREEN, RED};
 use crate::error::{Class, Error};
-use crate::name::Name;
-use crate::output::{GREEN, RED};
-use crate::store::{Outcome, Problem};
+use crate::version::store::{Outcome, Problem};
+use crate::workspace::name::Name;
 
 /// Verify released versions against their manifests
 ///
@@ -49,10 +49,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let mut jobs = Vec::new();
     for name in &names {
-        for v in crate::store::list(&ws, name)? {
+        for v in crate::version::store::list(&ws, name)? {
             jobs.push((name.clone(), v));
         }
-        for stray in crate::store::strays(&ws, name) {
+        for stray in crate::version::store::strays(&ws, name) {
             let what = if stray.starts_with(".tmp-") {
                 "left by an interrupted release; safe to delete"
             } else {
@@ -64,12 +64,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             ));
         }
     }
-    let reports = crate::store::verify_all(&ws, &jobs);
+    let reports = crate::version::store::verify_all(&ws, &jobs);
     // Committed deploy history that is gone is an integrity failure too;
     // other problems with releases.yaml are for the commands that read it.
     let lost: Vec<(&Name, Error)> = names
         .iter()
-        .filter_map(|n| crate::deploy::check_history(&ws, n).err().map(|e| (n, e)))
+        .filter_map(|n| {
+            crate::rollout::deploy::check_history(&ws, n)
+                .err()
+                .map(|e| (n, e))
+        })
         .filter(|(_, e)| e.class() == Class::Integrity)
         .collect();
 
@@ -123,7 +127,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let mut out = String::new();
         for r in &rows {
             if r.ok {
-                let digest = crate::manifest::short(r.digest.unwrap_or_default());
+                let digest = crate::version::manifest::short(r.digest.unwrap_or_default());
                 out.push_str(&format!(
                     "{}  {}{}@{}  {digest}\n",
                     p.paint(GREEN, "ok  "),

@@ -16,14 +16,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::artifact::Artifact;
-use crate::config::ProviderType;
 use crate::error::{Class, Error};
 use crate::eval::results::Run;
 use crate::eval::suite::{CasesSpec, Suite};
-use crate::name::{Name, PromptRef};
 use crate::provider::http::Probe;
-use crate::store::Outcome;
+use crate::version::artifact::Artifact;
+use crate::version::store::Outcome;
+use crate::workspace::config::ProviderType;
+use crate::workspace::name::{Name, PromptRef};
 use crate::workspace::{CONFIG_FILE, Workspace};
 
 mod providers;
@@ -170,8 +170,8 @@ mod tests {
     use super::providers::probe_row;
     use super::*;
 
-    fn provider(key: Option<&str>) -> crate::config::Provider {
-        crate::config::Provider {
+    fn provider(key: Option<&str>) -> crate::workspace::config::Provider {
+        crate::workspace::config::Provider {
             kind: ProviderType::Openai,
             base_url: None,
             api_key_env: key.map(str::to_string),

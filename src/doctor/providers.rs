@@ -47,7 +47,7 @@ pub(super) fn model_provider(ws: &Workspace, r: &PromptRef) -> Option<String> {
         None => Artifact::load(&ws.prompt_dir(&r.name), &ws.prompt_label(&r.name), &r.name)
             .ok()
             .map(|a| a.spec.model.provider),
-        Some(v) => crate::store::read_manifest(ws, &r.name, v)
+        Some(v) => crate::version::store::read_manifest(ws, &r.name, v)
             .ok()
             .map(|m| m.model.provider),
     }
@@ -113,7 +113,7 @@ pub(super) fn providers(
         let Some(p) = ws.config.providers.get(name) else {
             let mut hint = format!("define `{name}` under `providers:` in `{CONFIG_FILE}`");
             let names = ws.config.providers.keys().map(String::as_str);
-            if let Some(best) = crate::yaml::closest(name, names) {
+            if let Some(best) = crate::workspace::yaml::closest(name, names) {
                 hint = format!("did you mean `{best}`?");
             }
             checks.push(Check::fail(
@@ -192,7 +192,7 @@ pub(super) fn probe_row(
     name: &str,
     needed: bool,
     url: &str,
-    p: &crate::config::Provider,
+    p: &crate::workspace::config::Provider,
     probe: Probe,
     timeout: Duration,
 ) -> Check {

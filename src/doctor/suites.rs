@@ -98,7 +98,7 @@ pub(super) fn suite_checks(ws: &Workspace, file: &SuiteFile) -> Vec<Check> {
         suite.name
     );
     let mut checks = Vec::new();
-    let sha = crate::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default());
+    let sha = crate::version::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default());
     let about = format!(
         "prompt `{}`{}, provider `{main}`{}",
         prompt.name,

@@ -6,11 +6,11 @@ use super::*;
 pub(super) fn versions(ws: &Workspace, prompts: &[Name]) -> Result<Vec<Check>, Error> {
     let mut jobs = Vec::new();
     for name in prompts {
-        for v in crate::store::list(ws, name)? {
+        for v in crate::version::store::list(ws, name)? {
             jobs.push((name.clone(), v));
         }
     }
-    let reports = crate::store::verify_all(ws, &jobs);
+    let reports = crate::version::store::verify_all(ws, &jobs);
     let mut checks = Vec::new();
     for name in prompts {
         let mine: Vec<_> = reports.iter().filter(|r| &r.name == name).collect();
@@ -58,7 +58,7 @@ pub(super) fn versions(ws: &Workspace, prompts: &[Name]) -> Result<Vec<Check>, E
             ));
             continue;
         }
-        let strays = crate::store::strays(ws, name);
+        let strays = crate::version::store::strays(ws, name);
         let ok = format!(
             "{} version{} verif{} ({range})",
             mine.len(),

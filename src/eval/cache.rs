@@ -24,7 +24,7 @@ impl Cache {
 
     /// The cache key of a request sent to the endpoint with `identity`.
     pub fn key(identity: &serde_json::Value, request: &ChatRequest, sample: u32) -> String {
-        crate::canonical::hash_of(&json!({
+        crate::version::canonical::hash_of(&json!({
             "endpoint": identity,
             "request": request,
             "sample": sample,
@@ -72,8 +72,8 @@ fn restrict(_: &std::path::Path, _: u32) {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::spec::ModelSpec;
     use crate::provider::ChatMessage;
+    use crate::version::artifact::spec::ModelSpec;
     use proptest::prelude::*;
 
     fn request(

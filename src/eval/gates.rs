@@ -48,7 +48,7 @@ pub struct Known {
 pub fn check_names(gates: &Gates, known: &Known, at: &str) -> Result<(), Error> {
     let unknown = |kind: &str, name: &str, set: &BTreeSet<String>| {
         let mut err = Error::invalid(format!("{at}: gates: unknown {kind} `{name}`"));
-        if let Some(best) = crate::yaml::closest(name, set.iter().map(String::as_str)) {
+        if let Some(best) = crate::workspace::yaml::closest(name, set.iter().map(String::as_str)) {
             err = err.with_hint(format!("did you mean `{best}`?"));
         } else if set.is_empty() {
             err = err.with_hint(format!("the suite defines no {kind}s"));

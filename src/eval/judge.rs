@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::artifact::spec::ModelSpec;
 use crate::provider::{ChatMessage, ChatRequest};
+use crate::version::artifact::spec::ModelSpec;
 
 /// The judge's instructions; their sha256 is part of every run's identity.
 pub const SYSTEM: &str = "\
@@ -70,7 +70,7 @@ impl Judge {
             provider: self.provider.clone(),
             model: self.model.name.clone(),
             temperature: self.model.temperature.unwrap_or(0.0),
-            prompt_sha256: crate::canonical::sha256(SYSTEM.as_bytes()),
+            prompt_sha256: crate::version::canonical::sha256(SYSTEM.as_bytes()),
         }
     }
 

@@ -44,7 +44,7 @@ pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
                     .version
                     .as_ref()
                     .map_or(" (draft)".into(), |v| format!("@{v}")),
-                crate::manifest::short(&h.prompt.digest)
+                crate::version::manifest::short(&h.prompt.digest)
             ),
         ),
         (
@@ -102,7 +102,7 @@ pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
                 j.model,
                 j.provider,
                 j.temperature,
-                crate::manifest::short(&j.prompt_sha256)
+                crate::version::manifest::short(&j.prompt_sha256)
             ),
         ));
     }
@@ -146,12 +146,12 @@ pub fn table(
     failures: &[CaseResult],
     paint: &dyn Fn(bool, &str) -> String,
 ) -> String {
-    let mut out = crate::output::table(
+    let mut out = crate::cli::output::table(
         &["run", &h.run_id],
         summary_rows(h).into_iter().map(|(a, b)| vec![a, b]),
     );
     if !h.summary.segments.is_empty() {
-        out.push_str(&crate::output::table(
+        out.push_str(&crate::cli::output::table(
             &["segment", "cases", "pass rate", "95% CI"],
             h.summary.segments.iter().map(|(name, s)| {
                 vec![
@@ -165,7 +165,7 @@ pub fn table(
             }),
         ));
     }
-    out.push_str(&crate::output::table(
+    out.push_str(&crate::cli::output::table(
         &["gate", "threshold", "actual", "verdict", "note"],
         h.gates.iter().map(|g| {
             vec![
@@ -178,7 +178,7 @@ pub fn table(
         }),
     ));
     if !failures.is_empty() {
-        out.push_str(&crate::output::table(
+        out.push_str(&crate::cli::output::table(
             &["failing case", "why"],
             failures
                 .iter()
@@ -263,7 +263,7 @@ pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
     out.push_str(&format!(
         "\nRun `{}` · prompt digest `{}`\n",
         h.run_id,
-        crate::manifest::short(&h.prompt.digest)
+        crate::version::manifest::short(&h.prompt.digest)
     ));
     out
 }

@@ -157,7 +157,7 @@ impl Run {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_vec_pretty(self).expect("a run serialises");
         text.push(b'\n');
-        crate::fsio::write_atomic(path, &text)
+        crate::workspace::fsio::write_atomic(path, &text)
     }
 }
 

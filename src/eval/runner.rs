@@ -25,12 +25,12 @@ use super::judge::{self, Judge};
 use super::results::{CaseResult, Spool};
 use super::suite::{AssertionType, Case};
 use super::summary::Stat;
-use crate::artifact::Artifact;
-use crate::config::Price;
 use crate::error::Error;
+use crate::privacy::redact::Redactor;
 use crate::provider::replay::Recording;
 use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
-use crate::redact::Redactor;
+use crate::version::artifact::Artifact;
+use crate::workspace::config::Price;
 
 /// Cases in flight at once when `-j` is not given.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -274,11 +274,12 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
         Err((e, attempts)) => {
             r.attempts = attempts;
-            let hint = if plan.target.endpoint.kind == crate::config::ProviderType::Replay {
-                " (record it with `--provider <live provider> --record`)"
-            } else {
-                ""
-            };
+            let hint =
+                if plan.target.endpoint.kind == crate::workspace::config::ProviderType::Replay {
+                    " (record it with `--provider <live provider> --record`)"
+                } else {
+                    ""
+                };
             return Ok((
                 failed(r, &format!("{}{hint}", clean.text(&e.to_string()))),
                 recordings,

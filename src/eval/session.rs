@@ -21,11 +21,11 @@ use super::results::{
 use super::runner::{self, JudgePlan, Limiter, Plan, Target};
 use super::suite::{AssertionType, Case, CasesSpec, Suite};
 use super::summary::{self, Stat};
-use crate::artifact::Artifact;
 use crate::error::Error;
-use crate::name::{Name, PromptRef};
-use crate::redact::Redactor;
+use crate::privacy::redact::Redactor;
+use crate::version::artifact::Artifact;
 use crate::workspace::Workspace;
+use crate::workspace::name::{Name, PromptRef};
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -82,7 +82,7 @@ pub fn run(
             None,
         ),
         Some(v) => (
-            crate::store::open(ws, &prompt_ref.name, v)?.artifact,
+            crate::version::store::open(ws, &prompt_ref.name, v)?.artifact,
             Some(v.to_string()),
         ),
     };
@@ -128,7 +128,7 @@ pub fn run(
             // recorded verdicts come from the same cassette.
             let judge_target = match (&opts.judge_provider, main.endpoint.kind) {
                 (Some(name), _) => target(name)?,
-                (None, crate::config::ProviderType::Replay) => main.clone(),
+                (None, crate::workspace::config::ProviderType::Replay) => main.clone(),
                 (None, _) => target(&r.judge.provider)?,
             };
             if opts.record && !judge_target.endpoint.provider.is_remote() {
@@ -248,7 +248,7 @@ pub fn run(
         prices: ws.config.prices.clone(),
         cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
         send_redacted: ws.config.redaction.send_to_provider
-            == crate::config::SendToProvider::Redacted,
+            == crate::workspace::config::SendToProvider::Redacted,
         record: opts.record,
     });
 
@@ -256,7 +256,7 @@ pub fn run(
     let run_id = results::new_run_id();
     let runs_dir = ws.state_dir().join("runs");
     let mut spool = results::Spool::create(&runs_dir, &run_id)?;
-    let started_at = crate::manifest::now_rfc3339()?;
+    let started_at = crate::version::manifest::now_rfc3339()?;
     let started = Instant::now();
     let deadline = opts.max_time.map(|d| {
         (
@@ -343,7 +343,9 @@ pub fn run(
         suite: SuiteInfo {
             name: suite.name.clone(),
             path: suite.label.clone(),
-            sha256: crate::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default()),
+            sha256: crate::version::canonical::sha256(
+                &std::fs::read(&suite.path).unwrap_or_default(),
+            ),
             dataset_sha256: dataset_sha256(&suite),
         },
         prompt: PromptInfo {
@@ -361,7 +363,7 @@ pub fn run(
         },
         judge: plan.judge.as_ref().map(|j| j.judge.identity()),
         started_at,
-        finished_at: crate::manifest::now_rfc3339()?,
+        finished_at: crate::version::manifest::now_rfc3339()?,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         settings: Settings {
             repeat,
@@ -405,9 +407,9 @@ pub fn dataset_sha256(suite: &Suite) -> String {
                 .parent()
                 .unwrap_or(std::path::Path::new("."))
                 .join(f);
-            crate::canonical::sha256(&std::fs::read(path).unwrap_or_default())
+            crate::version::canonical::sha256(&std::fs::read(path).unwrap_or_default())
         }
-        CasesSpec::Inline(cases) => crate::canonical::hash_of(cases),
+        CasesSpec::Inline(cases) => crate::version::canonical::hash_of(cases),
     }
 }
 
@@ -421,8 +423,8 @@ fn load_baseline(
     let run = if arg.ends_with(".json") || std::path::Path::new(arg).is_file() {
         Run::load(std::path::Path::new(arg))?
     } else {
-        let version = crate::name::parse_version(arg)?;
-        let released = crate::store::open(ws, name, &version)?;
+        let version = crate::workspace::name::parse_version(arg)?;
+        let released = crate::version::store::open(ws, name, &version)?;
         latest_run(ws, &suite.name, &released.manifest.digest)?.ok_or_else(|| {
             Error::invalid(format!(
                 "no saved run of suite `{}` for `{name}@{version}` to compare with",
@@ -474,7 +476,7 @@ pub fn regate(ws: &Workspace, run: &mut Run, baseline: Option<&str>) -> Result<V
     let suite_path = ws.root.join(&run.header.suite.path);
     let suite = Suite::load(ws, &suite_path.to_string_lossy())?;
     let mut warnings = Vec::new();
-    let now = crate::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default());
+    let now = crate::version::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default());
     if now != run.header.suite.sha256 {
         warnings.push(format!(
             "`{}` changed since this run; its current gates are applied",

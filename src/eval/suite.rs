@@ -285,7 +285,7 @@ impl Suite {
                 "no suite `{name_or_path}`: `{label}` does not exist"
             ))
         })?;
-        let spec: SuiteSpec = crate::yaml::from_str(Path::new(&label), &text)?;
+        let spec: SuiteSpec = crate::workspace::yaml::from_str(Path::new(&label), &text)?;
         Ok(Suite {
             name,
             path,
@@ -366,7 +366,7 @@ impl Suite {
                         line: 0,
                     })
                 } else {
-                    let cases: Vec<Case> = crate::yaml::load(&path).map_err(|e| {
+                    let cases: Vec<Case> = crate::workspace::yaml::load(&path).map_err(|e| {
                         Error::invalid(e.message().replace(&path.display().to_string(), &label))
                     })?;
                     Ok(CaseReader::Inline(cases.into_iter()))

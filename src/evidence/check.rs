@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use semver::Version;
 
 use super::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, SUMS_FILE};
-use crate::name::Name;
-use crate::store::Problem;
+use crate::version::store::Problem;
 use crate::workspace::Workspace;
+use crate::workspace::name::Name;
 
 /// One pack's check.
 #[derive(Debug)]
@@ -211,14 +211,14 @@ fn check_digest(ws: &Workspace, dir: &Path, report: &mut PackReport) {
     ) else {
         return fail(report, "names no valid prompt version".into());
     };
-    match crate::store::read_manifest(ws, &name, &version) {
+    match crate::version::store::read_manifest(ws, &name, &version) {
         Ok(m) if m.digest == head.prompt.digest => {}
         Ok(m) => fail(
             report,
             format!(
                 "names digest {}, but {name}@{version}'s manifest has {}",
-                crate::manifest::short(&head.prompt.digest),
-                crate::manifest::short(&m.digest)
+                crate::version::manifest::short(&head.prompt.digest),
+                crate::version::manifest::short(&m.digest)
             ),
         ),
         Err(e) => fail(report, format!("names {name}@{version}: {}", e.message())),

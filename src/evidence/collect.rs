@@ -15,14 +15,14 @@ use super::{
     ParentComparison, PromptSection, RedactionSection, RunSection, Runbook, Step, StepStatus,
     Verification,
 };
-use crate::deploy::{Action, Event};
 use crate::error::Error;
 use crate::eval::results::{CaseResult, Run};
 use crate::eval::summary::{self, Stat};
-use crate::name::Name;
-use crate::redact::Redactor;
-use crate::store::{self, Released};
+use crate::privacy::redact::Redactor;
+use crate::rollout::deploy::{Action, Event};
+use crate::version::store::{self, Released};
 use crate::workspace::Workspace;
+use crate::workspace::name::Name;
 
 /// How many failing cases and regressions a pack lists per run.
 const MAX_FAILURES: usize = 20;
@@ -80,11 +80,11 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
             "no eval run for {}@{} (digest {}): the pack shows every eval gate as pending",
             req.name,
             req.version,
-            crate::manifest::short(&digest)
+            crate::version::manifest::short(&digest)
         ));
     }
 
-    let releases = crate::deploy::load(ws, &req.name)?;
+    let releases = crate::rollout::deploy::load(ws, &req.name)?;
     let deploys: Vec<Event> = releases
         .history
         .iter()
@@ -114,7 +114,7 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
 
     let pack = Pack {
         schema: super::SCHEMA.into(),
-        generated_at: crate::manifest::now_rfc3339()?,
+        generated_at: crate::version::manifest::now_rfc3339()?,
         generator: format!("promptctl {}", env!("CARGO_PKG_VERSION")),
         prompt: prompt_section(ws, &req.name, &released, &redactor)?,
         runs,
@@ -261,8 +261,8 @@ fn choose_runs(
         if run.header.prompt.digest != digest {
             return Err(Error::invalid(format!(
                 "run `{id}` evaluated digest {}, not this version's {}",
-                crate::manifest::short(&run.header.prompt.digest),
-                crate::manifest::short(digest)
+                crate::version::manifest::short(&run.header.prompt.digest),
+                crate::version::manifest::short(digest)
             )));
         }
         if !out.iter().any(|r| r.header.run_id == run.header.run_id) {
@@ -301,7 +301,7 @@ fn rubric(ws: &Workspace, run: &Run, r: &Redactor) -> Option<super::RubricText> 
             .into_iter()
             .map(|(k, v)| (k, r.redact(&v).into_owned()))
             .collect(),
-        same_suite_file: crate::canonical::sha256(&bytes) == run.header.suite.sha256,
+        same_suite_file: crate::version::canonical::sha256(&bytes) == run.header.suite.sha256,
     })
 }
 
@@ -484,7 +484,7 @@ fn timeline(
                     r.header.suite.name,
                     r.header.summary.cases,
                     super::plural(r.header.summary.cases),
-                    crate::manifest::short(&r.header.suite.dataset_sha256)
+                    crate::version::manifest::short(&r.header.suite.dataset_sha256)
                 )
             })
             .collect::<Vec<_>>()

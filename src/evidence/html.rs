@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::markdown::{change, model_line, value};
 use super::{Pack, RunSection, Step, StepStatus, charts};
 use crate::eval::report::{actual, money, num, pct};
-use crate::manifest::short;
+use crate::version::manifest::short;
 
 const CSS: &str = include_str!("evidence.css");
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::{Pack, RunSection, StepStatus};
 use crate::eval::report::{actual, md_escape, pct, summary_rows};
-use crate::manifest::short;
+use crate::version::manifest::short;
 
 pub fn render(p: &Pack) -> String {
     let mut o = String::new();
@@ -185,7 +185,7 @@ pub fn render(p: &Pack) -> String {
         o.push_str("| when | environment | action | version | from | by | reason |\n|---|---|---|---|---|---|---|\n");
         for e in &p.deploys {
             let action = match (e.action, e.percent) {
-                (crate::deploy::Action::Canary, Some(pc)) => format!("canary {pc}%"),
+                (crate::rollout::deploy::Action::Canary, Some(pc)) => format!("canary {pc}%"),
                 (a, _) => serde_json::to_value(a)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))

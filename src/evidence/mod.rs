@@ -24,10 +24,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::deploy::Event;
 use crate::eval::results::RunHeader;
-use crate::name::Name;
+use crate::rollout::deploy::Event;
 use crate::workspace::Workspace;
+use crate::workspace::name::Name;
 
 pub use collect::{Request, collect};
 pub use write::{Written, write};

@@ -53,7 +53,7 @@ pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
         .filter(|(n, _)| *n != SUMS_FILE)
         .map(|(n, b)| (n.to_string(), format!("sha256:{}", hex_sha256(b))))
         .collect();
-    let _lock = crate::fsio::lock(lock)?;
+    let _lock = crate::workspace::fsio::lock(lock)?;
     if same_as_on_disk(dir, &files) {
         return Ok(Written {
             dir: dir.to_path_buf(),
@@ -71,9 +71,9 @@ pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
         .tempdir_in(parent)
         .map_err(|e| crate::error::io_incomplete(parent, &e))?;
     for (name, bytes) in &files {
-        crate::fsio::write_synced(&tmp.path().join(name), bytes)?;
+        crate::workspace::fsio::write_synced(&tmp.path().join(name), bytes)?;
     }
-    crate::fsio::sync_dir(tmp.path())?;
+    crate::workspace::fsio::sync_dir(tmp.path())?;
     let staged = tmp.keep();
     let old = if dir.exists() {
         let aside = parent.join(format!(".old-{leaf}-{}", fastrand::u32(..)));
@@ -83,7 +83,7 @@ pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
         None
     };
     std::fs::rename(&staged, dir).map_err(|e| crate::error::io_incomplete(dir, &e))?;
-    crate::fsio::sync_dir(parent)?;
+    crate::workspace::fsio::sync_dir(parent)?;
     if let Some(old) = old {
         let _ = std::fs::remove_dir_all(old);
     }

@@ -93,7 +93,7 @@ impl Connection {
         let key = self.key.as_ref();
         let scrub = |s: String| match key {
             Some(k) => k.scrub(&s),
-            None => crate::secrets::mask(&s),
+            None => crate::privacy::secrets::mask(&s),
         };
         let started = Instant::now();
         let request = auth(self.client.get(&self.url), key);
@@ -158,7 +158,7 @@ pub async fn post_json(
 ) -> Result<serde_json::Value, CallError> {
     let scrub = |s: String| match key {
         Some(k) => k.scrub(&s),
-        None => crate::secrets::mask(&s),
+        None => crate::privacy::secrets::mask(&s),
     };
     let response = request
         .json(body)

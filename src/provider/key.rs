@@ -32,7 +32,7 @@ impl ApiKey {
 
     /// Removes the key (and anything key-shaped) from text a server sent back.
     pub fn scrub(&self, text: &str) -> String {
-        crate::secrets::mask(&text.replace(self.expose(), "(redacted)"))
+        crate::privacy::secrets::mask(&text.replace(self.expose(), "(redacted)"))
     }
 }
 

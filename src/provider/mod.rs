@@ -20,9 +20,9 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::artifact::spec::ModelSpec;
-use crate::config::{Config, ProviderType};
 use crate::error::Error;
+use crate::version::artifact::spec::ModelSpec;
+use crate::workspace::config::{Config, ProviderType};
 
 /// One chat message as sent to a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl ChatRequest {
     /// sha256 of the canonical request: model, every parameter, messages,
     /// tools and output schema. Cassettes are keyed by this.
     pub fn request_hash(&self) -> String {
-        crate::canonical::hash_of(self)
+        crate::version::canonical::hash_of(self)
     }
 }
 
@@ -142,7 +142,8 @@ pub fn build(
 ) -> Result<Endpoint, Error> {
     let Some(p) = config.providers.get(name) else {
         let mut err = Error::invalid(format!("unknown provider `{name}`"));
-        if let Some(best) = crate::yaml::closest(name, config.providers.keys().map(String::as_str))
+        if let Some(best) =
+            crate::workspace::yaml::closest(name, config.providers.keys().map(String::as_str))
         {
             err = err.with_hint(format!("did you mean `{best}`?"));
         }
@@ -185,7 +186,7 @@ pub fn build(
 /// its key read from the environment (an error naming the variable if unset).
 fn connection(
     name: &str,
-    p: &crate::config::Provider,
+    p: &crate::workspace::config::Provider,
     default_base: &str,
     path: &str,
     timeout: Duration,

@@ -83,7 +83,7 @@ impl Provider for Replay {
             None => Err(CallError::Fatal(format!(
                 "no recording in `{}` for this request (key {}): the prompt, model, parameters or variables changed since it was recorded",
                 self.label,
-                crate::manifest::short(&key)
+                crate::version::manifest::short(&key)
             ))),
         };
         Box::pin(std::future::ready(result))
@@ -120,5 +120,5 @@ pub fn write(path: &Path, mut recordings: Vec<Recording>) -> Result<(), Error> {
         text.push_str(&serde_json::to_string(r).expect("a recording serialises"));
         text.push('\n');
     }
-    crate::fsio::write_atomic(path, text.as_bytes())
+    crate::workspace::fsio::write_atomic(path, text.as_bytes())
 }

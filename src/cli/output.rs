@@ -1,0 +1,168 @@
+//! The one place that writes to stdout and stderr.
+//!
+//! stdout carries data (text or `--json`), stderr carries diagnostics. Colour
+//! is decided per stream: `--color` beats `NO_COLOR`, which beats terminal
+//! detection, so piping into `jq` or a file never gets escape codes.
+
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Writes data to stdout and diagnostics to stderr, with the colour decided once.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub json: bool,
+    color_out: bool,
+    color_err: bool,
+}
+
+pub const RED: Style = AnsiColor::Red.on_default();
+pub const GREEN: Style = AnsiColor::Green.on_default();
+pub const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub const CYAN: Style = AnsiColor::Cyan.on_default();
+pub const BOLD: Style = Style::new().bold();
+pub const DIM: Style = Style::new().dimmed();
+
+impl Printer {
+    pub fn new(choice: ColorChoice, json: bool) -> Self {
+        let no_color =
+            std::env::var_os(crate::workspace::env::NO_COLOR).is_some_and(|v| !v.is_empty());
+        let decide = |is_tty: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => !no_color && is_tty,
+        };
+        Printer {
+            json,
+            color_out: decide(std::io::stdout().is_terminal()),
+            color_err: decide(std::io::stderr().is_terminal()),
+        }
+    }
+
+    /// Whether stdout gets colour.
+    pub fn color_stdout(&self) -> bool {
+        self.color_out
+    }
+
+    /// Writes data to stdout.
+    pub fn out(&self, text: &str) -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()
+    }
+
+    /// Writes a value as pretty JSON (and a newline) to stdout.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> std::io::Result<()> {
+        let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+        text.push('\n');
+        self.out(&text)
+    }
+
+    /// Styles text for stdout.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        paint(self.color_out, style, text)
+    }
+
+    /// Styles text for stderr.
+    pub fn paint_err(&self, style: Style, text: &str) -> String {
+        paint(self.color_err, style, text)
+    }
+
+    /// A diagnostic line on stderr: `warning: …`.
+    pub fn warn(&self, message: &str) {
+        let label = self.paint_err(YELLOW.bold(), "warning");
+        eprintln!("{label}: {message}");
+    }
+
+    /// A progress or status line on stderr.
+    pub fn status(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    pub fn err_style_error(&self, text: &str) -> String {
+        self.paint_err(RED.bold(), text)
+    }
+
+    pub fn err_style_hint(&self, text: &str) -> String {
+        self.paint_err(CYAN.bold(), text)
+    }
+}
+
+fn paint(enabled: bool, style: Style, text: &str) -> String {
+    if enabled {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A plain table with a header row, for human output.
+pub fn table<I, R>(header: &[&str], rows: I) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = String>,
+{
+    table_wrapped(header, rows, &[])
+}
+
+/// A table whose columns `(index, width)` wrap at word boundaries, for
+/// columns of prose that would otherwise make rows hundreds of characters wide.
+pub fn table_wrapped<I, R>(header: &[&str], rows: I, wrap: &[(usize, usize)]) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator<Item = String>,
+{
+    let mut builder = tabled::builder::Builder::default();
+    builder.push_record(header.iter().map(|s| s.to_string()));
+    for row in rows {
+        builder.push_record(row.into_iter().enumerate().map(|(i, cell)| {
+            match wrap.iter().find(|(column, _)| *column == i) {
+                Some(&(_, width)) => wrap_words(&cell, width),
+                None => cell,
+            }
+        }));
+    }
+    let mut table = builder.build();
+    table.with(tabled::settings::Style::sharp());
+    let mut text = table.to_string();
+    text.push('\n');
+    text
+}
+
+/// Breaks `text` into lines of at most `width` characters at spaces; a
+/// word longer than `width` gets a line of its own.
+pub fn wrap_words(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_words_breaks_at_spaces() {
+        assert_eq!(wrap_words("a bb ccc dddd", 6), "a bb\nccc\ndddd");
+        assert_eq!(wrap_words("averylongword x", 4), "averylongword\nx");
+        assert_eq!(wrap_words("", 4), "");
+        assert_eq!(wrap_words("fits exactly", 12), "fits exactly");
+    }
+}

@@ -1,0 +1,369 @@
+//! `promptctl.yaml`: strict wire structs, then checks across fields.
+//!
+//! Everything here is `deny_unknown_fields`; a literal `api_key:` gets its own
+//! error, because keys live only in environment variables (SPEC §9).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The whole of `promptctl.yaml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "promptctl.yaml",
+    description = "The promptctl workspace config: model providers, prices, environments, redaction and canary thresholds. Unknown keys are errors."
+)]
+pub struct Config {
+    /// Model providers, by the name that `prompt.yaml`'s `model.provider`,
+    /// a suite's `provider` and a judge's `provider` use.
+    #[serde(default)]
+    pub providers: BTreeMap<String, Provider>,
+    /// USD per million tokens, by model name, for cost and the `max_cost_usd`
+    /// gate. A model without a price cannot satisfy a cost gate.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+    /// Deployment environments that `promote` and `rollback` name, with an
+    /// optional promotion path (`requires`).
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    /// How PII and secrets are redacted in everything promptctl writes.
+    #[serde(default)]
+    pub redaction: Redaction,
+    /// Thresholds for `promptctl canary`: how much worse the canary may be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+}
+
+/// The wire protocol of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderType {
+    /// Any OpenAI-compatible chat-completions endpoint.
+    Openai,
+    /// The Anthropic Messages API.
+    Anthropic,
+    /// Answers from the suite's recorded cassette.
+    Replay,
+    /// Returns the rendered prompt; no network.
+    Echo,
+}
+
+/// One model provider.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// The wire protocol: `openai`, `anthropic`, `replay` or `echo`.
+    #[serde(rename = "type")]
+    pub kind: ProviderType,
+    /// The API's address, e.g. `https://api.openai.com/v1` (the default for
+    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The name of the environment variable that holds the API key, e.g.
+    /// `OPENAI_API_KEY`. The key itself never goes in a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// At most this many requests in flight at once (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// At most this many requests per second (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub rps: Option<f64>,
+    /// Seconds one call may take before it is abandoned (default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub timeout_s: Option<f64>,
+    /// How often a 429, 5xx or dropped call is retried, with jittered
+    /// exponential backoff (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Never accepted: see [`LiteralKey`]. Left out of the schema, so that
+    /// `additionalProperties: false` rejects it there too.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub api_key: Option<LiteralKey>,
+}
+
+/// A key written into YAML. Deserialising one is always an error, raised
+/// inside the parser so that it carries the line and column.
+#[derive(Debug, Clone)]
+pub struct LiteralKey;
+
+impl<'de> Deserialize<'de> for LiteralKey {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "a literal `api_key` is not allowed: keys never go in files; \
+             put it in an environment variable and name that with `api_key_env`",
+        ))
+    }
+}
+
+/// The price of one model, in USD per million tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// USD per million input (prompt) tokens.
+    pub input: f64,
+    /// USD per million output (completion) tokens.
+    pub output: f64,
+}
+
+/// One deployment environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Another environment (defined here) where a version must have been live
+    /// before it can be promoted to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<String>,
+}
+
+/// A built-in PII or secret detector.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// E-mail addresses.
+    Email,
+    /// Phone numbers.
+    Phone,
+    /// Credit card numbers (Luhn-checked).
+    CreditCard,
+    /// US social security numbers.
+    Ssn,
+    /// International bank account numbers.
+    Iban,
+    /// IPv4 and IPv6 addresses.
+    IpAddress,
+    /// API keys and bearer tokens.
+    ApiKey,
+}
+
+/// What the model is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendToProvider {
+    /// Inputs reach the model as they are; what promptctl writes is redacted.
+    #[default]
+    Raw,
+    /// Inputs are redacted before they are sent, too.
+    Redacted,
+}
+
+/// Redaction rules: matches become `[REDACTED:<kind>]` in results,
+/// cassettes, evidence and logs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// The built-in detectors to apply (default: all of them).
+    #[serde(default = "all_builtins")]
+    pub builtins: Vec<Builtin>,
+    /// Extra detectors: kind → regular expression, redacted as
+    /// `[REDACTED:<kind>]`.
+    #[serde(default)]
+    pub patterns: BTreeMap<String, String>,
+    /// `raw` (default) or `redacted`: whether inputs are redacted before they
+    /// are sent to the model.
+    #[serde(default)]
+    pub send_to_provider: SendToProvider,
+}
+
+impl Default for Redaction {
+    fn default() -> Self {
+        Redaction {
+            builtins: all_builtins(),
+            patterns: BTreeMap::new(),
+            send_to_provider: SendToProvider::Raw,
+        }
+    }
+}
+
+fn all_builtins() -> Vec<Builtin> {
+    use Builtin::*;
+    vec![Email, Phone, CreditCard, Ssn, Iban, IpAddress, ApiKey]
+}
+
+/// Canary analysis settings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// Minimum requests per arm before a verdict; fewer means "hold" (exit 5).
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+    /// How much worse than the stable arm the canary may be, per KPI.
+    #[serde(default)]
+    pub thresholds: CanaryThresholds,
+}
+
+fn default_min_requests() -> u64 {
+    200
+}
+
+/// Canary thresholds per KPI.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryThresholds {
+    /// Share of requests with outcome `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<Threshold>,
+    /// Share of requests with outcome `refusal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal_rate: Option<Threshold>,
+    /// Share of requests with outcome `escalation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_rate: Option<Threshold>,
+    /// Share of requests with outcome `fallback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_rate: Option<Threshold>,
+    /// Share of requests whose answer was corrected by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction_rate: Option<Threshold>,
+    /// Median latency in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p50_ms: Option<Threshold>,
+    /// 95th-percentile latency in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p95_ms: Option<Threshold>,
+}
+
+/// A limit on one KPI, canary against stable; set the one that fits it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// The canary may be at most this much lower (absolute, e.g. `0.02` for
+    /// 2 points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_drop: Option<f64>,
+    /// The canary may be at most this much higher (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_increase: Option<f64>,
+    /// The canary may be at most this many percent higher (relative, e.g.
+    /// `15`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_increase_pct: Option<f64>,
+}
+
+impl Config {
+    /// Reads and checks `promptctl.yaml`.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = crate::error::read_input_string(path)?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and checks the text of `promptctl.yaml` read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+        let config: Config = crate::workspace::yaml::from_str(path, text).map_err(|e| {
+            // The parser marks the provider's mapping; point at the key itself.
+            let at = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| l.find("api_key:").map(|c| (i + 1, c + 1)));
+            let rest = e.message().split_once("`: ").map(|(_, r)| r.to_string());
+            match (at, rest) {
+                (Some((line, col)), Some(rest)) if rest.contains("literal `api_key`") => {
+                    let mut err =
+                        Error::invalid(format!("`{}:{line}:{col}`: {rest}", path.display()));
+                    if let Some(h) = e.hint() {
+                        err = err.with_hint(h);
+                    }
+                    err
+                }
+                _ => e,
+            }
+        })?;
+        config.check(path, text)?;
+        Ok(config)
+    }
+
+    /// Checks that need more than one field.
+    fn check(&self, path: &Path, text: &str) -> Result<(), Error> {
+        let at = |needle: &str| match crate::workspace::yaml::line_of(text, needle) {
+            Some(line) => format!("{}:{line}", path.display()),
+            None => path.display().to_string(),
+        };
+        for (name, env) in &self.environments {
+            if let Some(req) = &env.requires {
+                if !self.environments.contains_key(req) {
+                    return Err(Error::invalid(format!(
+                        "`{}`: environments.{name}.requires: unknown environment `{req}`",
+                        at(&format!("requires: {req}"))
+                    )));
+                }
+                if req == name {
+                    return Err(Error::invalid(format!(
+                        "`{}`: environments.{name}.requires names itself",
+                        at(&format!("requires: {req}"))
+                    )));
+                }
+            }
+        }
+        for (name, pattern) in &self.redaction.patterns {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return Err(Error::invalid(format!(
+                    "`{}`: redaction.patterns.{name}: invalid regular expression: {e}",
+                    at(&format!("{name}:"))
+                )));
+            }
+        }
+        for (name, p) in &self.providers {
+            if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
+                return Err(Error::invalid(format!(
+                    "`{}`: providers.{name}.rps must be a positive number, not {rps}",
+                    at(&format!("{name}:"))
+                )));
+            }
+            if let Some(t) = p.timeout_s.filter(|t| !(t.is_finite() && *t > 0.0)) {
+                return Err(Error::invalid(format!(
+                    "`{}`: providers.{name}.timeout_s must be a positive number, not {t}",
+                    at(&format!("{name}:"))
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, Error> {
+        Config::parse(Path::new("promptctl.yaml"), text)
+    }
+
+    #[test]
+    fn literal_api_key_is_rejected_with_its_line() {
+        let err =
+            parse("providers:\n  openai:\n    type: openai\n    api_key: sk-abc\n").unwrap_err();
+        assert!(
+            err.message().contains("promptctl.yaml:4:"),
+            "{}",
+            err.message()
+        );
+        assert!(err.message().contains("api_key_env"), "{}", err.message());
+        assert!(!err.message().contains("sk-abc"));
+    }
+
+    #[test]
+    fn unknown_requires_is_rejected() {
+        let err = parse("environments:\n  production: { requires: stagin }\n").unwrap_err();
+        assert!(
+            err.message().contains("unknown environment `stagin`"),
+            "{}",
+            err.message()
+        );
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse("{}\n").unwrap();
+        assert_eq!(c.redaction.builtins.len(), 7);
+    }
+}

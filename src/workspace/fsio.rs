@@ -1,0 +1,176 @@
+//! Durable writes: temp file, fsync, rename, fsync the folder; and locks.
+//!
+//! Everything promptctl changes goes through here, so a crash at any point
+//! leaves either the old state or the new one, never a torn file, and two
+//! commands on the same prompt take turns instead of racing. The one
+//! exception, [`append_at`], is for files whose committed length is kept
+//! elsewhere (written atomically after it), so a torn append is never read.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, io_incomplete};
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic_parts(path, &[bytes])
+}
+
+/// Writes the concatenation of `parts` to `path` atomically, without first
+/// joining them in memory.
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
+    let dir = parent(path);
+    std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".promptctl-tmp-")
+        .tempfile_in(&dir)
+        .map_err(|e| io_incomplete(path, &e))?;
+    for part in parts {
+        tmp.write_all(part).map_err(|e| io_incomplete(path, &e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_incomplete(path, &e))?;
+    tmp.persist(path)
+        .map_err(|e| io_incomplete(path, &e.error))?;
+    sync_dir(&dir)
+}
+
+/// Writes `bytes` at `offset` in `path` (created if missing and `offset` is
+/// 0), after cutting off anything past `offset`, and fsyncs the file (and
+/// its folder when the file is new). For append-only files whose committed
+/// length is recorded elsewhere: what lies past it was never committed. A
+/// file shorter than `offset` has lost committed bytes: an integrity error,
+/// and nothing is written.
+pub fn append_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<(), Error> {
+    let (mut file, created) = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(f) => (f, false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && offset == 0 => {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| io_incomplete(path, &e))?;
+            (f, true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(shorter(path, 0, offset));
+        }
+        Err(e) => return Err(io_incomplete(path, &e)),
+    };
+    let len = file.metadata().map_err(|e| io_incomplete(path, &e))?.len();
+    if len < offset {
+        return Err(shorter(path, len, offset));
+    }
+    if len > offset {
+        file.set_len(offset).map_err(|e| io_incomplete(path, &e))?;
+    }
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| io_incomplete(path, &e))?;
+    // In two writes, so that a test can die between them: a torn append.
+    let (head, tail) = bytes.split_at(bytes.len() / 2);
+    file.write_all(head).map_err(|e| io_incomplete(path, &e))?;
+    crash_point("mid-append");
+    file.write_all(tail).map_err(|e| io_incomplete(path, &e))?;
+    file.sync_all().map_err(|e| io_incomplete(path, &e))?;
+    if created {
+        sync_dir(&parent(path))?;
+    }
+    Ok(())
+}
+
+fn shorter(path: &Path, len: u64, offset: u64) -> Error {
+    Error::integrity(format!(
+        "`{}` has {len} bytes, fewer than the {offset} already committed; refusing to append",
+        path.display()
+    ))
+}
+
+/// For tests of crash safety: exits on the spot, running no cleanup (no
+/// destructors, temp files left behind), as `kill -9` would, when
+/// `PROMPTCTL_TEST_CRASH_AT` names `point`. A test can then stop a write
+/// between two exact steps of its protocol, which a timed kill only hits by
+/// luck. Exit status 137, as a shell reports a SIGKILL.
+pub fn crash_point(point: &str) {
+    if std::env::var_os(crate::workspace::env::PROMPTCTL_TEST_CRASH_AT).is_some_and(|v| v == point)
+    {
+        std::process::exit(137);
+    }
+}
+
+/// Writes a new file, failing if it exists (for `init` and `new`).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = parent(path);
+    std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".promptctl-tmp-")
+        .tempfile_in(&dir)
+        .map_err(|e| io_incomplete(path, &e))?;
+    tmp.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| io_incomplete(path, &e))?;
+    tmp.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::invalid(format!(
+                "`{}` already exists; refusing to overwrite it",
+                path.display()
+            ))
+        } else {
+            io_incomplete(path, &e.error)
+        }
+    })?;
+    sync_dir(&dir)
+}
+
+/// fsyncs a folder so that a rename inside it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_incomplete(dir, &e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Writes a file inside a folder that will be renamed into place, and fsyncs it.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| io_incomplete(dir, &e))?;
+    }
+    let mut f = File::create(path).map_err(|e| io_incomplete(path, &e))?;
+    f.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
+    f.sync_all().map_err(|e| io_incomplete(path, &e))
+}
+
+/// An exclusive lock on a file; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Takes an exclusive lock on `path` (created if missing), waiting for it.
+pub fn lock(path: &Path) -> Result<Lock, Error> {
+    let dir = parent(path);
+    std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_incomplete(path, &e))?;
+    file.lock()
+        .map_err(|e| Error::incomplete(format!("cannot lock `{}`: {e}", path.display())))?;
+    Ok(Lock { _file: file })
+}
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

@@ -1,0 +1,157 @@
+//! Strict YAML loading with errors that name file, line and column.
+//!
+//! Every promptctl file is read into wire structs with `deny_unknown_fields`;
+//! unknown keys are usually typos, so the error names the closest valid key.
+//! The YAML parser caps alias expansion, so an alias bomb fails fast instead
+//! of eating memory.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// Parses `text` (read from `path`) into `T`, or an error naming file:line:column.
+pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+    serde_yaml::from_str(text).map_err(|e| parse_error(path, &e))
+}
+
+/// Reads and parses a YAML file.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
+    let text = crate::error::read_input_string(path)?;
+    from_str(path, &text)
+}
+
+/// Serialises a value to YAML.
+pub fn to_string<T: serde::Serialize>(value: &T) -> String {
+    serde_yaml::to_string(value).expect("promptctl's own types always serialise to YAML")
+}
+
+fn parse_error(path: &Path, err: &serde_yaml::Error) -> Error {
+    let full = err.to_string();
+    // The parser appends " at line N column M"; we put the position first.
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full.clone(),
+    };
+    let message = explain(&message);
+    let position = match err.location() {
+        Some(loc) => format!("{}:{}:{}", path.display(), loc.line(), loc.column()),
+        None => path.display().to_string(),
+    };
+    let mut error = Error::invalid(format!("`{position}`: {message}"));
+    if let Some(hint) = did_you_mean(&message) {
+        error = error.with_hint(hint);
+    }
+    error
+}
+
+/// Makes the parser's terse messages say what to do.
+fn explain(message: &str) -> String {
+    if message.contains("repetition limit exceeded") {
+        return "too many alias expansions (is this an alias bomb?); refusing to expand".into();
+    }
+    if message.contains("recursion limit exceeded") {
+        return "nesting too deep; refusing to parse".into();
+    }
+    message.to_string()
+}
+
+/// For "unknown field `x`, expected one of `a`, `b`", suggests the closest key.
+fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let best = closest(unknown, expected.iter().copied())?;
+    Some(format!("did you mean `{best}`?"))
+}
+
+/// The candidate closest to `word`, if any is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// The 1-based line of the first line in `text` containing `needle`, for
+/// errors found after parsing (a bad `file:` reference, say). Comment lines
+/// are skipped: the `yaml-language-server` line names a `….schema.json`
+/// that would otherwise match a search for `schema.json:`.
+pub fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| !l.trim_start().starts_with('#') && l.contains(needle))
+        .map(|i| i + 1)
+}
+
+/// `bytes` without a first line that tells editors the file's schema
+/// (`# yaml-language-server: $schema=…`): to YAML it is a comment, and it
+/// is not content to compare.
+pub fn without_modeline(bytes: &[u8]) -> &[u8] {
+    if !bytes.starts_with(crate::workspace::schema::MODELINE_PREFIX.as_bytes()) {
+        return bytes;
+    }
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => &bytes[i + 1..],
+        None => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_key() {
+        let msg = "model: unknown field `temprature`, expected one of `provider`, `name`, `temperature`, `max_tokens`";
+        assert_eq!(
+            did_you_mean(msg).as_deref(),
+            Some("did you mean `temperature`?")
+        );
+    }
+
+    #[test]
+    fn no_suggestion_for_a_distant_key() {
+        let msg = "unknown field `zzz`, expected one of `provider`, `name`";
+        assert_eq!(did_you_mean(msg), None);
+    }
+
+    #[test]
+    fn line_of_skips_comments() {
+        let text = "# yaml-language-server: $schema=../../schemas/prompt.schema.json\n\
+                    output_schema: schema.json\n";
+        assert_eq!(line_of(text, "schema.json"), Some(2));
+        assert_eq!(line_of(text, "nowhere"), None);
+    }
+
+    #[test]
+    fn modeline_is_not_content() {
+        let line = "# yaml-language-server: $schema=schemas/promptctl.schema.json\n";
+        assert_eq!(
+            without_modeline(format!("{line}a: 1\n").as_bytes()),
+            b"a: 1\n"
+        );
+        assert_eq!(without_modeline(line.trim_end().as_bytes()), b"");
+        // Only a first line, and only that comment.
+        assert_eq!(without_modeline(b"# other\na: 1\n"), b"# other\na: 1\n");
+        let later = format!("a: 1\n{line}");
+        assert_eq!(without_modeline(later.as_bytes()), later.as_bytes());
+    }
+
+    #[test]
+    fn alias_bomb_fails_fast() {
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n\
+                    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
+                    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n\
+                    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n\
+                    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n\
+                    f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n\
+                    g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n\
+                    h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n\
+                    i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+        let err = from_str::<serde_json::Value>(Path::new("bomb.yaml"), bomb).unwrap_err();
+        assert!(err.message().contains("alias"), "{}", err.message());
+    }
+}
