@@ -60,13 +60,13 @@ impl Kind {
     /// schema; `to_root` leads from the file's folder to the workspace root
     /// (`""`, `"../../"`).
     pub fn modeline(&self, to_root: &str) -> String {
-        format!("{MODELINE_PREFIX}{to_root}{DIR}/{}\n", self.file_name())
+        format!(
+            "{}{to_root}{DIR}/{}\n",
+            crate::workspace::yaml::MODELINE_PREFIX,
+            self.file_name()
+        )
     }
 }
-
-/// How yaml-language-server (VS Code, Neovim, Helix, Zed, …) is told a
-/// file's schema. To YAML it is a comment.
-pub const MODELINE_PREFIX: &str = "# yaml-language-server: $schema=";
 
 const fn kind<T: JsonSchema>(name: &'static str, describes: &'static str) -> Kind {
     Kind {
@@ -85,7 +85,7 @@ pub const KINDS: &[Kind] = &[
         "manifest",
         "prompts/<name>/versions/<X.Y.Z>/manifest.yaml",
     ),
-    kind::<crate::rollout::deploy::Releases>("releases", "prompts/<name>/releases.yaml"),
+    kind::<crate::rollout::deploy::state::Releases>("releases", "prompts/<name>/releases.yaml"),
 ];
 
 /// The schema kind called `name` (`prompt`, `prompt.schema.json`).

@@ -86,11 +86,15 @@ pub fn line_of(text: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// How yaml-language-server (VS Code, Neovim, Helix, Zed, …) is told a
+/// file's schema. To YAML it is a comment.
+pub const MODELINE_PREFIX: &str = "# yaml-language-server: $schema=";
+
 /// `bytes` without a first line that tells editors the file's schema
 /// (`# yaml-language-server: $schema=…`): to YAML it is a comment, and it
 /// is not content to compare.
 pub fn without_modeline(bytes: &[u8]) -> &[u8] {
-    if !bytes.starts_with(crate::workspace::schema::MODELINE_PREFIX.as_bytes()) {
+    if !bytes.starts_with(MODELINE_PREFIX.as_bytes()) {
         return bytes;
     }
     match bytes.iter().position(|&b| b == b'\n') {

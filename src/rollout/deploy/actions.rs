@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use super::{Action, Canary, EnvState, Event, Ledger};
+use super::Ledger;
+use super::state::{Action, Canary, EnvState, Event};
 use crate::error::Error;
 use crate::workspace::Workspace;
 use crate::workspace::name::Name;
@@ -35,7 +36,7 @@ pub struct Promote {
 }
 
 pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
-    super::check_env(ws, &req.env)?;
+    super::load::check_env(ws, &req.env)?;
     ws.require_prompt(&req.name)?;
     let what = format!("`{}@{}`", req.name, req.version);
     // Only a version that still matches its hashes can ship.
@@ -64,7 +65,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
         ))
         .with_hint("to send all traffic, promote without `--canary`"));
     }
-    let by = super::who(ws);
+    let by = super::load::who(ws);
     let at = crate::version::manifest::now_rfc3339()?;
     super::update(ws, &req.name, |r: &mut Ledger| {
         if let Some(required) = ws
@@ -186,14 +187,14 @@ pub struct Rollback {
 /// canary. Reads only `releases.yaml` and the target's manifest; the
 /// history only for a `to` no longer in `previous`.
 pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
-    super::check_env(ws, &req.env)?;
+    super::load::check_env(ws, &req.env)?;
     let reason = req.reason.trim();
     if reason.is_empty() {
         return Err(Error::invalid(
             "`--reason` is empty: a rollback records why",
         ));
     }
-    let by = super::who(ws);
+    let by = super::load::who(ws);
     let at = crate::version::manifest::now_rfc3339()?;
     super::update(ws, &req.name, |r: &mut Ledger| {
         let before = r.state(&req.env);

@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Component, Path};
 
-use super::{Event, HistoryFile, RELEASES_FILE};
+use super::state::{Event, HistoryFile, RELEASES_FILE};
 use crate::error::Error;
 
 /// One entry as a line of JSON. serde_json leaves U+0085, U+2028 and U+2029
@@ -110,7 +110,7 @@ pub fn check_name(file: &str, label: &str) -> Result<(), Error> {
     }
     Err(Error::invalid(format!(
         "`{label}`: `history.file` is `{file}`; it must name a file beside `{RELEASES_FILE}`, like `{}`",
-        super::HISTORY_FILE
+        super::state::HISTORY_FILE
     )))
 }
 

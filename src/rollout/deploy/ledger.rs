@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use semver::Version;
 
-use super::{
-    EnvState, Event, HISTORY_FILE, History, HistoryFile, Past, Releases, history, previous_of,
-    stack, step,
+use super::history;
+use super::load::Past;
+use super::state::{
+    EnvState, Event, HISTORY_FILE, History, HistoryFile, Releases, previous_of, stack, step,
 };
 use crate::error::Error;
 use crate::workspace::Workspace;
@@ -51,13 +52,13 @@ pub fn update<T>(
     )?;
     let mut ledger = Ledger::open(ws, name)?;
     let out = change(&mut ledger)?;
-    ledger.commit(&super::path(ws, name))?;
+    ledger.commit(&super::load::path(ws, name))?;
     Ok(out)
 }
 
 impl Ledger {
     fn open(ws: &Workspace, name: &Name) -> Result<Ledger, Error> {
-        let read = super::read(ws, name)?;
+        let read = super::load::read(ws, name)?;
         let dir = ws.prompt_dir(name);
         let label = ws.prompt_label(name);
         let mut environments = read.environments;
@@ -109,7 +110,7 @@ impl Ledger {
         {
             return Ok(true);
         }
-        Ok(super::was_live(self.history()?, env, version))
+        Ok(super::state::was_live(self.history()?, env, version))
     }
 
     /// Sets `event.env`'s state and appends `event` to the history, keeping
@@ -207,7 +208,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::rollout::deploy::Action;
+    use crate::rollout::deploy::state::Action;
 
     /// A ledger as `open` makes it, from state committed by an earlier one.
     fn reopen(environments: BTreeMap<String, EnvState>, history: Vec<Event>) -> Ledger {
