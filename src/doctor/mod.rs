@@ -10,128 +10,23 @@
 //! exits with the code CI would see later: 3 for a missing key or a provider
 //! down, 2 for a broken file, 4 for a tampered version.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
-use std::time::Duration;
-
-use serde::Serialize;
-
-use crate::error::{Class, Error};
-use crate::eval::results::Run;
-use crate::eval::suite::{CasesSpec, Suite};
-use crate::provider::http::Probe;
-use crate::version::artifact::Artifact;
-use crate::version::store::Outcome;
-use crate::workspace::config::ProviderType;
-use crate::workspace::name::{Name, PromptRef};
+use crate::error::Error;
 use crate::workspace::{CONFIG_FILE, Workspace};
 
+mod check;
+mod needs;
 mod providers;
 mod suites;
 mod versions;
 
-use providers::{providers, uses};
-use suites::{suite_checks, suites};
+use check::plural;
+pub use check::{Check, Status, worst};
+use needs::{suites, uses};
+
+pub use providers::Options;
+use providers::providers;
+use suites::suite_checks;
 use versions::versions;
-
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Warn,
-    Fail,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-        }
-    }
-}
-
-/// One row of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// What was checked, e.g. `key openai`, `suite support`.
-    pub check: String,
-    pub status: Status,
-    pub detail: String,
-    /// The next step; set for every warning and failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-    /// For a failure: what kind of "no" it is, and so the exit code.
-    #[serde(skip)]
-    pub class: Option<Class>,
-}
-
-impl Check {
-    fn ok(check: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check {
-            check: check.into(),
-            status: Status::Ok,
-            detail: detail.into(),
-            hint: None,
-            class: None,
-        }
-    }
-
-    fn warn(check: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> Check {
-        Check {
-            check: check.into(),
-            status: Status::Warn,
-            detail: detail.into(),
-            hint: Some(hint.into()),
-            class: None,
-        }
-    }
-
-    fn fail(
-        class: Class,
-        check: impl Into<String>,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        Check {
-            check: check.into(),
-            status: Status::Fail,
-            detail: detail.into(),
-            hint: Some(hint.into()),
-            class: Some(class),
-        }
-    }
-
-    /// A failure when `needed`, else a warning.
-    fn bad(
-        needed: bool,
-        class: Class,
-        check: impl Into<String>,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        if needed {
-            Check::fail(class, check, detail, hint)
-        } else {
-            Check::warn(check, detail, hint)
-        }
-    }
-}
-
-/// The class of the worst failure (4 over 3 over 2), or `None` when
-/// nothing failed.
-pub fn worst(checks: &[Check]) -> Option<Class> {
-    checks.iter().filter_map(|c| c.class).max()
-}
-
-/// What `doctor` may spend.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// For each provider's request, connecting included.
-    pub timeout: Duration,
-}
 
 /// Runs every check. `ws` was loaded, so `promptctl.yaml` is valid.
 pub fn run(ws: &Workspace, opts: &Options) -> Result<Vec<Check>, Error> {
@@ -161,14 +56,14 @@ fn config(ws: &Workspace) -> Check {
     )
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 #[cfg(test)]
 mod tests {
     use super::providers::probe_row;
     use super::*;
+    use crate::error::Class;
+    use crate::provider::http::Probe;
+    use crate::workspace::config::ProviderType;
+    use std::time::Duration;
 
     fn provider(key: Option<&str>) -> crate::workspace::config::Provider {
         crate::workspace::config::Provider {

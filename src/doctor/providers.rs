@@ -1,105 +1,14 @@
 //! Providers: which ones the workspace needs, their key variables, and a
 //! cheap authenticated request to each.
 
-use super::suites::SuiteFile;
-use super::*;
-
-/// Who uses a provider: suites that run on it (it is needed), and prompts
-/// whose `model.provider` names it.
-#[derive(Debug, Default)]
-pub(super) struct Use {
-    suites: BTreeSet<String>,
-    prompts: BTreeSet<String>,
-}
-
-impl Use {
-    fn needed(&self) -> bool {
-        !self.suites.is_empty()
-    }
-
-    fn describe(&self) -> String {
-        let list = |set: &BTreeSet<String>| {
-            set.iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if self.needed() {
-            format!(
-                "suite{} {} run{} on it",
-                plural(self.suites.len()),
-                list(&self.suites),
-                if self.suites.len() == 1 { "s" } else { "" }
-            )
-        } else {
-            format!(
-                "named by prompt{} {}; no suite runs on it",
-                plural(self.prompts.len()),
-                list(&self.prompts)
-            )
-        }
-    }
-}
-
-/// The prompt a suite tests, as `eval` resolves it (without verifying).
-pub(super) fn model_provider(ws: &Workspace, r: &PromptRef) -> Option<String> {
-    match &r.version {
-        None => Artifact::load(&ws.prompt_dir(&r.name), &ws.prompt_label(&r.name), &r.name)
-            .ok()
-            .map(|a| a.spec.model.provider),
-        Some(v) => crate::version::store::read_manifest(ws, &r.name, v)
-            .ok()
-            .map(|m| m.model.provider),
-    }
-}
-
-/// The provider a suite runs on and, unless that replays, its judge's.
-pub(super) fn suite_providers(ws: &Workspace, suite: &Suite) -> Vec<String> {
-    let main = suite.spec.provider.clone().or_else(|| {
-        PromptRef::parse(&suite.spec.prompt)
-            .ok()
-            .and_then(|r| model_provider(ws, &r))
-    });
-    let Some(main) = main else {
-        return Vec::new();
-    };
-    let replays = ws
-        .config
-        .providers
-        .get(&main)
-        .is_some_and(|p| p.kind == ProviderType::Replay);
-    let mut out = vec![main];
-    if let Some(r) = &suite.spec.rubric
-        && !replays
-    {
-        out.push(r.judge.provider.clone());
-    }
-    out
-}
-
-pub(super) fn uses(
-    ws: &Workspace,
-    prompts: &[Name],
-    suites: &[SuiteFile],
-) -> BTreeMap<String, Use> {
-    let mut uses: BTreeMap<String, Use> = BTreeMap::new();
-    for name in prompts {
-        if let Ok(a) = Artifact::load(&ws.prompt_dir(name), &ws.prompt_label(name), name) {
-            uses.entry(a.spec.model.provider)
-                .or_default()
-                .prompts
-                .insert(name.to_string());
-        }
-    }
-    for s in suites {
-        if let Ok(suite) = &s.loaded {
-            for p in suite_providers(ws, suite) {
-                uses.entry(p).or_default().suites.insert(s.name.clone());
-            }
-        }
-    }
-    uses
-}
+use super::check::Check;
+use super::needs::Use;
+use crate::error::{Class, Error};
+use crate::provider::http::Probe;
+use crate::workspace::config::ProviderType;
+use crate::workspace::{CONFIG_FILE, Workspace};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 pub(super) fn providers(
     ws: &Workspace,
@@ -251,4 +160,11 @@ pub(super) fn probe_row(
             "the server may not offer a model list; `eval` will tell whether chat calls work",
         ),
     }
+}
+
+/// What `doctor` may spend.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// For each provider's request, connecting included.
+    pub timeout: Duration,
 }

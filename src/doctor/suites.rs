@@ -1,36 +1,16 @@
 //! Suites: their prompts, datasets and cassettes, against what the newest
 //! run of each recorded.
 
-use super::providers::{model_provider, suite_providers};
-use super::*;
-
-/// A suite file and what became of loading it.
-pub(super) struct SuiteFile {
-    pub(super) name: String,
-    pub(super) label: String,
-    pub(super) loaded: Result<Suite, Error>,
-}
-
-pub(super) fn suites(ws: &Workspace) -> Vec<SuiteFile> {
-    Suite::all_by_path(ws)
-        .into_iter()
-        .map(|(path, loaded)| SuiteFile {
-            name: stem(&path),
-            label: path
-                .strip_prefix(&ws.root)
-                .unwrap_or(&path)
-                .display()
-                .to_string(),
-            loaded,
-        })
-        .collect()
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+use super::check::{Check, plural};
+use super::needs::{SuiteFile, model_provider, suite_providers};
+use crate::error::Class;
+use crate::eval::results::Run;
+use crate::eval::suite::{CasesSpec, Suite};
+use crate::version::artifact::Artifact;
+use crate::workspace::Workspace;
+use crate::workspace::config::ProviderType;
+use crate::workspace::name::PromptRef;
+use std::collections::HashSet;
 
 /// The newest saved run of a suite (by name), whatever the prompt. Run ids
 /// start with the UTC time, so the name order is the time order.

@@ -1,6 +1,10 @@
 //! Released versions: each one verifies.
 
-use super::*;
+use super::check::{Check, plural};
+use crate::error::{Class, Error};
+use crate::version::store::Outcome;
+use crate::workspace::Workspace;
+use crate::workspace::name::Name;
 
 /// One row per prompt with released versions: all of them verify.
 pub(super) fn versions(ws: &Workspace, prompts: &[Name]) -> Result<Vec<Check>, Error> {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
-use super::Latency;
+use super::pack::Latency;
 use crate::eval::gates::GateResult;
 use crate::eval::summary::{Criterion, Segment};
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use semver::Version;
 
-use super::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, SUMS_FILE};
+use super::pack::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, SUMS_FILE};
 use crate::version::store::Problem;
 use crate::workspace::Workspace;
 use crate::workspace::name::Name;
@@ -29,7 +29,7 @@ pub struct PackReport {
 /// Every pack folder under `evidence/` (of `names`, or all), sorted, and
 /// leftovers of interrupted writes (`.tmp-…`, `.old-…`).
 pub fn find(ws: &Workspace, names: &[Name]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let root = ws.root.join(super::DIR);
+    let root = ws.root.join(super::pack::DIR);
     let mut packs = Vec::new();
     let mut leftovers = Vec::new();
     let Ok(prompts) = std::fs::read_dir(&root) else {
@@ -185,13 +185,13 @@ fn check_digest(ws: &Workspace, dir: &Path, report: &mut PackReport) {
         Some(h) => h,
         None => return fail(report, "not a promptctl evidence pack".into()),
     };
-    if head.schema != super::SCHEMA {
+    if head.schema != super::pack::SCHEMA {
         return fail(
             report,
             format!(
                 "a `{}` pack; this promptctl reads `{}`",
                 head.schema,
-                super::SCHEMA
+                super::pack::SCHEMA
             ),
         );
     }

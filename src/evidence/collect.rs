@@ -10,7 +10,7 @@ use std::path::Path;
 
 use semver::Version;
 
-use super::{
+use super::pack::{
     Bin, CaseNote, ChangelogEntry, Delta, EnvironmentState, Latency, MessageText, Pack,
     ParentComparison, PromptSection, RedactionSection, RunSection, Runbook, Step, StepStatus,
     Verification,
@@ -113,7 +113,7 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
         .collect();
 
     let pack = Pack {
-        schema: super::SCHEMA.into(),
+        schema: super::pack::SCHEMA.into(),
         generated_at: crate::version::manifest::now_rfc3339()?,
         generator: format!("promptctl {}", env!("CARGO_PKG_VERSION")),
         prompt: prompt_section(ws, &req.name, &released, &redactor)?,
@@ -290,12 +290,12 @@ fn run_section(run: &Run, parent: Option<ParentComparison>, r: &Redactor) -> Run
 }
 
 /// The rubric of the run's suite, read from the suite file as it is now.
-fn rubric(ws: &Workspace, run: &Run, r: &Redactor) -> Option<super::RubricText> {
+fn rubric(ws: &Workspace, run: &Run, r: &Redactor) -> Option<super::pack::RubricText> {
     let path = ws.root.join(&run.header.suite.path);
     let bytes = std::fs::read(&path).ok()?;
     let suite = crate::eval::suite::Suite::load(ws, &path.to_string_lossy()).ok()?;
     let rubric = suite.spec.rubric?;
-    Some(super::RubricText {
+    Some(super::pack::RubricText {
         criteria: rubric
             .criteria
             .into_iter()
@@ -483,7 +483,7 @@ fn timeline(
                     "{}: {} case{} (dataset {})",
                     r.header.suite.name,
                     r.header.summary.cases,
-                    super::plural(r.header.summary.cases),
+                    super::pack::plural(r.header.summary.cases),
                     crate::version::manifest::short(&r.header.suite.dataset_sha256)
                 )
             })
@@ -572,7 +572,7 @@ fn timeline(
             },
             at: last_finish,
             detail: if failed.is_empty() {
-                format!("all {gates} gate{} passed", super::plural(gates))
+                format!("all {gates} gate{} passed", super::pack::plural(gates))
             } else {
                 failed.join("; ")
             },
@@ -764,8 +764,8 @@ fn runbook(
             format!("promptctl verify {name}"),
             format!(
                 "cd {}/{name}/{v} && sha256sum -c {}",
-                super::DIR,
-                super::SUMS_FILE
+                super::pack::DIR,
+                super::pack::SUMS_FILE
             ),
         ],
     }

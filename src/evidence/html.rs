@@ -4,8 +4,9 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::charts;
 use super::markdown::{change, model_line, value};
-use super::{Pack, RunSection, Step, StepStatus, charts};
+use super::pack::{Pack, RunSection, Step, StepStatus};
 use crate::eval::report::{actual, money, num, pct};
 use crate::version::manifest::short;
 
@@ -340,7 +341,7 @@ fn run(r: &RunSection) -> Markup {
             }
             @if let Some(l) = &r.latency {
                 figure {
-                    figcaption { (format!("Latency of {} evaluated case{}: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", l.n, super::plural(l.n), l.min_ms, l.p50_ms, l.p95_ms, l.max_ms)) }
+                    figcaption { (format!("Latency of {} evaluated case{}: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", l.n, super::pack::plural(l.n), l.min_ms, l.p50_ms, l.p95_ms, l.max_ms)) }
                     (charts::latency(l, latency_gate))
                 }
             }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Pack, RunSection, StepStatus};
+use super::pack::{Pack, RunSection, StepStatus};
 use crate::eval::report::{actual, md_escape, pct, summary_rows};
 use crate::version::manifest::short;
 
@@ -360,7 +360,7 @@ fn run(o: &mut String, r: &RunSection) {
             o,
             "\nLatency over {} evaluated case{}: min {:.0} ms, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms.",
             l.n,
-            super::plural(l.n),
+            super::pack::plural(l.n),
             l.min_ms,
             l.p50_ms,
             l.p95_ms,
@@ -403,7 +403,7 @@ pub(super) fn value(x: Option<f64>) -> String {
 }
 
 /// `+12.0%` with a word saying whether that is better or worse.
-pub(super) fn change(d: &super::Delta) -> String {
+pub(super) fn change(d: &super::pack::Delta) -> String {
     match (d.parent, d.this) {
         (Some(a), Some(b)) if a == b => "no change".into(),
         (Some(a), Some(b)) => {
@@ -472,7 +472,7 @@ fn fenced(o: &mut String, lang: &str, text: &str) {
 }
 
 /// A table of cases with why; nothing when there are none.
-fn cases(o: &mut String, what: &str, why: &str, notes: &[super::CaseNote]) {
+fn cases(o: &mut String, what: &str, why: &str, notes: &[super::pack::CaseNote]) {
     if notes.is_empty() {
         return;
     }

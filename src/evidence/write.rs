@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, Pack, SUMS_FILE};
+use super::pack::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, Pack, SUMS_FILE};
 use crate::error::Error;
 
 /// What [`write`] did.

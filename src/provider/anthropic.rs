@@ -3,9 +3,9 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
 use super::http::Connection;
 use super::key::ApiKey;
-use super::{CallError, ChatRequest, ChatResponse, Provider};
 
 /// The API version promptctl speaks.
 pub const VERSION: &str = "2023-06-01";

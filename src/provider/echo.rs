@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{CallError, ChatRequest, ChatResponse, Provider};
+use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
 
 pub struct Echo;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use super::CallError;
+use super::chat::CallError;
 use super::key::ApiKey;
 use crate::error::Error;
 

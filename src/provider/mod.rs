@@ -7,119 +7,21 @@
 //! next: retry, give up on this case, or stop the whole run (auth refused).
 
 pub mod anthropic;
+pub mod chat;
 pub mod echo;
 pub mod http;
 pub mod key;
 pub mod openai;
 pub mod replay;
 
+pub use chat::{CallError, ChatMessage, ChatRequest, ChatResponse};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use crate::error::Error;
-use crate::version::artifact::spec::ModelSpec;
 use crate::workspace::config::{Config, ProviderType};
-
-/// One chat message as sent to a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
-
-/// Everything that decides a model's answer. Its canonical hash (without the
-/// provider's identity) keys cassettes; with it, the response cache.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChatRequest {
-    pub model: ModelSpec,
-    pub messages: Vec<ChatMessage>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_schema: Option<Value>,
-}
-
-impl ChatRequest {
-    /// sha256 of the canonical request: model, every parameter, messages,
-    /// tools and output schema. Cassettes are keyed by this.
-    pub fn request_hash(&self) -> String {
-        crate::version::canonical::hash_of(self)
-    }
-}
-
-/// A model's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatResponse {
-    pub content: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_in: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_out: Option<u64>,
-    /// The latency recorded with the answer (replay, cache), in place of the
-    /// near-zero time it took to read it back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-}
-
-/// How a call failed, by what to do next.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
-    /// The key was refused (401/403) or is missing: stop the whole run.
-    #[error("{0}")]
-    Auth(String),
-    /// Worth another try: 429, 5xx, a timeout, a dropped connection, a garbled body.
-    #[error("{message}")]
-    Retryable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// This case cannot succeed (400, 404, 422, a missing recording).
-    #[error("{0}")]
-    Fatal(String),
-}
-
-impl CallError {
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            CallError::Retryable { retry_after, .. } => *retry_after,
-            _ => None,
-        }
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, CallError::Retryable { .. })
-    }
-}
-
-/// A model API.
-pub trait Provider: Send + Sync {
-    /// Answers one request. No retries, no waiting: the runner does those.
-    fn complete<'a>(
-        &'a self,
-        request: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, CallError>>;
-
-    /// What identifies this endpoint in the response cache key (type and base URL).
-    fn identity(&self) -> Value;
-
-    /// Whether answers come from the network (and so need limits, retries, a cache).
-    fn is_remote(&self) -> bool {
-        true
-    }
-}
-
-/// The limits the runner applies to one provider.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_in_flight: usize,
-    pub rps: Option<f64>,
-    pub timeout: Duration,
-    pub retries: u32,
-}
+use chat::{Limits, Provider};
 
 /// A provider ready to call, with its name and limits.
 #[derive(Clone)]

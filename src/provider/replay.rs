@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{CallError, ChatRequest, ChatResponse, Provider};
+use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
 use crate::error::Error;
 
 /// One recorded answer.
