@@ -2,6 +2,7 @@
 
 pub mod assertions;
 pub mod cache;
+pub mod case;
 pub mod gates;
 pub mod judge;
 pub mod report;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::results::CaseResult;
+use super::case::CaseResult;
 use crate::stats;
 
 /// 95% two-sided normal quantile.

@@ -1,0 +1,51 @@
+//! One case's result, as the runner records it and every summary, gate and
+//! report reads it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::assertions::Outcome;
+use super::judge::Score;
+
+/// One case (one sample of it, with `--repeat`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseResult {
+    pub id: String,
+    /// 0-based sample number under `--repeat`.
+    #[serde(default)]
+    pub sample: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub vars: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_out: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub cached: bool,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub assertions: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, Score>,
+    /// Every assertion passed and nothing failed.
+    pub passed: bool,
+    /// Weighted share of assertions passed (0 on error).
+    pub score: f64,
+    /// Why the case could not be evaluated. An error is never a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
