@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::rollout::ab::{self, Options};
 use crate::rollout::prodlog::Metric;

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::rollout::canary::Verdict;
 use crate::rollout::deploy::actions::{self, Rollback};
-use crate::workspace::name::Name;
 
 /// Decide a canary from production logs: promote, hold or roll back
 ///
@@ -23,10 +22,8 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
-    name: Name,
-    #[arg(long)]
-    env: String,
+    #[command(flatten)]
+    target: super::args::PromptEnv,
     /// Production logs, JSONL, one request a line (SPEC §8)
     #[arg(long, value_name = "FILE")]
     logs: PathBuf,
@@ -37,35 +34,35 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::rollout::deploy::check_env(&ws, &args.env)?;
-    ws.require_prompt(&args.name)?;
+    crate::rollout::deploy::check_env(&ws, &args.target.env)?;
+    ws.require_prompt(&args.target.name)?;
     let Some(config) = ws.config.canary.clone() else {
         return Err(Error::invalid("promptctl.yaml has no `canary:` thresholds; a canary with no thresholds cannot be judged")
             .with_hint("add `canary: { min_requests: 200, thresholds: { success_rate: { max_drop: 0.02 } } }`")
             .into());
     };
-    let releases = crate::rollout::deploy::load(&ws, &args.name)?;
+    let releases = crate::rollout::deploy::load(&ws, &args.target.name)?;
     let state = releases
         .environments
-        .get(&args.env)
+        .get(&args.target.env)
         .cloned()
         .unwrap_or_default();
     let (Some(stable), Some(canary)) = (state.active, state.canary) else {
         return Err(Error::invalid(format!(
             "no canary is running for `{}` in `{}`",
-            args.name, args.env
+            args.target.name, args.target.env
         ))
         .with_hint(format!(
             "start one with `promptctl promote {}@X.Y.Z --env {} --canary 5`",
-            args.name, args.env
+            args.target.name, args.target.env
         ))
         .into());
     };
     let lines = crate::rollout::prodlog::open(&args.logs)?;
     let report = crate::rollout::canary::analyze(
         lines,
-        args.name.as_str(),
-        &args.env,
+        args.target.name.as_str(),
+        &args.target.env,
         &stable.to_string(),
         &canary.version.to_string(),
         canary.percent,
@@ -81,8 +78,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let change = actions::rollback(
             &ws,
             &Rollback {
-                name: args.name.clone(),
-                env: args.env.clone(),
+                name: args.target.name.clone(),
+                env: args.target.env.clone(),
                 to: None,
                 reason: format!(
                     "canary analysis of `{}`: {}",

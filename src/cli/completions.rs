@@ -1,6 +1,6 @@
 //! `promptctl completions`: shell completion scripts.
 
-use super::Context;
+use super::context::Context;
 
 /// Print a shell completion script
 ///
@@ -14,10 +14,11 @@ pub struct Args {
     shell: clap_complete::Shell,
 }
 
-pub fn run(args: Args, _ctx: &Context) -> anyhow::Result<()> {
-    let mut cmd = <super::Cli as clap::CommandFactory>::command();
+/// Writes the script for `cmd`, the whole command line (passed in, as this
+/// file is one of its parts).
+pub fn run(args: Args, ctx: &Context, mut cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "promptctl", &mut out);
-    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    ctx.printer.out(&String::from_utf8_lossy(&out))?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use similar::TextDiff;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{BOLD, CYAN, GREEN, RED};
 use crate::workspace::name::PromptRef;
 
@@ -22,9 +22,9 @@ use crate::workspace::name::PromptRef;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     from: PromptRef,
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     to: PromptRef,
 }
 
@@ -44,8 +44,8 @@ struct ConfigChange {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let (a, a_manifest) = super::load_ref(&ws, &args.from)?;
-    let (b, _) = super::load_ref(&ws, &args.to)?;
+    let (a, a_manifest) = super::context::load_ref(&ws, &args.from)?;
+    let (b, _) = super::context::load_ref(&ws, &args.to)?;
     let label = |r: &PromptRef| match &r.version {
         Some(v) => format!("{}@{v}", r.name),
         None => format!("{}@draft", r.name),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{GREEN, RED, YELLOW};
 use crate::doctor::{Options, Status};
 use crate::error::Error;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{GREEN, RED};
 use crate::error::{Class, Error};
 use crate::eval::report;
@@ -28,7 +28,7 @@ pub struct Args {
     /// A suite name under `evals/`, or a path to a suite file
     suite: String,
     /// Evaluate this version instead of the suite's prompt (`name@X.Y.Z`)
-    #[arg(long, value_parser = super::prompt_ref)]
+    #[arg(long, value_parser = super::args::prompt_ref)]
     prompt: Option<PromptRef>,
     /// Use this provider from promptctl.yaml instead of the suite's
     #[arg(long, env = crate::workspace::env::PROMPTCTL_PROVIDER)]

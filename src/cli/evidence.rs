@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{GREEN, RED, YELLOW};
 use crate::error::Error;
 use crate::evidence::{self, Request};
@@ -29,7 +29,7 @@ use crate::workspace::name::PromptRef;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// `name@X.Y.Z` (or `name` for its latest released version)
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
     /// An eval run to include, by id or file path (repeatable)
     #[arg(long = "run", value_name = "ID")]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use super::Context;
+use super::context::Context;
 
 /// Export the live prompts of an environment as one JSON bundle
 ///
@@ -19,8 +19,8 @@ use super::Context;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(long)]
-    env: String,
+    #[command(flatten)]
+    target: super::args::EnvArg,
     /// Write the bundle here (atomically) instead of stdout
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -28,7 +28,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::rollout::deploy::check_env(&ws, &args.env)?;
+    crate::rollout::deploy::check_env(&ws, &args.target.env)?;
     let version_json =
         |name: &crate::workspace::name::Name, v: &semver::Version| -> anyhow::Result<Value> {
             let r = crate::version::store::open(&ws, name, v)?;
@@ -50,7 +50,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let mut prompts = serde_json::Map::new();
     for name in ws.prompt_names()? {
         let releases = crate::rollout::deploy::load(&ws, &name)?;
-        let Some(state) = releases.environments.get(&args.env) else {
+        let Some(state) = releases.environments.get(&args.target.env) else {
             continue;
         };
         let Some(stable) = &state.active else {
@@ -71,7 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let bundle = json!({
         "schema": "promptctl.bundle/v1",
-        "env": args.env,
+        "env": args.target.env,
         "bucketing": {
             "bucket": "u64 big-endian of sha256(name || 0x00 || env || 0x00 || key)[0..8] mod 10000",
             "canary_if": "bucket < round(percent * 100)",
@@ -87,7 +87,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             ctx.printer.status(&format!(
                 "exported {} prompt(s) live in `{}` to `{}`",
                 prompts_len(&bundle),
-                args.env,
+                args.target.env,
                 path.display()
             ));
         }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::eval::results::Run;
 
 /// Re-apply the suite's gates to a saved run

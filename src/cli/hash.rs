@@ -1,6 +1,6 @@
 //! `promptctl hash`: the content hashes of a draft or a version.
 
-use super::Context;
+use super::context::Context;
 use crate::workspace::name::PromptRef;
 
 /// Print the hashes of a draft or a released version
@@ -16,13 +16,13 @@ use crate::workspace::name::PromptRef;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let (artifact, _) = super::load_ref(&ws, &args.prompt)?;
+    let (artifact, _) = super::context::load_ref(&ws, &args.prompt)?;
     let hashes = artifact.hashes();
     let files = artifact.file_hashes();
     let p = ctx.printer;

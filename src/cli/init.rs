@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 
 /// Create a new workspace with one example prompt and eval suite

@@ -1,6 +1,6 @@
 //! `promptctl lint`: checks a release would not catch.
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{RED, YELLOW};
 use crate::error::Error;
 use crate::version::lint::Severity;
@@ -23,7 +23,7 @@ use crate::workspace::name::Name;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Prompts to lint (all when none are given)
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     names: Vec<Name>,
     /// Treat warnings as errors
     #[arg(long)]

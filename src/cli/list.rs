@@ -1,6 +1,6 @@
 //! `promptctl list`: every prompt, its latest version and draft state.
 
-use super::Context;
+use super::context::Context;
 use crate::version::artifact::Artifact;
 
 /// List the prompts in the workspace

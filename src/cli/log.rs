@@ -1,6 +1,6 @@
 //! `promptctl log`: the release history of one prompt, newest first.
 
-use super::Context;
+use super::context::Context;
 use crate::workspace::name::Name;
 
 /// Show a prompt's release and deploy history
@@ -14,7 +14,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     name: Name,
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::eval::results::Run;
 

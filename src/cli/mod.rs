@@ -5,8 +5,10 @@
 //! [`Printer`]; they never format errors themselves.
 
 mod ab;
+pub mod args;
 mod canary;
 mod completions;
+mod context;
 mod diff;
 mod doctor;
 mod eval;
@@ -37,9 +39,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::cli::output::{ColorChoice, Printer};
-use crate::error::Error;
-use crate::workspace::Workspace;
+use context::Context;
+use output::{ColorChoice, Printer};
 
 const ABOUT: &str = "Release discipline for LLM prompts: versions, evals, evidence, rollout";
 
@@ -107,18 +108,6 @@ pub enum Command {
     Completions(completions::Args),
 }
 
-/// What every command gets: the printer and where the workspace is.
-pub struct Context<'a> {
-    pub printer: &'a Printer,
-    pub dir: Option<PathBuf>,
-}
-
-impl Context<'_> {
-    pub fn workspace(&self) -> Result<Workspace, Error> {
-        Workspace::discover(self.dir.as_deref())
-    }
-}
-
 pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     let ctx = Context {
         printer,
@@ -150,44 +139,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Command::Redact(args) => redact::run(args, &ctx),
         Command::Doctor(args) => doctor::run(args, &ctx),
         Command::Schema(args) => schema::run(args, &ctx),
-        Command::Completions(args) => completions::run(args, &ctx),
-    }
-}
-
-/// Parses a `name` or `name@X.Y.Z` argument for clap.
-pub fn prompt_ref(s: &str) -> Result<crate::workspace::name::PromptRef, String> {
-    crate::workspace::name::PromptRef::parse(s).map_err(|e| e.message().to_string())
-}
-
-/// Parses a prompt name argument for clap.
-pub fn prompt_name(s: &str) -> Result<crate::workspace::name::Name, String> {
-    crate::workspace::name::Name::parse(s).map_err(|e| e.message().to_string())
-}
-
-/// Loads a draft or a verified released version.
-pub fn load_ref(
-    ws: &Workspace,
-    r: &crate::workspace::name::PromptRef,
-) -> Result<
-    (
-        crate::version::artifact::Artifact,
-        Option<crate::version::manifest::Manifest>,
-    ),
-    Error,
-> {
-    ws.require_prompt(&r.name)?;
-    match &r.version {
-        None => Ok((
-            crate::version::artifact::Artifact::load(
-                &ws.prompt_dir(&r.name),
-                &ws.prompt_label(&r.name),
-                &r.name,
-            )?,
-            None,
-        )),
-        Some(v) => {
-            let released = crate::version::store::open(ws, &r.name, v)?;
-            Ok((released.artifact, Some(released.manifest)))
+        Command::Completions(args) => {
+            completions::run(args, &ctx, <Cli as clap::CommandFactory>::command())
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `promptctl new`: a draft prompt with the five recommended sections.
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::workspace::config::ProviderType;
 use crate::workspace::name::Name;
@@ -19,7 +19,7 @@ use crate::workspace::name::Name;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// The prompt's name: `[a-z0-9][a-z0-9_-]{0,63}`
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     name: Name,
     /// A one-line description
     #[arg(long, default_value = "TODO: what this prompt is for")]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::rollout::deploy::actions::{self, Promote};
 use crate::workspace::name::PromptRef;
@@ -23,11 +23,10 @@ use crate::workspace::name::PromptRef;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// `name@X.Y.Z`
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
-    /// The environment, as named in promptctl.yaml
-    #[arg(long)]
-    env: String,
+    #[command(flatten)]
+    target: super::args::EnvArg,
     /// Send this percent of routing keys to the version (0 < PCT < 100)
     #[arg(long, value_name = "PCT")]
     canary: Option<f64>,
@@ -60,7 +59,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         &Promote {
             name: args.prompt.name,
             version,
-            env: args.env,
+            env: args.target.env,
             canary: args.canary,
             skip_gate: args.skip_gate,
             reason: args.reason,

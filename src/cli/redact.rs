@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::privacy::redact::Redactor;
 
 /// Redact PII and secrets from a file or stdin

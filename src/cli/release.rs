@@ -1,6 +1,6 @@
 //! `promptctl release`: freeze the draft as a new immutable version.
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::version::compat::Level;
 use crate::version::release::{Request, Target};
@@ -20,7 +20,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     name: Name,
     /// Bump the latest version (from 0.0.0 for the first release)
     #[arg(

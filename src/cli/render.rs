@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{BOLD, DIM};
 use crate::error::Error;
 use crate::workspace::name::PromptRef;
@@ -23,7 +23,7 @@ use crate::workspace::name::PromptRef;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// `name` for the draft, `name@X.Y.Z` for a released version
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
     /// A variable, `name=value` (non-string types are written as JSON)
     #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -35,7 +35,7 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let (artifact, manifest) = super::load_ref(&ws, &args.prompt)?;
+    let (artifact, manifest) = super::context::load_ref(&ws, &args.prompt)?;
     let mut given: BTreeMap<String, Value> = match &args.vars_file {
         Some(path) => crate::workspace::yaml::load(path)?,
         None => BTreeMap::new(),

@@ -2,10 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::rollout::deploy::bucket;
-use crate::workspace::name::Name;
 
 /// Show which version serves a routing key in an environment
 ///
@@ -20,10 +19,8 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
-    name: Name,
-    #[arg(long)]
-    env: String,
+    #[command(flatten)]
+    target: super::args::PromptEnv,
     /// The routing key (a user or account id)
     #[arg(long)]
     key: Option<String>,
@@ -51,32 +48,36 @@ struct Resolved {
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    crate::rollout::deploy::check_env(&ws, &args.env)?;
-    ws.require_prompt(&args.name)?;
-    let r = crate::rollout::deploy::load(&ws, &args.name)?;
-    let state = r.environments.get(&args.env).cloned().unwrap_or_default();
+    crate::rollout::deploy::check_env(&ws, &args.target.env)?;
+    ws.require_prompt(&args.target.name)?;
+    let r = crate::rollout::deploy::load(&ws, &args.target.name)?;
+    let state = r
+        .environments
+        .get(&args.target.env)
+        .cloned()
+        .unwrap_or_default();
     let Some(stable) = state.active.clone() else {
         return Err(Error::invalid(format!(
             "`{}` has nothing live in `{}`",
-            args.name, args.env
+            args.target.name, args.target.env
         ))
         .with_hint(format!(
             "promote a version first: `promptctl promote {}@X.Y.Z --env {}`",
-            args.name, args.env
+            args.target.name, args.target.env
         ))
         .into());
     };
     let b = args
         .key
         .as_deref()
-        .map(|k| bucket::bucket(args.name.as_str(), &args.env, k));
+        .map(|k| bucket::bucket(args.target.name.as_str(), &args.target.env, k));
     let (version, arm) = match (&state.canary, b) {
         (Some(c), Some(b)) if bucket::in_canary(b, c.percent) => (c.version.clone(), "canary"),
         _ => (stable, "stable"),
     };
-    let manifest = crate::version::store::read_manifest(&ws, &args.name, &version)?;
+    let manifest = crate::version::store::read_manifest(&ws, &args.target.name, &version)?;
     let messages = if args.render {
-        let released = crate::version::store::open(&ws, &args.name, &version)?;
+        let released = crate::version::store::open(&ws, &args.target.name, &version)?;
         let mut given = BTreeMap::new();
         for pair in &args.vars {
             let Some((k, v)) = pair.split_once('=') else {
@@ -94,8 +95,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         None
     };
     let out = Resolved {
-        name: args.name.to_string(),
-        env: args.env,
+        name: args.target.name.to_string(),
+        env: args.target.env,
         key: args.key,
         version: version.to_string(),
         digest: manifest.digest,

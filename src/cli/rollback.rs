@@ -1,8 +1,7 @@
 //! `promptctl rollback`: back to the previous live version, at once, offline.
 
-use super::Context;
+use super::context::Context;
 use crate::rollout::deploy::actions::{self, Change, Rollback};
-use crate::workspace::name::Name;
 
 /// Roll an environment back to its previous live version
 ///
@@ -18,11 +17,8 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
-    name: Name,
-    /// The environment, as named in promptctl.yaml
-    #[arg(long)]
-    env: String,
+    #[command(flatten)]
+    target: super::args::PromptEnv,
     /// Roll back to this version instead of the previous one
     #[arg(long, value_name = "VERSION")]
     to: Option<String>,
@@ -44,8 +40,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let change = actions::rollback(
         &ws,
         &Rollback {
-            name: args.name,
-            env: args.env,
+            name: args.target.name,
+            env: args.target.env,
             to,
             reason: args.reason,
             verify: !args.no_verify,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::Context;
+use super::context::Context;
 use crate::error::Error;
 use crate::workspace::schema::{KINDS, Kind};
 

@@ -1,6 +1,6 @@
 //! `promptctl show`: one artifact in full.
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::BOLD;
 use crate::workspace::name::PromptRef;
 
@@ -15,13 +15,13 @@ use crate::workspace::name::PromptRef;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_ref)]
+    #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
-    let (a, manifest) = super::load_ref(&ws, &args.prompt)?;
+    let (a, manifest) = super::context::load_ref(&ws, &args.prompt)?;
     let hashes = a.hashes();
     let p = ctx.printer;
     let messages: Vec<_> = a

@@ -1,6 +1,6 @@
 //! `promptctl status`: what is live where.
 
-use super::Context;
+use super::context::Context;
 use crate::workspace::name::Name;
 
 /// Show what is live in each environment
@@ -15,7 +15,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     name: Option<Name>,
 }
 

@@ -1,7 +1,7 @@
 //! `promptctl verify`: recompute every hash of every released version, and
 //! re-check every evidence pack.
 
-use super::Context;
+use super::context::Context;
 use crate::cli::output::{GREEN, RED};
 use crate::error::{Class, Error};
 use crate::version::store::{Outcome, Problem};
@@ -22,7 +22,7 @@ use crate::workspace::name::Name;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Prompts to verify (all when none are given)
-    #[arg(value_parser = super::prompt_name)]
+    #[arg(value_parser = super::args::prompt_name)]
     names: Vec<Name>,
 }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::judge::Identity;
 pub use super::case::CaseResult;
+use super::judge::Identity;
 use crate::error::Error;
 
 pub const SCHEMA: &str = "promptctl.run/v1";
