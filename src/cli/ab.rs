@@ -168,7 +168,7 @@ fn analyze(args: AnalyzeArgs, ctx: &Context) -> anyhow::Result<()> {
     if p.json {
         p.json(&analysis)?;
     } else {
-        p.out(&analysis.table())?;
+        p.out(&super::report::ab::analysis(&analysis))?;
     }
     match analysis.exit_class() {
         None => Ok(()),

@@ -72,7 +72,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     if p.json {
         p.json(&report)?;
     } else {
-        p.out(&report.table())?;
+        p.out(&super::report::canary::canary(&report))?;
     }
     if args.apply && matches!(report.verdict, Verdict::Rollback) {
         let change = actions::rollback(

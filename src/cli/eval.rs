@@ -201,7 +201,7 @@ pub fn render(
         Format::Junit => report::junit(h, &load()?.cases),
         Format::Table => {
             let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
-            report::table(h, failures, &paint)
+            super::report::eval::run(h, failures, &paint)
         }
     })
 }

@@ -28,6 +28,7 @@ mod promote;
 mod redact;
 mod release;
 mod render;
+mod report;
 mod resolve;
 mod rollback;
 mod schema;

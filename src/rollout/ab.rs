@@ -523,140 +523,6 @@ fn is_worse(metric: Metric, estimate: f64) -> bool {
 }
 
 impl Analysis {
-    /// The analysis for people: the arms, the difference, the sample ratio,
-    /// the guardrails and the segments, then the conclusion. No colour.
-    pub fn table(&self) -> String {
-        let m = self.primary.metric;
-        let [a, b] = &self.arms;
-        let method = match m.kind() {
-            Kind::Rate => "two-proportion z-test",
-            Kind::Mean => "Welch's t-test",
-        };
-        let mut out = format!(
-            "{}A `{}` vs B `{}` on {m} ({method})\n",
-            self.prompt
-                .as_ref()
-                .map_or(String::new(), |p| format!("{p}: ")),
-            a.version,
-            b.version
-        );
-        let arm_row = |name: &str, arm: &Arm, v: &ArmValue| {
-            vec![
-                name.to_string(),
-                arm.version.clone(),
-                stats::format_count(arm.requests),
-                stats::format_count(v.n),
-                value_text(m, v.value),
-            ]
-        };
-        out.push_str(&crate::cli::output::table(
-            &["arm", "version", "requests", "n", m.name()],
-            [
-                arm_row("A", a, &self.primary.a),
-                arm_row("B", b, &self.primary.b),
-            ],
-        ));
-        match &self.primary.test {
-            Some(t) => out.push_str(&format!(
-                "difference (B - A): {}, 95% CI {}, p {} ({} at {})\n",
-                diff_text(m, t.estimate),
-                ci_text(m, t.ci95),
-                stats::p_phrase(t.p_value),
-                if t.p_value < ALPHA {
-                    "significant"
-                } else {
-                    "not significant"
-                },
-                ALPHA
-            )),
-            None => out.push_str("difference (B - A): too little data to test\n"),
-        }
-        match &self.srm {
-            Some(s) => {
-                let total = (s.observed[0] + s.observed[1]) as f64;
-                out.push_str(&format!(
-                    "sample ratio: {} (expected {}/{}, observed {:.1}/{:.1}, p {})\n",
-                    if s.mismatch { "MISMATCH" } else { "ok" },
-                    round(s.expected_share[0] * 100.0, 2),
-                    round(s.expected_share[1] * 100.0, 2),
-                    100.0 * s.observed[0] as f64 / total,
-                    100.0 * s.observed[1] as f64 / total,
-                    stats::p_phrase(s.p_value)
-                ));
-            }
-            None => out.push_str("sample ratio: no requests\n"),
-        }
-        if !self.guardrails.is_empty() {
-            out.push_str(&format!(
-                "\nguardrails (must not get significantly worse at p < {ALPHA}):\n"
-            ));
-            let rows = self.guardrails.iter().map(|g| {
-                let c = &g.comparison;
-                let mut row = comparison_cells(c);
-                row.insert(0, c.metric.to_string());
-                row.push(
-                    match g.check {
-                        GuardrailCheck::Ok => "ok",
-                        GuardrailCheck::Worse => "WORSE",
-                        GuardrailCheck::NoData => "no data",
-                    }
-                    .to_string(),
-                );
-                row
-            });
-            out.push_str(&crate::cli::output::table(
-                &[
-                    "metric", "n A", "A", "n B", "B", "B - A", "95% CI", "p", "result",
-                ],
-                rows,
-            ));
-        }
-        if let Some(s) = &self.segments {
-            out.push_str(&format!(
-                "\n{m} by `{}`: with {} segment{}, a segment's difference is significant at p < {}/{} = {} (Bonferroni)\n",
-                s.field,
-                s.k,
-                if s.k == 1 { "" } else { "s" },
-                ALPHA,
-                s.k,
-                round(s.alpha, 4)
-            ));
-            let rows = s.rows.iter().map(|r| {
-                let mut row = comparison_cells(&r.comparison);
-                row.insert(0, r.segment.clone());
-                row.push(match r.comparison.significant {
-                    Some(true) => "yes".to_string(),
-                    Some(false) => "no".to_string(),
-                    None => "-".to_string(),
-                });
-                row
-            });
-            out.push_str(&crate::cli::output::table(
-                &[
-                    "segment",
-                    "n A",
-                    "A",
-                    "n B",
-                    "B",
-                    "B - A",
-                    "95% CI",
-                    "p",
-                    "significant",
-                ],
-                rows,
-            ));
-        }
-        match self.conclusion {
-            Conclusion::Complete => {}
-            Conclusion::Inconclusive => out.push_str("\ninconclusive:\n"),
-            Conclusion::GuardrailBreached => out.push_str("\nguardrail breached:\n"),
-        }
-        for r in &self.reasons {
-            out.push_str(&format!("  - {r}\n"));
-        }
-        out
-    }
-
     /// The error class the analysis exits with: `None` when complete,
     /// `Failed` (1) for a breached guardrail, `Inconclusive` (5) otherwise.
     pub fn exit_class(&self) -> Option<Class> {
@@ -680,78 +546,6 @@ impl Analysis {
             format!("A/B analysis {what}: {}", self.reasons.join("; "))
         }
     }
-}
-
-/// n A, A, n B, B, difference, CI, p.
-fn comparison_cells(c: &Comparison) -> Vec<String> {
-    let m = c.metric;
-    let (diff, ci, p) = match &c.test {
-        Some(t) => (
-            diff_text(m, t.estimate),
-            ci_text(m, t.ci95),
-            stats::format_p(t.p_value),
-        ),
-        None => ("-".to_string(), "-".to_string(), "-".to_string()),
-    };
-    vec![
-        stats::format_count(c.a.n),
-        value_text(m, c.a.value),
-        stats::format_count(c.b.n),
-        value_text(m, c.b.value),
-        diff,
-        ci,
-        p,
-    ]
-}
-
-fn value_text(m: Metric, v: Option<f64>) -> String {
-    let Some(v) = v else {
-        return "-".to_string();
-    };
-    match m {
-        Metric::LatencyMs => format!("{v:.1} ms"),
-        Metric::TokensIn | Metric::TokensOut => format!("{v:.1}"),
-        Metric::CostUsd => format!("${v:.6}"),
-        _ => percent(v),
-    }
-}
-
-fn diff_text(m: Metric, d: f64) -> String {
-    match m {
-        Metric::LatencyMs => format!("{d:+.1} ms"),
-        Metric::TokensIn | Metric::TokensOut => format!("{d:+.1}"),
-        Metric::CostUsd => format!("{d:+.6} USD"),
-        _ => points(d),
-    }
-}
-
-fn ci_text(m: Metric, (lo, hi): (f64, f64)) -> String {
-    match m {
-        Metric::LatencyMs => format!("[{lo:+.1}, {hi:+.1}] ms"),
-        Metric::TokensIn | Metric::TokensOut => format!("[{lo:+.1}, {hi:+.1}]"),
-        Metric::CostUsd => format!("[{lo:+.6}, {hi:+.6}] USD"),
-        _ => format!("[{:+.2}, {:+.2}] pts", lo * 100.0, hi * 100.0),
-    }
-}
-
-fn percent(v: f64) -> String {
-    format!("{:.2}%", v * 100.0)
-}
-
-fn points(d: f64) -> String {
-    format!("{:+.2} pts", d * 100.0)
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
-fn quoted<'a>(items: impl Iterator<Item = &'a String>) -> String {
-    items
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
@@ -835,11 +629,6 @@ mod tests {
         assert_eq!(a.conclusion, Conclusion::Complete);
         assert_eq!(a.exit_class(), None);
         assert!(!a.srm.as_ref().unwrap().mismatch);
-        assert!(
-            a.table().contains("difference (B - A): +4.00 pts"),
-            "{}",
-            a.table()
-        );
     }
 
     #[test]
@@ -868,7 +657,6 @@ mod tests {
         assert!((a.primary.test.unwrap().estimate - 7.5).abs() < 1e-9);
         assert_eq!(a.primary.kind, Kind::Mean);
         assert_eq!(a.conclusion, Conclusion::Complete);
-        assert!(a.table().contains("Welch's t-test"));
     }
 
     #[test]
@@ -912,7 +700,6 @@ mod tests {
         assert!(
             a.reasons[0].starts_with("guardrail `latency_ms` got significantly worse: +20.0 ms")
         );
-        assert!(a.table().contains("WORSE"));
     }
 
     #[test]
@@ -932,8 +719,6 @@ mod tests {
                 .iter()
                 .all(|r| r.comparison.a.n == 300 && r.comparison.alpha == s.alpha)
         );
-        let text = a.table();
-        assert!(text.contains("with 3 segments, a segment's difference is significant at p < 0.05/3 = 0.0167 (Bonferroni)"), "{text}");
         let json = serde_json::to_value(&a).unwrap();
         assert_eq!(json["segments"]["rows"][0]["segment"], "apac");
         assert_eq!(json["segments"]["rows"][0]["metric"], "success_rate");
@@ -1024,4 +809,33 @@ mod tests {
         assert_eq!(a.guardrails[0].check, GuardrailCheck::NoData);
         assert_eq!(a.conclusion, Conclusion::Inconclusive);
     }
+}
+
+pub(crate) fn diff_text(m: Metric, d: f64) -> String {
+    match m {
+        Metric::LatencyMs => format!("{d:+.1} ms"),
+        Metric::TokensIn | Metric::TokensOut => format!("{d:+.1}"),
+        Metric::CostUsd => format!("{d:+.6} USD"),
+        _ => points(d),
+    }
+}
+
+pub(crate) fn percent(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+pub(crate) fn points(d: f64) -> String {
+    format!("{:+.2} pts", d * 100.0)
+}
+
+pub(crate) fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+pub(crate) fn quoted<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    items
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

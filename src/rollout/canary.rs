@@ -358,7 +358,7 @@ fn describe(t: &Threshold, unit: Unit) -> String {
     }
 }
 
-fn round4(v: f64) -> f64 {
+pub(crate) fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
 }
 
@@ -432,93 +432,7 @@ fn decide(
     (Verdict::Promote, Vec::new())
 }
 
-/// A KPI's value for people.
-fn value_text(v: Option<f64>, unit: Unit) -> String {
-    match (v, unit) {
-        (None, _) => "-".to_string(),
-        (Some(v), Unit::Rate) => format!("{:.2}%", v * 100.0),
-        (Some(v), Unit::Ms) => format!("{v:.1} ms"),
-    }
-}
-
-/// A KPI's change for people: points for rates, ms and percent for latency.
-fn delta_text(k: &Kpi) -> String {
-    match (k.delta, k.unit) {
-        (None, _) => "-".to_string(),
-        (Some(d), Unit::Rate) => format!("{:+.2} pts", d * 100.0),
-        (Some(d), Unit::Ms) => match k.relative_delta {
-            Some(r) => format!("{d:+.1} ms ({:+.1}%)", r * 100.0),
-            None => format!("{d:+.1} ms"),
-        },
-    }
-}
-
 impl Report {
-    /// The report for people: the arms, the sample ratio, a table of KPIs,
-    /// and the verdict with its reasons. Plain text; no colour.
-    pub fn table(&self) -> String {
-        let mut out = format!(
-            "{} in {}: canary `{}` ({}%) vs stable `{}`\n",
-            self.prompt,
-            self.env,
-            self.canary.version,
-            round4(self.percent),
-            self.stable.version
-        );
-        out.push_str(&format!(
-            "requests: stable {}, canary {} (minimum {} per arm)\n",
-            stats::format_count(self.stable.requests),
-            stats::format_count(self.canary.requests),
-            stats::format_count(self.min_requests)
-        ));
-        if self.other_requests > 0 {
-            out.push_str(&format!(
-                "ignored {} requests from other versions\n",
-                stats::format_count(self.other_requests)
-            ));
-        }
-        match &self.srm {
-            Some(s) => out.push_str(&format!(
-                "sample ratio: {} (expected {}/{}, observed {:.1}/{:.1}, p {})\n",
-                if s.mismatch { "MISMATCH" } else { "ok" },
-                round4(s.expected_share[0] * 100.0),
-                round4(s.expected_share[1] * 100.0),
-                100.0 * s.observed[0] as f64 / (s.observed[0] + s.observed[1]) as f64,
-                100.0 * s.observed[1] as f64 / (s.observed[0] + s.observed[1]) as f64,
-                stats::p_phrase(s.p_value)
-            )),
-            None => out.push_str("sample ratio: no requests\n"),
-        }
-        let rows = self.kpis.iter().map(|k| {
-            vec![
-                k.name.to_string(),
-                value_text(k.stable, k.unit),
-                value_text(k.canary, k.unit),
-                delta_text(k),
-                k.threshold.clone().unwrap_or_else(|| "-".to_string()),
-                k.p_value.map_or("-".to_string(), stats::format_p),
-                k.check.name().to_string(),
-            ]
-        });
-        out.push_str(&crate::cli::output::table(
-            &[
-                "KPI",
-                "stable",
-                "canary",
-                "delta",
-                "threshold",
-                "p",
-                "result",
-            ],
-            rows,
-        ));
-        out.push_str(&format!("verdict: {}\n", self.verdict.name()));
-        for r in &self.reasons {
-            out.push_str(&format!("  - {r}\n"));
-        }
-        out
-    }
-
     /// The error class the verdict exits with: `None` for promote,
     /// `Failed` (1) for rollback, `Inconclusive` (5) for hold.
     pub fn exit_class(&self) -> Option<Class> {
@@ -543,8 +457,20 @@ impl Report {
     }
 }
 
+/// A KPI's change for people: points for rates, ms and percent for latency.
+pub(crate) fn delta_text(k: &Kpi) -> String {
+    match (k.delta, k.unit) {
+        (None, _) => "-".to_string(),
+        (Some(d), Unit::Rate) => format!("{:+.2} pts", d * 100.0),
+        (Some(d), Unit::Ms) => match k.relative_delta {
+            Some(r) => format!("{d:+.1} ms ({:+.1}%)", r * 100.0),
+            None => format!("{d:+.1} ms"),
+        },
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::workspace::config::CanaryThresholds;
 
@@ -640,7 +566,7 @@ mod tests {
         let mut lines = arm(STABLE, 1000, 1.0, 3, Outcome::Refusal);
         lines.extend(arm(CANARY, 1000, 1.0, 3, Outcome::Refusal));
         let r = run(lines, 50.0, &gated());
-        assert_eq!(r.verdict, Verdict::Promote, "{}", r.table());
+        assert_eq!(r.verdict, Verdict::Promote, "{:?}", r.reasons);
         assert_eq!(r.exit_class(), None);
         assert!(r.reasons.is_empty());
         let s = kpi(&r, "success_rate");
@@ -782,35 +708,12 @@ mod tests {
                 .iter()
                 .all(|k| k.stable.is_none() && k.canary.is_none())
         );
-        assert!(r.table().contains("sample ratio: no requests"));
+        assert!(r.srm.is_none());
     }
 
     #[test]
-    fn the_report_reads_as_a_table_and_as_json() {
-        let mut lines = arm(STABLE, 1000, 1.0, 0, Outcome::Ok);
-        lines.extend(arm(CANARY, 1000, 1.3, 0, Outcome::Ok));
-        let r = run(lines, 50.0, &gated());
-        let text = r.table();
-        assert!(
-            text.starts_with("support_bot in production: canary `1.3.0` (50%) vs stable `1.2.0`\n")
-        );
-        assert!(text.contains("requests: stable 1,000, canary 1,000 (minimum 200 per arm)"));
-        assert!(text.contains("max drop 2 pts"), "{text}");
-        assert!(
-            text.contains("verdict: rollback\n  - latency_p95_ms"),
-            "{text}"
-        );
-        for name in [
-            "success_rate",
-            "refusal_rate",
-            "escalation_rate",
-            "fallback_rate",
-            "error_rate",
-            "correction_rate",
-            "latency_p50_ms",
-        ] {
-            assert!(text.contains(name), "{name}\n{text}");
-        }
+    fn the_report_reads_as_json() {
+        let r = rollback_report();
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["verdict"], "rollback");
         assert_eq!(json["kpis"][7]["name"], "latency_p95_ms");
@@ -820,5 +723,12 @@ mod tests {
             r.summary()
                 .starts_with("canary verdict: rollback: latency_p95_ms")
         );
+    }
+
+    /// A canary whose P95 latency is 30 % worse than stable's: rollback.
+    pub(crate) fn rollback_report() -> Report {
+        let mut lines = arm(STABLE, 1000, 1.0, 0, Outcome::Ok);
+        lines.extend(arm(CANARY, 1000, 1.3, 0, Outcome::Ok));
+        run(lines, 50.0, &gated())
     }
 }
