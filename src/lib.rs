@@ -37,13 +37,11 @@ where
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     ExitCode::SUCCESS
                 }
-                _ => cli::exit::code(error::Class::Invalid),
+                _ => cli::exit::ExitStatus::Invalid.into(),
             };
         }
     };
-    let printer = cli::output::Printer::new(cli.color, cli.json);
-    match cli::dispatch(cli, &printer) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => cli::exit::report(&printer, &err),
-    }
+    let printer = cli::output::Printer::new(cli.color, cli.json, cli.quiet);
+    let result = cli::dispatch(cli, &printer);
+    cli::exit::finish(&printer, result)
 }

@@ -154,7 +154,7 @@ fn json_has_the_rows_and_a_summary() {
     // A failure: still JSON on stdout, with its hint and the exit code.
     let (run, _) = doctor(&ws, &["--json"], None);
     run.code(3)
-        .stderr_has("error: doctor: 1 check failed: `key openai`");
+        .stderr_has("(exit 3): doctor: 1 check failed: `key openai`");
     let key = row(&run, "key openai");
     assert_eq!(key["status"], "fail");
     assert!(key["hint"].as_str().unwrap().contains(KEY_VAR), "{key}");

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::context::Context;
+use super::exit::{ExitStatus, answer};
 use crate::error::Error;
 use crate::rollout::ab::{self, Options};
 use crate::rollout::prodlog::Metric;
@@ -134,9 +135,9 @@ fn parse_split(s: &str) -> Result<[f64; 2], String> {
     Ok([a, b])
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match args.command {
-        Command::Plan(a) => plan(a, ctx),
+        Command::Plan(a) => plan(a, ctx).map(|()| ExitStatus::Success),
         Command::Analyze(a) => analyze(a, ctx),
     }
 }
@@ -145,14 +146,14 @@ fn plan(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
     let plan = ab::plan(args.baseline_rate, args.mde, args.alpha, args.power)?;
     let p = ctx.printer;
     if p.json {
-        p.json(&plan)?;
+        p.json(&plan);
     } else {
-        p.out(&plan.text())?;
+        p.out(&plan.text());
     }
     Ok(())
 }
 
-fn analyze(args: AnalyzeArgs, ctx: &Context) -> anyhow::Result<()> {
+fn analyze(args: AnalyzeArgs, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let opts = Options {
         metric: args.metric,
         prompt: args.prompt,
@@ -166,14 +167,14 @@ fn analyze(args: AnalyzeArgs, ctx: &Context) -> anyhow::Result<()> {
     let analysis = ab::analyze(lines, &opts)?;
     let p = ctx.printer;
     if p.json {
-        p.json(&analysis)?;
+        p.json(&analysis);
     } else {
-        p.out(&super::report::ab::analysis(&analysis))?;
+        p.out(&super::report::ab::analysis(&analysis));
     }
-    match analysis.exit_class() {
-        None => Ok(()),
-        Some(class) => Err(Error::new(class, analysis.summary()).into()),
-    }
+    Ok(match analysis.exit_class() {
+        None => ExitStatus::Success,
+        Some(class) => answer(p, &Error::new(class, analysis.summary())),
+    })
 }
 
 #[cfg(test)]

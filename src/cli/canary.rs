@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::context::Context;
+use super::exit::{ExitStatus, answer};
 use crate::error::Error;
 use crate::rollout::canary::Verdict;
 use crate::rollout::deploy::actions::{self, Rollback};
@@ -32,7 +33,7 @@ pub struct Args {
     apply: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     crate::rollout::deploy::check_env(&ws, &args.target.env)?;
     ws.require_prompt(&args.target.name)?;
@@ -68,14 +69,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         canary.percent,
         &config,
     )?;
+    // Act first, then print: a reader that stops early (`| head -1`) must
+    // not stop the rollback.
     let p = ctx.printer;
-    if p.json {
-        p.json(&report)?;
-    } else {
-        p.out(&super::report::canary::canary(&report))?;
-    }
+    let mut change = None;
     if args.apply && matches!(report.verdict, Verdict::Rollback) {
-        let change = actions::rollback(
+        change = Some(actions::rollback(
             &ws,
             &Rollback {
                 name: args.target.name.clone(),
@@ -88,13 +87,18 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 ),
                 verify: true,
             },
-        )?;
-        if !p.json {
-            super::rollback::print_change(ctx, &change)?;
+        )?);
+    }
+    if p.json {
+        p.json(&report);
+    } else {
+        p.out(&super::report::canary::canary(&report));
+        if let Some(change) = &change {
+            super::rollback::print_change(ctx, change);
         }
     }
-    match report.exit_class() {
-        None => Ok(()),
-        Some(class) => Err(Error::new(class, report.summary()).into()),
-    }
+    Ok(match report.exit_class() {
+        None => ExitStatus::Success,
+        Some(class) => answer(p, &Error::new(class, report.summary())),
+    })
 }

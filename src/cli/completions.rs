@@ -19,6 +19,6 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context, mut cmd: clap::Command) -> anyhow::Result<()> {
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "promptctl", &mut out);
-    ctx.printer.out(&String::from_utf8_lossy(&out))?;
+    ctx.printer.out(&String::from_utf8_lossy(&out));
     Ok(())
 }

@@ -121,7 +121,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "config": config,
             "changes": changes,
             "needs": needed,
-        }))?;
+        }));
         return Ok(());
     }
     let mut out = String::new();
@@ -130,7 +130,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "{la} and {lb} are identical (digest {})\n",
             crate::version::manifest::short(&ha.digest)
         ));
-        p.out(&out)?;
+        p.out(&out);
         return Ok(());
     }
     for f in &files {
@@ -170,7 +170,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     for c in &changes {
         out.push_str(&format!("  {:<7} {}\n", c.level.as_str(), c.what));
     }
-    p.out(&out)?;
+    p.out(&out);
     Ok(())
 }
 

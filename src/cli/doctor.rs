@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::context::Context;
+use super::exit::{ExitStatus, answer};
 use crate::cli::output::{GREEN, RED, YELLOW};
 use crate::doctor::{Options, Status};
 use crate::error::Error;
@@ -54,7 +55,7 @@ struct Summary {
     exit_code: u8,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let checks = crate::doctor::run(
         &ws,
@@ -72,7 +73,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let p = ctx.printer;
     if p.json {
-        p.json(&serde_json::json!({ "checks": checks, "summary": summary }))?;
+        p.json(&serde_json::json!({ "checks": checks, "summary": summary }));
     } else {
         p.out(&crate::cli::output::table_wrapped(
             &["check", "status", "detail", "hint"],
@@ -85,7 +86,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 ]
             }),
             &[(2, 50), (3, 32)],
-        ))?;
+        ));
         let n = checks.len();
         let line = match (summary.fail, summary.warn) {
             (0, 0) => p.paint_err(GREEN, &format!("all {n} checks passed")),
@@ -95,21 +96,23 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         p.status(&line);
     }
     let Some(class) = worst else {
-        return Ok(());
+        return Ok(ExitStatus::Success);
     };
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| c.status == Status::Fail)
         .map(|c| format!("`{}`", c.check))
         .collect();
-    Err(Error::new(
-        class,
-        format!(
-            "doctor: {} check{} failed: {}",
-            failed.len(),
-            if failed.len() == 1 { "" } else { "s" },
-            failed.join(", ")
+    Ok(answer(
+        p,
+        &Error::new(
+            class,
+            format!(
+                "doctor: {} check{} failed: {}",
+                failed.len(),
+                if failed.len() == 1 { "" } else { "s" },
+                failed.join(", ")
+            ),
         ),
-    )
-    .into())
+    ))
 }

@@ -1,12 +1,16 @@
 //! `promptctl eval`: run a suite, gate on it, report it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::context::Context;
-use crate::cli::output::{GREEN, RED};
-use crate::error::{Class, Error};
+use super::exit::{ExitStatus, answer, print_error};
+use super::output::{GREEN, Printer, RED};
+use crate::error::Error;
+use crate::eval::case::CaseResult;
+use crate::eval::gates::Verdict;
 use crate::eval::report;
+use crate::eval::results::{Run, RunHeader};
 use crate::eval::session::{self, Options};
 use crate::workspace::name::PromptRef;
 
@@ -97,7 +101,7 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     if let Some(t) = args.max_time.filter(|t| !(t.is_finite() && *t > 0.0)) {
         return Err(Error::invalid(format!(
             "`--max-time {t}` must be a positive number of seconds"
@@ -124,21 +128,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         baseline: args.baseline,
         max_time: args.max_time.map(Duration::from_secs_f64),
     };
-    let bar = indicatif::ProgressBar::hidden();
-    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !ctx.printer.json;
-    let mut on_total = |n: u64| {
-        if on_terminal {
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.set_length(n);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}",
-                )
-                .expect("the template is valid")
-                .progress_chars("=> "),
-            );
-        }
-    };
+    let bar = ctx
+        .printer
+        .progress("{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}");
+    let mut on_total = |n: u64| bar.set_length(n);
     let mut failed = 0u64;
     let mut on_done = |r: &crate::eval::results::CaseResult| {
         if !r.passed {
@@ -150,26 +143,19 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let outcome = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done)?;
     bar.finish_and_clear();
     let h = &outcome.header;
-
+    // The verdict is decided; from here on, output can only make a pass
+    // worse, never a "no" better.
     let p = ctx.printer;
     let format = if p.json { Format::Json } else { args.format };
-    let text = render(p, format, h, &outcome.failures, &|| {
-        Ok(crate::eval::results::Run::load(&outcome.path)?)
-    })?;
-    match &args.output {
-        Some(path) => crate::workspace::fsio::write_atomic(path, text.as_bytes())?,
-        None => p.out(&text)?,
-    }
-    if let Some(summary) =
-        std::env::var_os(crate::workspace::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty())
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)?;
-        f.write_all(report::markdown(h, &outcome.failures).as_bytes())?;
-    }
+    let written = deliver(
+        p,
+        format,
+        args.output.as_deref(),
+        h,
+        &outcome.failures,
+        &|| Ok(crate::eval::results::Run::load(&outcome.path)?),
+    );
+    step_summary(p, &report::markdown(h, &outcome.failures));
     p.status(&format!(
         "saved run `{}` to `{}`",
         h.run_id,
@@ -179,7 +165,64 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .unwrap_or(&outcome.path)
             .display()
     ));
-    finish(&h.verdict)
+    Ok(verdict(p, &h.verdict).with_outputs_written(written))
+}
+
+/// Writes the report in `format` to `output` (atomically) or to stdout.
+/// `false` when the report could not be made or written: the error is
+/// printed, naming the file, and the caller decides what it does to the
+/// exit status.
+pub fn deliver(
+    p: &Printer,
+    format: Format,
+    output: Option<&Path>,
+    h: &RunHeader,
+    failures: &[CaseResult],
+    load: &dyn Fn() -> anyhow::Result<Run>,
+) -> bool {
+    let result = render(p, format, h, failures, load).and_then(|text| match output {
+        Some(path) => crate::workspace::fsio::write_atomic(path, text.as_bytes()).map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "could not write the report to `{}`",
+                path.display()
+            ))
+        }),
+        None => {
+            p.out(&text);
+            Ok(())
+        }
+    });
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            print_error(p, &e);
+            false
+        }
+    }
+}
+
+/// Appends the Markdown report to `$GITHUB_STEP_SUMMARY` when it is set. A
+/// summary that cannot be written is a warning naming the file: it is a
+/// courtesy to the reader of the CI page, not the verdict.
+fn step_summary(p: &Printer, markdown: &str) {
+    let Some(path) =
+        std::env::var_os(crate::workspace::env::GITHUB_STEP_SUMMARY).filter(|v| !v.is_empty())
+    else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
+    if let Err(e) = written {
+        p.warn(&format!(
+            "could not append the summary to `${}` (`{}`): {e}",
+            crate::workspace::env::GITHUB_STEP_SUMMARY,
+            path.display()
+        ));
+    }
 }
 
 /// A run's report in `format`. `load` reads the whole run, for the formats
@@ -206,15 +249,12 @@ pub fn render(
     })
 }
 
-/// The verdict as the process's result: `Ok` only for a pass.
-pub fn finish(v: &crate::eval::gates::Verdict) -> anyhow::Result<()> {
-    let class = match v.exit_code {
-        0 => return Ok(()),
-        1 => Class::Failed,
-        3 => Class::Incomplete,
-        5 => Class::Inconclusive,
-        2 => Class::Invalid,
-        _ => Class::Integrity,
-    };
-    Err(Error::new(class, v.reason.clone()).into())
+/// A run's verdict as the process's status; a "no" is also said on stderr,
+/// where it reaches the terminal whatever became of stdout.
+pub fn verdict(p: &Printer, v: &Verdict) -> ExitStatus {
+    let status = ExitStatus::from_code(v.exit_code);
+    if let Some(class) = status.class() {
+        answer(p, &Error::new(class, v.reason.clone()));
+    }
+    status
 }

@@ -109,7 +109,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 .map(|(f, h)| File { file: f, sha256: h })
                 .collect(),
             warnings: &collected.warnings,
-        })?;
+        });
         return Ok(());
     }
     let style = match status {
@@ -128,7 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             crate::version::manifest::short(h)
         ));
     }
-    p.out(&out)?;
+    p.out(&out);
     p.status(&if written.unchanged {
         format!("evidence pack `{shown}` is up to date (nothing written)")
     } else {

@@ -91,7 +91,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 path.display()
             ));
         }
-        None => ctx.printer.out(&text)?,
+        None => ctx.printer.out(&text),
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::context::Context;
+use super::exit::ExitStatus;
 use crate::eval::results::Run;
 
 /// Re-apply the suite's gates to a saved run
@@ -27,7 +28,7 @@ pub struct Args {
     format: super::eval::Format,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let mut run = Run::load(&args.run)?;
     for w in crate::eval::session::regate(&ws, &mut run, args.baseline.as_deref())? {
@@ -46,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         args.format
     };
-    let text = super::eval::render(p, format, &run.header, &failures, &|| Ok(run.clone()))?;
-    p.out(&text)?;
-    super::eval::finish(&run.header.verdict)
+    let written =
+        super::eval::deliver(p, format, None, &run.header, &failures, &|| Ok(run.clone()));
+    Ok(super::eval::verdict(p, &run.header.verdict).with_outputs_written(written))
 }

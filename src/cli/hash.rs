@@ -34,7 +34,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "config_hash": hashes.config_hash,
             "digest": hashes.digest,
             "files": files,
-        }))?;
+        }));
         return Ok(());
     }
     let mut out = format!(
@@ -44,6 +44,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     for (f, h) in &files {
         out.push_str(&format!("file         {h}  {f}\n"));
     }
-    p.out(&out)?;
+    p.out(&out);
     Ok(())
 }

@@ -97,7 +97,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let p = ctx.printer;
     if p.json {
         let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
-        p.json(&serde_json::json!({ "dir": dir, "files": names }))?;
+        p.json(&serde_json::json!({ "dir": dir, "files": names }));
     } else {
         p.status(&format!(
             "created a promptctl workspace in `{}`",

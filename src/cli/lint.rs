@@ -1,6 +1,7 @@
 //! `promptctl lint`: checks a release would not catch.
 
 use super::context::Context;
+use super::exit::{ExitStatus, answer};
 use crate::cli::output::{RED, YELLOW};
 use crate::error::Error;
 use crate::version::lint::Severity;
@@ -30,7 +31,7 @@ pub struct Args {
     strict: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let names = if args.names.is_empty() {
         ws.prompt_names()?
@@ -43,7 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let report = crate::version::lint::lint(&ws, &names);
     let p = ctx.printer;
     if p.json {
-        p.json(&report)?;
+        p.json(&report);
     } else {
         let mut out = String::new();
         for f in &report.findings {
@@ -75,7 +76,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 t.count.tokens, t.count.encoding
             ));
         }
-        p.out(&out)?;
+        p.out(&out);
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     let (invalid, errors, warnings) = (
@@ -90,7 +91,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         ));
     }
     if invalid > 0 {
-        return Err(Error::invalid(format!("{invalid} file(s) are invalid; see above")).into());
+        return Ok(answer(
+            p,
+            &Error::invalid(format!("{invalid} file(s) are invalid; see above")),
+        ));
     }
     if errors > 0 || (args.strict && warnings > 0) {
         let what = if errors > 0 {
@@ -98,7 +102,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         } else {
             format!("{warnings} warning(s) with --strict")
         };
-        return Err(Error::failed(format!("lint found {what}")).into());
+        return Ok(answer(p, &Error::failed(format!("lint found {what}"))));
     }
-    Ok(())
+    Ok(ExitStatus::Success)
 }

@@ -51,7 +51,7 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let p = ctx.printer;
     if p.json {
-        p.json(&rows)?;
+        p.json(&rows);
     } else if rows.is_empty() {
         p.status("no prompts yet: create one with `promptctl new NAME`");
     } else {
@@ -66,7 +66,7 @@ pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
                     r.description.clone().unwrap_or_default(),
                 ]
             }),
-        ))?;
+        ));
     }
     Ok(())
 }

@@ -100,7 +100,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     entries.sort_by(|a, b| b.at.cmp(&a.at));
     let p = ctx.printer;
     if p.json {
-        p.json(&entries)?;
+        p.json(&entries);
     } else if entries.is_empty() {
         p.status(&format!(
             "`{}` has no releases yet: `promptctl release {} --bump minor -m \"…\"`",
@@ -119,7 +119,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                     e.detail.clone(),
                 ]
             }),
-        ))?;
+        ));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::context::Context;
+use super::exit::ExitStatus;
 use crate::error::Error;
 use crate::eval::results::Run;
 
@@ -27,7 +28,7 @@ pub struct Args {
     format: super::eval::Format,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let mut runs = args
         .runs
@@ -96,17 +97,13 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     } else {
         args.format
     };
-    p.out(&super::eval::render(
-        p,
-        format,
-        &merged.header,
-        &failures,
-        &|| Ok(merged.clone()),
-    )?)?;
+    let written = super::eval::deliver(p, format, None, &merged.header, &failures, &|| {
+        Ok(merged.clone())
+    });
     p.status(&format!(
         "saved merged run `{}` to `{}`",
         merged.header.run_id,
         path.strip_prefix(&ws.root).unwrap_or(&path).display()
     ));
-    super::eval::finish(&merged.header.verdict)
+    Ok(super::eval::verdict(p, &merged.header.verdict).with_outputs_written(written))
 }

@@ -41,6 +41,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use context::Context;
+use exit::ExitStatus;
 use output::{ColorChoice, Printer};
 
 const ABOUT: &str = "Release discipline for LLM prompts: versions, evals, evidence, rollout";
@@ -70,6 +71,10 @@ pub struct Cli {
     /// Print data as JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// No status lines or progress bar on stderr (data, warnings and errors still show)
+    #[arg(short, long, global = true, env = crate::workspace::env::PROMPTCTL_QUIET)]
+    pub quiet: bool,
 
     /// When to use colour
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = crate::workspace::env::PROMPTCTL_COLOR)]
@@ -109,39 +114,43 @@ pub enum Command {
     Completions(completions::Args),
 }
 
-pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+/// Runs the command. Commands that answer a question (a gate, a check, a
+/// canary) return their verdict as an [`ExitStatus`]; the others succeed or
+/// fail with an error.
+pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let done = |()| ExitStatus::Success;
     let ctx = Context {
         printer,
         dir: cli.dir,
     };
     match cli.command {
-        Command::Init(args) => init::run(args, &ctx),
-        Command::New(args) => new::run(args, &ctx),
+        Command::Init(args) => init::run(args, &ctx).map(done),
+        Command::New(args) => new::run(args, &ctx).map(done),
         Command::Lint(args) => lint::run(args, &ctx),
         Command::Eval(args) => eval::run(args, &ctx),
         Command::Gate(args) => gate::run(args, &ctx),
         Command::Merge(args) => merge::run(args, &ctx),
-        Command::Render(args) => render::run(args, &ctx),
-        Command::Release(args) => release::run(args, &ctx),
-        Command::List(args) => list::run(args, &ctx),
-        Command::Show(args) => show::run(args, &ctx),
-        Command::Log(args) => log::run(args, &ctx),
-        Command::Diff(args) => diff::run(args, &ctx),
-        Command::Hash(args) => hash::run(args, &ctx),
+        Command::Render(args) => render::run(args, &ctx).map(done),
+        Command::Release(args) => release::run(args, &ctx).map(done),
+        Command::List(args) => list::run(args, &ctx).map(done),
+        Command::Show(args) => show::run(args, &ctx).map(done),
+        Command::Log(args) => log::run(args, &ctx).map(done),
+        Command::Diff(args) => diff::run(args, &ctx).map(done),
+        Command::Hash(args) => hash::run(args, &ctx).map(done),
         Command::Verify(args) => verify::run(args, &ctx),
-        Command::Evidence(args) => evidence::run(args, &ctx),
-        Command::Status(args) => status::run(args, &ctx),
-        Command::Promote(args) => promote::run(args, &ctx),
-        Command::Rollback(args) => rollback::run(args, &ctx),
-        Command::Resolve(args) => resolve::run(args, &ctx),
-        Command::Export(args) => export::run(args, &ctx),
+        Command::Evidence(args) => evidence::run(args, &ctx).map(done),
+        Command::Status(args) => status::run(args, &ctx).map(done),
+        Command::Promote(args) => promote::run(args, &ctx).map(done),
+        Command::Rollback(args) => rollback::run(args, &ctx).map(done),
+        Command::Resolve(args) => resolve::run(args, &ctx).map(done),
+        Command::Export(args) => export::run(args, &ctx).map(done),
         Command::Canary(args) => canary::run(args, &ctx),
         Command::Ab(args) => ab::run(args, &ctx),
-        Command::Redact(args) => redact::run(args, &ctx),
+        Command::Redact(args) => redact::run(args, &ctx).map(done),
         Command::Doctor(args) => doctor::run(args, &ctx),
-        Command::Schema(args) => schema::run(args, &ctx),
+        Command::Schema(args) => schema::run(args, &ctx).map(done),
         Command::Completions(args) => {
-            completions::run(args, &ctx, <Cli as clap::CommandFactory>::command())
+            completions::run(args, &ctx, <Cli as clap::CommandFactory>::command()).map(done)
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     if ctx.printer.json {
         ctx.printer
-            .json(&serde_json::json!({ "name": args.name, "dir": label }))?;
+            .json(&serde_json::json!({ "name": args.name, "dir": label }));
     } else {
         ctx.printer.status(&format!(
             "created `{label}/prompt.yaml` and `{label}/system.md`"

@@ -3,8 +3,15 @@
 //! stdout carries data (text or `--json`), stderr carries diagnostics. Colour
 //! is decided per stream: `--color` beats `NO_COLOR`, which beats terminal
 //! detection, so piping into `jq` or a file never gets escape codes.
+//!
+//! Writing never fails a command: the verdict is computed before output is
+//! written, and a write that fails stops further output to that stream and
+//! is remembered. A closed pipe (`| head -1`) is the reader saying it has
+//! enough and changes nothing; any other failure of stdout turns a pass
+//! into exit 3 ([`super::exit::finish`]), never a "no" into a "yes".
 
-use std::io::{IsTerminal, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
+use std::sync::Mutex;
 
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
@@ -17,12 +24,28 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Writes data to stdout and diagnostics to stderr, with the colour decided once.
-#[derive(Debug, Clone)]
+/// Writes data to stdout and diagnostics to stderr, with the colour decided
+/// once; owns the progress bar.
+#[derive(Debug)]
 pub struct Printer {
     pub json: bool,
+    /// `--quiet`: no status lines and no progress bar; data, warnings and
+    /// errors are still written.
+    pub quiet: bool,
     color_out: bool,
     color_err: bool,
+    stdout: Mutex<StreamState>,
+}
+
+/// What became of stdout so far.
+#[derive(Debug, Default)]
+enum StreamState {
+    #[default]
+    Open,
+    /// The reader went away: output stops, the verdict stands.
+    Closed,
+    /// A write failed (a full disk, say): output stops, a pass becomes 3.
+    Failed(std::io::Error),
 }
 
 pub const RED: Style = AnsiColor::Red.on_default();
@@ -33,7 +56,7 @@ pub const BOLD: Style = Style::new().bold();
 pub const DIM: Style = Style::new().dimmed();
 
 impl Printer {
-    pub fn new(choice: ColorChoice, json: bool) -> Self {
+    pub fn new(choice: ColorChoice, json: bool, quiet: bool) -> Self {
         let no_color =
             std::env::var_os(crate::workspace::env::NO_COLOR).is_some_and(|v| !v.is_empty());
         let decide = |is_tty: bool| match choice {
@@ -43,28 +66,72 @@ impl Printer {
         };
         Printer {
             json,
+            quiet,
             color_out: decide(std::io::stdout().is_terminal()),
             color_err: decide(std::io::stderr().is_terminal()),
+            stdout: Mutex::new(StreamState::Open),
         }
     }
 
-    /// Whether stdout gets colour.
-    pub fn color_stdout(&self) -> bool {
-        self.color_out
-    }
-
-    /// Writes data to stdout.
-    pub fn out(&self, text: &str) -> std::io::Result<()> {
+    /// Writes data to stdout. After a failed write nothing more is written;
+    /// the failure is kept for the exit status.
+    pub fn out(&self, text: &str) {
+        let mut state = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(*state, StreamState::Open) {
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
-        stdout.write_all(text.as_bytes())?;
-        stdout.flush()
+        if let Err(e) = stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+        {
+            *state = match e.kind() {
+                ErrorKind::BrokenPipe => StreamState::Closed,
+                _ => StreamState::Failed(e),
+            };
+        }
     }
 
     /// Writes a value as pretty JSON (and a newline) to stdout.
-    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> std::io::Result<()> {
-        let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
-        text.push('\n');
-        self.out(&text)
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(mut text) => {
+                text.push('\n');
+                self.out(&text);
+            }
+            Err(e) => {
+                *self.stdout.lock().unwrap_or_else(|e| e.into_inner()) =
+                    StreamState::Failed(std::io::Error::other(e))
+            }
+        }
+    }
+
+    /// The error that stopped stdout, unless it was a closed pipe.
+    pub fn stdout_error(&self) -> Option<std::io::Error> {
+        let mut state = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *state, StreamState::Closed) {
+            StreamState::Failed(e) => Some(e),
+            other => {
+                *state = other;
+                None
+            }
+        }
+    }
+
+    /// A progress bar on stderr: drawn only on a terminal, and never with
+    /// `--quiet` or `--json`; otherwise hidden (its calls do nothing).
+    pub fn progress(&self, template: &str) -> indicatif::ProgressBar {
+        if self.quiet || self.json || !std::io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .expect("the template is valid")
+                .progress_chars("=> "),
+        );
+        bar
     }
 
     /// Styles text for stdout.
@@ -80,12 +147,14 @@ impl Printer {
     /// A diagnostic line on stderr: `warning: …`.
     pub fn warn(&self, message: &str) {
         let label = self.paint_err(YELLOW.bold(), "warning");
-        eprintln!("{label}: {message}");
+        let _ = writeln!(std::io::stderr(), "{label}: {message}");
     }
 
-    /// A progress or status line on stderr.
+    /// A progress or status line on stderr; none with `--quiet`.
     pub fn status(&self, message: &str) {
-        eprintln!("{message}");
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr(), "{message}");
+        }
     }
 
     pub fn err_style_error(&self, text: &str) -> String {

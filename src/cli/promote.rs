@@ -66,5 +66,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             run: args.run,
         },
     )?;
-    super::rollback::print_change(ctx, &change)
+    super::rollback::print_change(ctx, &change);
+    Ok(())
 }

@@ -38,6 +38,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             s
         }
     };
-    ctx.printer.out(&redactor.redact(&text))?;
+    ctx.printer.out(&redactor.redact(&text));
     Ok(())
 }

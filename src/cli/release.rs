@@ -75,7 +75,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "manifest": m,
             "path": outcome.label,
             "changes": outcome.changes,
-        }))?;
+        }));
         return Ok(());
     }
     let from = m
@@ -85,9 +85,9 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     p.out(&format!(
         "released {}@{} ({} → {})\n  digest  {}\n  path    {}\n",
         m.name, m.version, from, m.version, m.digest, outcome.label
-    ))?;
+    ));
     for c in &outcome.changes {
-        p.out(&format!("  {:<7} {}\n", c.level.as_str(), c.what))?;
+        p.out(&format!("  {:<7} {}\n", c.level.as_str(), c.what));
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "version": manifest.as_ref().map(|m| m.version.to_string()),
             "model": artifact.spec.model,
             "messages": rendered,
-        }))?;
+        }));
         return Ok(());
     }
     let mut out = String::new();
@@ -76,6 +76,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         DIM,
         &format!("--- model: {} via {} ---\n", model.name, model.provider),
     ));
-    p.out(&out)?;
+    p.out(&out);
     Ok(())
 }

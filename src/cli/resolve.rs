@@ -106,7 +106,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     };
     let p = ctx.printer;
     if p.json {
-        p.json(&out)?;
+        p.json(&out);
     } else {
         let mut text = format!(
             "{}@{} ({}, digest {})\n",
@@ -118,7 +118,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         for m in out.messages.iter().flatten() {
             text.push_str(&format!("--- {} ---\n{}\n", m.role, m.content));
         }
-        p.out(&text)?;
+        p.out(&text);
     }
     Ok(())
 }

@@ -47,15 +47,16 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             verify: !args.no_verify,
         },
     )?;
-    print_change(ctx, &change)
+    print_change(ctx, &change);
+    Ok(())
 }
 
 /// `production: 1.2.0 → 1.3.0`, or the change as JSON.
-pub fn print_change(ctx: &Context, change: &Change) -> anyhow::Result<()> {
+pub fn print_change(ctx: &Context, change: &Change) {
     let p = ctx.printer;
     if p.json {
-        p.json(change)?;
-        return Ok(());
+        p.json(change);
+        return;
     }
     let (before, after) = (
         actions::describe(&change.before),
@@ -65,11 +66,10 @@ pub fn print_change(ctx: &Context, change: &Change) -> anyhow::Result<()> {
         None => p.out(&format!(
             "{} {}: {after} (already; nothing to do)\n",
             change.name, change.env
-        ))?,
+        )),
         Some(_) => p.out(&format!(
             "{} {}: {before} → {after}\n",
             change.name, change.env
-        ))?,
+        )),
     }
-    Ok(())
 }

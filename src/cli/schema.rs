@@ -51,7 +51,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 kinds.iter().map(|k| (k.file_name(), k.schema())).collect(),
             ),
         };
-        p.json(&value)?;
+        p.json(&value);
         return Ok(());
     };
     let dir = match &ctx.dir {
@@ -77,7 +77,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .iter()
             .map(|(path, unchanged)| serde_json::json!({ "path": path, "changed": !unchanged }))
             .collect();
-        p.json(&files)?;
+        p.json(&files);
     } else {
         for (path, unchanged) in &written {
             let what = if *unchanged { "unchanged" } else { "wrote" };

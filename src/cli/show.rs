@@ -45,7 +45,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             "hashes": hashes,
             "files": a.file_hashes(),
             "manifest": manifest,
-        }))?;
+        }));
         return Ok(());
     }
     let mut out = String::new();
@@ -118,6 +118,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             out.push('\n');
         }
     }
-    p.out(&out)?;
+    p.out(&out);
     Ok(())
 }

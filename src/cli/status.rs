@@ -61,7 +61,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     }
     let p = ctx.printer;
     if p.json {
-        p.json(&rows)?;
+        p.json(&rows);
         return Ok(());
     }
     if rows.is_empty() {
@@ -89,6 +89,6 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 }),
             ]
         }),
-    ))?;
+    ));
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! re-check every evidence pack.
 
 use super::context::Context;
+use super::exit::{ExitStatus, answer};
 use crate::cli::output::{GREEN, RED};
 use crate::error::{Class, Error};
 use crate::version::store::{Outcome, Problem};
@@ -37,7 +38,7 @@ struct Row<'a> {
     problems: &'a [Problem],
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let names = if args.names.is_empty() {
         ws.prompt_names()?
@@ -122,7 +123,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let bad = rows.iter().filter(|r| !r.ok).count();
     let p = ctx.printer;
     if p.json {
-        p.json(&rows)?;
+        p.json(&rows);
     } else {
         let mut out = String::new();
         for r in &rows {
@@ -154,7 +155,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 p.paint(RED, "FAIL")
             ));
         }
-        p.out(&out)?;
+        p.out(&out);
         let versions = rows.len() - pack_reports.len();
         let packs = if pack_reports.is_empty() {
             String::new()
@@ -182,7 +183,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let bad_versions = rows.iter().filter(|r| !r.ok && r.kind == "version").count();
         if bad_versions == 0 {
             let bad = bad - bad_versions;
-            return Err(Error::integrity(format!(
+            return Ok(answer(ctx.printer, &Error::integrity(format!(
                 "{bad} evidence pack{} do{} not match {}: first {}@{}{file}",
                 plural(bad),
                 if bad == 1 { "es" } else { "" },
@@ -190,8 +191,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 first.name,
                 first.version
             ))
-            .with_hint("packs are never edited: restore the pack from git, or rebuild it with `promptctl evidence NAME@VERSION`")
-            .into());
+            .with_hint("packs are never edited: restore the pack from git, or rebuild it with `promptctl evidence NAME@VERSION`")));
         }
         let first = rows
             .iter()
@@ -201,7 +201,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             .problems
             .first()
             .map_or(String::new(), |p| format!(" (`{}`)", p.file));
-        return Err(Error::integrity(format!(
+        return Ok(answer(ctx.printer, &Error::integrity(format!(
             "{bad_versions} released version{} do{} not match {} manifest{}: first {}@{}{file}",
             plural(bad_versions),
             if bad_versions == 1 { "es" } else { "" },
@@ -210,12 +210,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             first.name,
             first.version
         ))
-        .with_hint("released versions are immutable: restore them from git (`git checkout -- prompts/`) and release a new version instead")
-        .into());
+        .with_hint("released versions are immutable: restore them from git (`git checkout -- prompts/`) and release a new version instead")));
     }
     match lost.into_iter().next() {
-        Some((_, e)) => Err(e.into()),
-        None => Ok(()),
+        Some((_, e)) => Ok(answer(ctx.printer, &e)),
+        None => Ok(ExitStatus::Success),
     }
 }
 
