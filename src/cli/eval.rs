@@ -181,7 +181,7 @@ pub fn deliver(
     load: &dyn Fn() -> anyhow::Result<Run>,
 ) -> bool {
     let result = render(p, format, h, failures, load).and_then(|text| match output {
-        Some(path) => crate::workspace::fsio::write_atomic(path, text.as_bytes()).map_err(|e| {
+        Some(path) => crate::workspace::fsio::write_output(path, text.as_bytes()).map_err(|e| {
             anyhow::Error::new(e).context(format!(
                 "could not write the report to `{}`",
                 path.display()

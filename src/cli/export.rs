@@ -83,7 +83,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     text.push('\n');
     match &args.output {
         Some(path) => {
-            crate::workspace::fsio::write_atomic(path, text.as_bytes())?;
+            crate::workspace::fsio::write_output(path, text.as_bytes())?;
             ctx.printer.status(&format!(
                 "exported {} prompt(s) live in `{}` to `{}`",
                 prompts_len(&bundle),

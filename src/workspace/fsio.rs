@@ -17,6 +17,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     write_atomic_parts(path, &[bytes])
 }
 
+/// Writes a file the user named (`-o FILE`) atomically. Unlike
+/// [`write_atomic`], its folder must exist: a mistyped path is an error
+/// naming it, not a new folder tree.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = parent(path);
+    if !dir.is_dir() {
+        return Err(Error::incomplete(format!(
+            "cannot write `{}`: the folder `{}` does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    write_atomic(path, bytes)
+}
+
 /// Writes the concatenation of `parts` to `path` atomically, without first
 /// joining them in memory.
 pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
