@@ -58,6 +58,8 @@ pub struct Outcome {
 /// How many failing cases a report shows.
 pub const TOP_FAILURES: usize = 10;
 
+/// Runs a suite: resolve the prompt, build the targets, validate every case,
+/// execute the selected ones, and save the run with its verdict.
 pub fn run(
     ws: &Workspace,
     suite_arg: &str,
@@ -66,33 +68,173 @@ pub fn run(
     on_done: &mut dyn FnMut(&CaseResult),
 ) -> Result<Outcome, Error> {
     let suite = Suite::load(ws, suite_arg)?;
-    let prompt_ref = match &opts.prompt {
-        Some(p) => p.clone(),
-        None => PromptRef::parse(&suite.spec.prompt)
-            .map_err(|e| Error::invalid(format!("`{}`: prompt: {}", suite.label, e.message())))?,
-    };
-    ws.require_prompt(&prompt_ref.name)?;
-    let (artifact, version) = match &prompt_ref.version {
-        None => (
-            Artifact::load(
-                &ws.prompt_dir(&prompt_ref.name),
-                &ws.prompt_label(&prompt_ref.name),
-                &prompt_ref.name,
-            )?,
-            None,
-        ),
-        Some(v) => (
-            crate::version::store::open(ws, &prompt_ref.name, v)?.artifact,
-            Some(v.to_string()),
-        ),
-    };
-    let digest = artifact.hashes().digest;
-
-    // Providers, with one limiter per provider name shared by prompt and judge calls.
+    let prompt = resolve_prompt(ws, &suite, opts)?;
     let cassette = ws
         .evals_dir()
         .join("cassettes")
         .join(format!("{}.jsonl", suite.name));
+    let targets = build_targets(ws, &suite, opts, &prompt.artifact, &cassette)?;
+    let selection = Selection(opts);
+    let checked = validate(
+        &suite,
+        &prompt.artifact,
+        targets.judge.is_some(),
+        &selection,
+    )?;
+    let baseline = match &opts.baseline {
+        Some(b) => Some(load_baseline(ws, &suite, &prompt.name_ref.name, b)?),
+        None => None,
+    };
+
+    let repeat = opts.repeat.max(1);
+    on_total(checked.selected * repeat as u64);
+    let criteria: Vec<String> = checked.known.criteria.iter().cloned().collect();
+    let plan = Arc::new(Plan {
+        artifact: prompt.artifact.clone(),
+        target: targets.main.clone(),
+        judge: targets.judge,
+        defaults: checked.defaults,
+        schema_check: checked.schema_check,
+        redactor: Redactor::new(&ws.config.redaction)?,
+        prices: ws.config.prices.clone(),
+        cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
+        send_redacted: ws.config.redaction.send_to_provider
+            == crate::workspace::config::SendToProvider::Redacted,
+        record: opts.record,
+    });
+
+    let run_id = results::new_run_id();
+    let runs_dir = ws.state_dir().join("runs");
+    let mut spool = results::Spool::create(&runs_dir, &run_id)?;
+    let started_at = crate::version::manifest::now_rfc3339()?;
+    let started = Instant::now();
+    let concurrency = if opts.concurrency == 0 {
+        runner::DEFAULT_CONCURRENCY
+    } else {
+        opts.concurrency
+    };
+    let mut failures = Vec::new();
+    let finished = execute(
+        &suite,
+        &plan,
+        &selection,
+        repeat,
+        concurrency,
+        opts.max_time,
+        &mut spool,
+        &mut |r: &CaseResult| {
+            if !r.passed && failures.len() < TOP_FAILURES {
+                failures.push(r.clone());
+            }
+            on_done(r);
+        },
+    )?;
+
+    let summary = summary::summarise(&finished.stats, &criteria);
+    let comparison = baseline.map(|(run, base_stats)| {
+        summary::compare(
+            &run.header.run_id,
+            run.header.prompt.version.clone(),
+            &base_stats,
+            &finished.stats,
+        )
+    });
+    let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
+    let verdict = gates::verdict(&summary, &gate_results, finished.aborted.as_deref());
+    if opts.record && finished.aborted.is_none() {
+        save_recordings(&cassette, finished.recordings, selection.is_partial())?;
+    }
+
+    let header = RunHeader {
+        schema: results::SCHEMA.into(),
+        run_id: run_id.clone(),
+        suite: suite_info(&suite),
+        prompt: PromptInfo {
+            name: prompt.name_ref.name.to_string(),
+            version: prompt.version,
+            digest: prompt.digest,
+        },
+        provider: ProviderInfo {
+            name: targets.provider_name,
+            kind: serde_json::to_value(targets.main.endpoint.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            model: prompt.artifact.spec.model.name.clone(),
+        },
+        judge: plan.judge.as_ref().map(|j| j.judge.identity()),
+        started_at,
+        finished_at: crate::version::manifest::now_rfc3339()?,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        settings: settings(opts, repeat, concurrency),
+        summary,
+        gates: gate_results,
+        baseline: comparison,
+        verdict,
+    };
+    let path = runs_dir.join(format!("{run_id}.json"));
+    spool.finish(&header, &path)?;
+    Ok(Outcome {
+        header,
+        path,
+        failures,
+    })
+}
+
+/// The prompt a run evaluates: the suite's (or `--prompt`), draft or a
+/// verified released version.
+struct Resolved {
+    name_ref: PromptRef,
+    artifact: Artifact,
+    version: Option<String>,
+    digest: String,
+}
+
+fn resolve_prompt(ws: &Workspace, suite: &Suite, opts: &Options) -> Result<Resolved, Error> {
+    let name_ref = match &opts.prompt {
+        Some(p) => p.clone(),
+        None => PromptRef::parse(&suite.spec.prompt)
+            .map_err(|e| Error::invalid(format!("`{}`: prompt: {}", suite.label, e.message())))?,
+    };
+    ws.require_prompt(&name_ref.name)?;
+    let (artifact, version) = match &name_ref.version {
+        None => (
+            Artifact::load(
+                &ws.prompt_dir(&name_ref.name),
+                &ws.prompt_label(&name_ref.name),
+                &name_ref.name,
+            )?,
+            None,
+        ),
+        Some(v) => (
+            crate::version::store::open(ws, &name_ref.name, v)?.artifact,
+            Some(v.to_string()),
+        ),
+    };
+    let digest = artifact.hashes().digest;
+    Ok(Resolved {
+        name_ref,
+        artifact,
+        version,
+        digest,
+    })
+}
+
+/// The providers a run calls: the prompt's and the judge's, with one
+/// limiter per provider name, shared when both are the same provider.
+struct Targets {
+    provider_name: String,
+    main: Target,
+    judge: Option<JudgePlan>,
+}
+
+fn build_targets(
+    ws: &Workspace,
+    suite: &Suite,
+    opts: &Options,
+    artifact: &Artifact,
+    cassette: &std::path::Path,
+) -> Result<Targets, Error> {
     let provider_name = opts
         .provider
         .clone()
@@ -100,7 +242,7 @@ pub fn run(
         .unwrap_or_else(|| artifact.spec.model.provider.clone());
     let mut limiters: BTreeMap<String, Arc<Limiter>> = BTreeMap::new();
     let mut target = |name: &str| -> Result<Target, Error> {
-        let mut endpoint = crate::provider::build(&ws.config, name, Some(&cassette), &ws.root)?;
+        let mut endpoint = crate::provider::build(&ws.config, name, Some(cassette), &ws.root)?;
         if let Some(rps) = opts.rps {
             endpoint.limits.rps = Some(rps);
         }
@@ -146,7 +288,58 @@ pub fn run(
         }
         None => None,
     };
+    Ok(Targets {
+        provider_name,
+        main,
+        judge,
+    })
+}
 
+/// Which cases a run takes: `--filter-id`, `--filter-segment`, `--tag` and
+/// `--shard K/N` (by position in the cases file).
+struct Selection<'a>(&'a Options);
+
+impl Selection<'_> {
+    fn selects(&self, i: usize, c: &Case) -> bool {
+        let o = self.0;
+        (o.filter_id.is_empty() || o.filter_id.iter().any(|f| f == &c.id))
+            && (o.filter_segment.is_empty()
+                || c.segment
+                    .as_ref()
+                    .is_some_and(|s| o.filter_segment.contains(s)))
+            && (o.tags.is_empty() || c.tags.iter().any(|t| o.tags.contains(t)))
+            && o.shard
+                .is_none_or(|(k, n)| i as u64 % n as u64 == (k - 1) as u64)
+    }
+
+    /// Whether some cases may be left out.
+    fn is_partial(&self) -> bool {
+        let o = self.0;
+        !o.filter_id.is_empty()
+            || !o.filter_segment.is_empty()
+            || !o.tags.is_empty()
+            || o.shard.is_some()
+    }
+}
+
+/// What validation found: the compiled default assertions and output
+/// schema check, the names gates may refer to, and how many cases are
+/// selected.
+struct Checked {
+    defaults: Vec<Compiled>,
+    schema_check: Option<Compiled>,
+    known: Known,
+    selected: u64,
+}
+
+/// Pass 1: reads every case without calling anything, so that bad input is
+/// exit 2 before a single request is sent.
+fn validate(
+    suite: &Suite,
+    artifact: &Artifact,
+    has_judge: bool,
+    selection: &Selection,
+) -> Result<Checked, Error> {
     let at = |what: &str| format!("`{}`: {what}", suite.label);
     let defaults = suite
         .spec
@@ -165,24 +358,11 @@ pub fn run(
     };
     let needs_judge =
         |asserts: &[Compiled]| asserts.iter().any(|a| a.kind == AssertionType::Rubric);
-    if needs_judge(&defaults) && judge.is_none() {
+    if needs_judge(&defaults) && !has_judge {
         return Err(Error::invalid(at(
             "a `rubric` assertion needs a judge: add `rubric: { judge: … }` to the suite",
         )));
     }
-
-    // Pass 1: validate every case; count the selected ones.
-    let select = |i: usize, c: &Case| {
-        (opts.filter_id.is_empty() || opts.filter_id.iter().any(|f| f == &c.id))
-            && (opts.filter_segment.is_empty()
-                || c.segment
-                    .as_ref()
-                    .is_some_and(|s| opts.filter_segment.contains(s)))
-            && (opts.tags.is_empty() || c.tags.iter().any(|t| opts.tags.contains(t)))
-            && opts
-                .shard
-                .is_none_or(|(k, n)| i as u64 % n as u64 == (k - 1) as u64)
-    };
     let mut ids = HashSet::new();
     let mut segments = BTreeSet::new();
     let mut metrics = BTreeSet::new();
@@ -203,7 +383,7 @@ pub fn run(
             ))));
         }
         let asserts = compile_case(&case, &here)?;
-        if needs_judge(&asserts) && judge.is_none() {
+        if needs_judge(&asserts) && !has_judge {
             return Err(Error::invalid(format!(
                 "{here}: a `rubric` assertion needs a judge: add `rubric: {{ judge: … }}` to the suite"
             )));
@@ -215,7 +395,7 @@ pub fn run(
             segments.insert(s.clone());
         }
         metrics.extend(case.asserts.iter().filter_map(|a| a.metric.clone()));
-        if select(i, &case) {
+        if selection.selects(i, &case) {
             selected += 1;
         }
     }
@@ -230,35 +410,28 @@ pub fn run(
         metrics,
     };
     gates::check_names(&suite.spec.gates, &known, &at(""))?;
-    let baseline = match &opts.baseline {
-        Some(b) => Some(load_baseline(ws, &suite, &prompt_ref.name, b)?),
-        None => None,
-    };
-
-    let repeat = opts.repeat.max(1);
-    on_total(selected * repeat as u64);
-    let criteria: Vec<String> = known.criteria.iter().cloned().collect();
-    let plan = Arc::new(Plan {
-        artifact: artifact.clone(),
-        target: main.clone(),
-        judge,
+    Ok(Checked {
         defaults,
         schema_check,
-        redactor: Redactor::new(&ws.config.redaction)?,
-        prices: ws.config.prices.clone(),
-        cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
-        send_redacted: ws.config.redaction.send_to_provider
-            == crate::workspace::config::SendToProvider::Redacted,
-        record: opts.record,
-    });
+        known,
+        selected,
+    })
+}
 
-    // Pass 2: stream the selected cases (and their samples) into the runner.
-    let run_id = results::new_run_id();
-    let runs_dir = ws.state_dir().join("runs");
-    let mut spool = results::Spool::create(&runs_dir, &run_id)?;
-    let started_at = crate::version::manifest::now_rfc3339()?;
-    let started = Instant::now();
-    let deadline = opts.max_time.map(|d| {
+/// Pass 2: streams the selected cases (and their samples) into the runner,
+/// on a runtime started for this run only.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    suite: &Suite,
+    plan: &Arc<Plan>,
+    selection: &Selection,
+    repeat: u32,
+    concurrency: usize,
+    max_time: Option<Duration>,
+    spool: &mut results::Spool,
+    on_done: &mut dyn FnMut(&CaseResult),
+) -> Result<runner::Finished, Error> {
+    let deadline = max_time.map(|d| {
         (
             Instant::now() + d,
             format!(
@@ -267,11 +440,11 @@ pub fn run(
             ),
         )
     });
-    let cases = suite.cases()?;
-    let mut jobs = cases
+    let mut jobs = suite
+        .cases()?
         .enumerate()
         .filter_map(|(i, c)| c.ok().map(|c| (i, c)))
-        .filter(|(i, c)| select(*i, c))
+        .filter(|(i, c)| selection.selects(*i, c))
         .flat_map(|(i, case)| (0..repeat).map(move |sample| (i, sample, case.clone())))
         .map(|(i, sample, case)| runner::Job {
             order: i,
@@ -279,115 +452,61 @@ pub fn run(
             asserts: compile_case(&case, "").unwrap_or_default(),
             case,
         });
-    let mut failures = Vec::new();
-    let mut collect = |r: &CaseResult| {
-        if !r.passed && failures.len() < TOP_FAILURES {
-            failures.push(r.clone());
-        }
-        on_done(r);
-    };
-    let concurrency = if opts.concurrency == 0 {
-        runner::DEFAULT_CONCURRENCY
-    } else {
-        opts.concurrency
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::incomplete(format!("cannot start the async runtime: {e}")))?;
-    let finished = runtime.block_on(runner::run(
+    runtime.block_on(runner::run(
         plan.clone(),
         &mut jobs,
         concurrency,
         deadline,
-        &mut spool,
-        &mut collect,
-    ))?;
-    drop(runtime);
+        spool,
+        on_done,
+    ))
+}
 
-    let summary = summary::summarise(&finished.stats, &criteria);
-    let comparison = baseline.map(|(run, base_stats)| {
-        summary::compare(
-            &run.header.run_id,
-            run.header.prompt.version.clone(),
-            &base_stats,
-            &finished.stats,
-        )
-    });
-    let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
-    let verdict = gates::verdict(&summary, &gate_results, finished.aborted.as_deref());
-
-    if opts.record && finished.aborted.is_none() {
-        let mut recordings = finished.recordings;
-        let filtered = !opts.filter_id.is_empty()
-            || !opts.filter_segment.is_empty()
-            || !opts.tags.is_empty()
-            || opts.shard.is_some();
-        if filtered {
-            // Keep the recordings of cases this run did not touch.
-            if let Ok(old) = crate::provider::replay::read(&cassette) {
-                let touched: HashSet<&str> = recordings.iter().map(|r| r.case.as_str()).collect();
-                let keep: Vec<_> = old
-                    .into_iter()
-                    .filter(|r| !touched.contains(r.case.as_str()))
-                    .collect();
-                recordings.extend(keep);
-            }
-        }
-        crate::provider::replay::write(&cassette, recordings)?;
+/// Writes `--record`'s recordings to the suite's cassette; a partial run
+/// keeps the recordings of the cases it did not touch.
+fn save_recordings(
+    cassette: &std::path::Path,
+    mut recordings: Vec<crate::provider::replay::Recording>,
+    partial: bool,
+) -> Result<(), Error> {
+    if partial && let Ok(old) = crate::provider::replay::read(cassette) {
+        let touched: HashSet<&str> = recordings.iter().map(|r| r.case.as_str()).collect();
+        let keep: Vec<_> = old
+            .into_iter()
+            .filter(|r| !touched.contains(r.case.as_str()))
+            .collect();
+        recordings.extend(keep);
     }
+    crate::provider::replay::write(cassette, recordings)
+}
 
-    let header = RunHeader {
-        schema: results::SCHEMA.into(),
-        run_id: run_id.clone(),
-        suite: SuiteInfo {
-            name: suite.name.clone(),
-            path: suite.label.clone(),
-            sha256: crate::version::canonical::sha256(
-                &std::fs::read(&suite.path).unwrap_or_default(),
-            ),
-            dataset_sha256: dataset_sha256(&suite),
-        },
-        prompt: PromptInfo {
-            name: prompt_ref.name.to_string(),
-            version,
-            digest,
-        },
-        provider: ProviderInfo {
-            name: provider_name,
-            kind: serde_json::to_value(main.endpoint.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            model: artifact.spec.model.name.clone(),
-        },
-        judge: plan.judge.as_ref().map(|j| j.judge.identity()),
-        started_at,
-        finished_at: crate::version::manifest::now_rfc3339()?,
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        settings: Settings {
-            repeat,
-            concurrency,
-            cache: !opts.no_cache,
-            record: opts.record,
-            filter_id: opts.filter_id.clone(),
-            filter_segment: opts.filter_segment.clone(),
-            tags: opts.tags.clone(),
-            shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
-            max_time_s: opts.max_time.map(|d| d.as_secs_f64()),
-        },
-        summary,
-        gates: gate_results,
-        baseline: comparison,
-        verdict,
-    };
-    let path = runs_dir.join(format!("{run_id}.json"));
-    spool.finish(&header, &path)?;
-    Ok(Outcome {
-        header,
-        path,
-        failures,
-    })
+/// The suite as a run file names it, with the sha256 of its file and dataset.
+fn suite_info(suite: &Suite) -> SuiteInfo {
+    SuiteInfo {
+        name: suite.name.clone(),
+        path: suite.label.clone(),
+        sha256: crate::version::canonical::sha256(&std::fs::read(&suite.path).unwrap_or_default()),
+        dataset_sha256: dataset_sha256(suite),
+    }
+}
+
+/// The options a run file records.
+fn settings(opts: &Options, repeat: u32, concurrency: usize) -> Settings {
+    Settings {
+        repeat,
+        concurrency,
+        cache: !opts.no_cache,
+        record: opts.record,
+        filter_id: opts.filter_id.clone(),
+        filter_segment: opts.filter_segment.clone(),
+        tags: opts.tags.clone(),
+        shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
+        max_time_s: opts.max_time.map(|d| d.as_secs_f64()),
+    }
 }
 
 fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {

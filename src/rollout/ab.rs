@@ -548,6 +548,35 @@ impl Analysis {
     }
 }
 
+pub(crate) fn diff_text(m: Metric, d: f64) -> String {
+    match m {
+        Metric::LatencyMs => format!("{d:+.1} ms"),
+        Metric::TokensIn | Metric::TokensOut => format!("{d:+.1}"),
+        Metric::CostUsd => format!("{d:+.6} USD"),
+        _ => points(d),
+    }
+}
+
+pub(crate) fn percent(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+pub(crate) fn points(d: f64) -> String {
+    format!("{:+.2} pts", d * 100.0)
+}
+
+pub(crate) fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+pub(crate) fn quoted<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    items
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,33 +838,4 @@ mod tests {
         assert_eq!(a.guardrails[0].check, GuardrailCheck::NoData);
         assert_eq!(a.conclusion, Conclusion::Inconclusive);
     }
-}
-
-pub(crate) fn diff_text(m: Metric, d: f64) -> String {
-    match m {
-        Metric::LatencyMs => format!("{d:+.1} ms"),
-        Metric::TokensIn | Metric::TokensOut => format!("{d:+.1}"),
-        Metric::CostUsd => format!("{d:+.6} USD"),
-        _ => points(d),
-    }
-}
-
-pub(crate) fn percent(v: f64) -> String {
-    format!("{:.2}%", v * 100.0)
-}
-
-pub(crate) fn points(d: f64) -> String {
-    format!("{:+.2} pts", d * 100.0)
-}
-
-pub(crate) fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
-pub(crate) fn quoted<'a>(items: impl Iterator<Item = &'a String>) -> String {
-    items
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
