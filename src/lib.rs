@@ -6,17 +6,17 @@
 //! doorway to [`run`]; `cli` parses and prints, every other module is domain
 //! logic that returns data and typed [`error::Error`]s.
 
-pub mod cli;
-pub mod doctor;
-pub mod error;
-pub mod eval;
-pub mod evidence;
-pub mod privacy;
-pub mod provider;
+pub(crate) mod cli;
+pub(crate) mod doctor;
+pub(crate) mod error;
+pub(crate) mod eval;
+pub(crate) mod evidence;
+pub(crate) mod privacy;
+pub(crate) mod provider;
 pub mod rollout;
-pub mod stats;
-pub mod version;
-pub mod workspace;
+pub(crate) mod stats;
+pub(crate) mod version;
+pub(crate) mod workspace;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

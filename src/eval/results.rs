@@ -168,14 +168,6 @@ impl Spool {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
     /// Writes the run file: the header with the cases spliced in, in case
     /// order; then removes the spool. Atomic, like every write.
     pub fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {

@@ -19,6 +19,6 @@ mod markdown;
 pub mod pack;
 mod write;
 pub use collect::{Request, collect};
-pub use write::{Written, write};
+pub use write::write;
 
 pub use pack::*;

@@ -7,7 +7,7 @@
 //! `.old-…` name; `verify` names leftovers. A pack whose bytes would not
 //! change is not rewritten.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::pack::{HTML_FILE, JSON_FILE, MARKDOWN_FILE, Pack, SUMS_FILE};
 use crate::error::Error;
@@ -15,7 +15,6 @@ use crate::error::Error;
 /// What [`write`] did.
 #[derive(Debug)]
 pub struct Written {
-    pub dir: PathBuf,
     /// File name → `sha256:<hex>`, sorted by name (SHA256SUMS itself excluded).
     pub files: Vec<(String, String)>,
     /// The pack on disk already had exactly these bytes.
@@ -56,7 +55,6 @@ pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
     let _lock = crate::workspace::fsio::lock(lock)?;
     if same_as_on_disk(dir, &files) {
         return Ok(Written {
-            dir: dir.to_path_buf(),
             files: listed,
             unchanged: true,
         });
@@ -88,7 +86,6 @@ pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
         let _ = std::fs::remove_dir_all(old);
     }
     Ok(Written {
-        dir: dir.to_path_buf(),
         files: listed,
         unchanged: false,
     })

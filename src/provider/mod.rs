@@ -30,8 +30,6 @@ pub struct Endpoint {
     pub kind: ProviderType,
     pub provider: Arc<dyn Provider>,
     pub limits: Limits,
-    /// The variable that holds the key, for messages (never the key).
-    pub key_env: Option<String>,
 }
 
 /// Builds the named provider from `promptctl.yaml`. `cassette` is where the
@@ -80,7 +78,6 @@ pub fn build(
         kind: p.kind,
         provider,
         limits,
-        key_env: p.api_key_env.clone(),
     })
 }
 

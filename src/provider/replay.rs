@@ -8,7 +8,7 @@
 //! stale answer. Lines are sorted (case, kind, key) so diffs stay readable.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,6 @@ pub struct Recording {
 }
 
 pub struct Replay {
-    path: PathBuf,
     label: String,
     recordings: HashMap<String, ChatResponse>,
 }
@@ -60,15 +59,7 @@ impl Replay {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(crate::error::io_invalid(path, &e)),
         }
-        Ok(Replay {
-            path: path.to_path_buf(),
-            label,
-            recordings,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Replay { label, recordings })
     }
 }
 

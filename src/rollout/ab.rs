@@ -120,6 +120,7 @@ pub struct Options {
     pub guardrails: Vec<Metric>,
 }
 
+#[cfg(test)]
 impl Options {
     /// The primary metric on a 50/50 split, all else default.
     pub fn new(metric: Metric) -> Options {

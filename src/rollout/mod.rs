@@ -1,7 +1,7 @@
 //! Rollout: environments and their history (deploy), canary analysis, A/B
 //! statistics, and the production logs both read.
 
-pub mod ab;
-pub mod canary;
+pub(crate) mod ab;
+pub(crate) mod canary;
 pub mod deploy;
-pub mod prodlog;
+pub(crate) mod prodlog;

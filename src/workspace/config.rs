@@ -87,6 +87,7 @@ pub struct Provider {
     /// `additionalProperties: false` rejects it there too.
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
+    #[allow(dead_code, reason = "read only by serde, to refuse it")]
     pub api_key: Option<LiteralKey>,
 }
 

@@ -120,23 +120,6 @@ impl Redactor {
         }
     }
 
-    /// The kinds this redactor detects, for reports: the builtins in
-    /// alphabetical order, then the named patterns in theirs (e.g.
-    /// `["api_key", "credit_card", …, "order_id"]`).
-    pub fn kinds(&self) -> Vec<String> {
-        let (patterns, builtins): (Vec<&Detector>, Vec<&Detector>) = self
-            .detectors
-            .iter()
-            .partition(|d| matches!(d.find, Find::Pattern(_)));
-        let mut kinds: Vec<String> = Vec::with_capacity(self.detectors.len());
-        for d in builtins.into_iter().chain(patterns) {
-            if !kinds.contains(&d.kind) {
-                kinds.push(d.kind.clone());
-            }
-        }
-        kinds
-    }
-
     /// One pass: every detector over the whole text, overlaps resolved
     /// leftmost-longest. `None` when nothing matched.
     fn pass(&self, text: &str) -> Option<String> {
@@ -437,25 +420,7 @@ mod tests {
             ..Redaction::default()
         };
         let r = Redactor::new(&config).unwrap();
-        assert_eq!(r.kinds(), ["email"]);
         check(&r, "a@b.com 555-123-4567", "[REDACTED:email] 555-123-4567");
-    }
-
-    #[test]
-    fn kinds_are_builtins_then_named_patterns() {
-        assert_eq!(
-            redactor().kinds(),
-            [
-                "api_key",
-                "credit_card",
-                "email",
-                "iban",
-                "ip_address",
-                "phone",
-                "ssn",
-                "order_id"
-            ]
-        );
     }
 
     #[test]

@@ -20,7 +20,6 @@ use crate::workspace::Workspace;
 #[derive(Debug, Clone)]
 pub struct Evidence {
     pub run_id: String,
-    pub suite: String,
 }
 
 /// Why a run does not count, if it does not.
@@ -68,7 +67,6 @@ pub fn find(
         return match disqualify(ws, &run.header, digest) {
             None => Ok(Evidence {
                 run_id: run.header.run_id,
-                suite: run.header.suite.name,
             }),
             Some(why) => Err(Error::failed(format!(
                 "`{}` does not let {what} through: {why}",
@@ -93,7 +91,6 @@ pub fn find(
             None => {
                 return Ok(Evidence {
                     run_id: header.run_id,
-                    suite: header.suite.name,
                 });
             }
             Some(why) => near_misses.push(format!("run `{}`{from}: {why}", header.run_id)),

@@ -55,14 +55,14 @@
 //! old `releases.yaml`, which does not reference the new file and so still
 //! wins; the next change migrates again, replacing it.
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod bucket;
-pub mod gate;
+pub(crate) mod gate;
 mod history;
 mod ledger;
-pub mod load;
-pub mod state;
-pub use ledger::{Ledger, update};
+pub(crate) mod load;
+pub(crate) mod state;
+pub(crate) use ledger::{Ledger, update};
 
-pub use load::*;
-pub use state::*;
+pub(crate) use load::*;
+pub(crate) use state::*;
