@@ -290,7 +290,7 @@ fn promote_needs_a_passing_run_for_the_exact_digest() {
     let run = promote(&ws, &[&at("1.0.0"), "--env", "staging"]);
     run.code(1)
         .stdout_empty()
-        .stderr_has("no passing eval run")
+        .stderr_has("no run of this digest")
         .stderr_has("support_bot@1.0.0")
         .stderr_has(&digest["sha256:".len()..][..12])
         .stderr_has("--skip-gate");
@@ -317,7 +317,11 @@ fn promote_needs_a_passing_run_for_the_exact_digest() {
     assert_eq!(e["version"], "1.0.0");
     assert_eq!(e["by"], USER);
     assert_eq!(e["digest"], digest.as_str());
-    assert_eq!(e["run"], run_id.as_str(), "the run that let it through");
+    assert_eq!(
+        e["run"],
+        format!("support:{run_id}"),
+        "the run that let it through"
+    );
     assert_eq!(e["at"], crate::util::EPOCH_RFC3339);
     assert!(e.get("skip_gate").is_none(), "{e}");
     assert!(e.get("from").is_none(), "nothing was live before: {e}");
@@ -343,8 +347,8 @@ fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
     pc(&ws, &["eval", "support", "--prompt", "support_bot@1.1.0"]).code(3);
     promote(&ws, &[&at("1.1.0"), "--env", "staging"])
         .code(1)
-        .stderr_has("no passing eval run for `support_bot@1.1.0`")
-        .stderr_has("its verdict is `error`");
+        .stderr_has("`support_bot@1.1.0` may not enter `staging`")
+        .stderr_has("re-applied, say `error`");
 
     // 1.0.0's passing run, given explicitly, does not let 1.1.0 through.
     let id = passing_run_of(&ws, "1.0.0")["run_id"]
@@ -354,11 +358,11 @@ fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
     let file = format!(".promptctl/runs/{id}.json");
     promote(&ws, &[&at("1.1.0"), "--env", "staging", "--run", &file])
         .code(1)
-        .stderr_has("does not let `support_bot@1.1.0` through")
+        .stderr_has("may not enter `staging`")
         .stderr_has("it evaluated digest");
     // …but it does let 1.0.0 through.
     promote(&ws, &[&at("1.0.0"), "--env", "staging", "--run", &file]).success();
-    assert_eq!(last(&ws)["run"], id.as_str());
+    assert_eq!(last(&ws)["run"], format!("support:{id}"));
 
     // A run scored by another judge than the suite names now proves nothing.
     ws.replace(
@@ -368,7 +372,7 @@ fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
     );
     promote(&ws, &[&at("1.0.0"), "--env", "production"])
         .code(1)
-        .stderr_has("no passing eval run")
+        .stderr_has("may not enter `production`")
         .stderr_has("its judge differs");
     assert_eq!(history(&ws).len(), 1);
     assert!(env_state(&ws, "production").is_null());
@@ -516,7 +520,11 @@ fn a_canary_starts_moves_and_ends_with_a_full_promote() {
     promote(&ws, &[&at("1.0.0"), "--env", "staging"]).success();
     promote(&ws, &[&at("1.0.0"), "--env", "production"]).success();
     promote(&ws, &[&at("1.1.0"), "--env", "staging"]).success();
-    assert_eq!(last(&ws)["run"], run_11.as_str(), "the gate took the run");
+    assert_eq!(
+        last(&ws)["run"],
+        format!("support:{run_11}"),
+        "the gate took the run"
+    );
     let canary = |pct: &str, reason: Option<&str>| {
         let mut args = vec![at("1.1.0"), "--env".into(), "production".into()];
         args.extend(["--canary".to_string(), pct.to_string()]);
@@ -539,7 +547,7 @@ fn a_canary_starts_moves_and_ends_with_a_full_promote() {
     assert_eq!(e["version"], "1.1.0");
     assert_eq!(e["from"], "1.0.0");
     assert_eq!(e["percent"].as_f64(), Some(5.0));
-    assert_eq!(e["run"], run_11.as_str());
+    assert_eq!(e["run"], format!("support:{run_11}"));
     assert_eq!(e["digest"], digest_of(&ws, "1.1.0").as_str());
 
     canary("25", None)

@@ -449,8 +449,11 @@ fn the_timeline_follows_the_deploy_history_and_the_parent_comparison_shows_regre
             "support_bot@1.1.0",
             "--env",
             "staging",
-            "--run",
-            &format!(".promptctl/runs/{id}.json"),
+            // The planted regression fails the suite's gates: the gate,
+            // which re-applies them, refuses the run, so skip it (recorded).
+            "--skip-gate",
+            "--reason",
+            "planted regression",
         ],
         vec![
             "promote",
@@ -459,8 +462,9 @@ fn the_timeline_follows_the_deploy_history_and_the_parent_comparison_shows_regre
             "production",
             "--canary",
             "5",
-            "--run",
-            &format!(".promptctl/runs/{id}.json"),
+            "--skip-gate",
+            "--reason",
+            "planted regression",
         ],
     ] {
         pc(&ws, &args).success();
@@ -556,7 +560,7 @@ fn promote_accepts_the_run_in_an_intact_pack_and_nothing_from_a_tampered_one() {
     ws.change_one_byte(&md);
     pc(&ws, &["promote", "support_bot@1.0.0", "--env", "staging"])
         .code(1)
-        .stderr_has("no passing eval run");
+        .stderr_has("no run of this digest");
     ws.write(&md, &original);
     pc(&ws, &["promote", "support_bot@1.0.0", "--env", "staging"]).success();
     // The deploy history, wherever it is kept (releases.yaml or its sidecar).

@@ -140,7 +140,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify::run(args, &ctx),
         Command::Evidence(args) => evidence::run(args, &ctx).map(done),
         Command::Status(args) => status::run(args, &ctx).map(done),
-        Command::Promote(args) => promote::run(args, &ctx).map(done),
+        Command::Promote(args) => promote::run(args, &ctx),
         Command::Rollback(args) => rollback::run(args, &ctx).map(done),
         Command::Resolve(args) => resolve::run(args, &ctx).map(done),
         Command::Export(args) => export::run(args, &ctx).map(done),

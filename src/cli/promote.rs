@@ -4,19 +4,26 @@ use std::path::PathBuf;
 
 use super::context::Context;
 use crate::error::Error;
-use crate::rollout::deploy::actions::{self, Promote};
+use super::exit::{ExitStatus, answer};
+use crate::rollout::deploy::actions::{self, Gate, Promote};
+use crate::rollout::deploy::gate::{self, Decision};
 use crate::workspace::name::PromptRef;
 
 /// Make a released version live in an environment (or start a canary)
 ///
-/// Verifies the version's hashes (exit 4 on any change), then requires a
-/// passing eval run for its exact digest, from `.promptctl/runs/` or
-/// `--run FILE` (exit 1 naming what is missing). `--canary PCT` starts or
-/// moves a canary; a full promote ends it. A promotion path in
-/// promptctl.yaml (`production: { requires: staging }`) is enforced.
+/// Verifies the version's hashes (exit 4 on any change), then asks the
+/// promote gate: each suite that gates the environment
+/// (`environments.<env>.suites`, default: every suite of the prompt) needs
+/// its newest run of this exact digest to count: complete (no filters, no
+/// lone shard), on the suite's own provider and judge, of the current suite
+/// file and dataset, and passing when the gates are re-applied. Exit 1
+/// names each suite that refused; `--explain` lists every candidate run
+/// and why it did or did not count. `--canary PCT` starts or moves a
+/// canary; a full promote ends it. A promotion path in promptctl.yaml
+/// (`production: { requires: staging }`) is enforced.
 ///
 /// Example:
-///   promptctl promote support_bot@1.3.0 --env staging
+///   promptctl promote support_bot@1.3.0 --env staging --explain
 ///   promptctl promote support_bot@1.3.0 --env production --canary 5
 ///   promptctl promote support_bot@1.3.0 --env production
 #[derive(Debug, clap::Args)]
@@ -30,9 +37,12 @@ pub struct Args {
     /// Send this percent of routing keys to the version (0 < PCT < 100)
     #[arg(long, value_name = "PCT")]
     canary: Option<f64>,
-    /// The eval run that lets the version through (default: search `.promptctl/runs/`)
+    /// A run file that decides its suite (default: the newest run of each gating suite)
     #[arg(long, value_name = "FILE")]
     run: Option<PathBuf>,
+    /// List every candidate run of every gating suite, and why it did or did not count
+    #[arg(long)]
+    explain: bool,
     /// Promote without a passing run; needs `--reason`, and is recorded
     #[arg(long)]
     skip_gate: bool,
@@ -41,7 +51,7 @@ pub struct Args {
     reason: Option<String>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let Some(version) = args.prompt.version.clone() else {
         return Err(Error::invalid(format!(
             "promote a released version: `{}@X.Y.Z`",
@@ -54,18 +64,89 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         .into());
     };
     let ws = ctx.workspace()?;
+    let p = ctx.printer;
+    let name = args.prompt.name;
+    let env = args.target.env;
+    let gate = if args.skip_gate {
+        Gate::Skipped
+    } else {
+        crate::rollout::deploy::check_env(&ws, &env)?;
+        // Only a version that still matches its hashes is worth deciding on.
+        let digest = crate::version::store::open(&ws, &name, &version)?
+            .manifest
+            .digest;
+        let decision = gate::decide(&ws, &name, &digest, &env, args.run.as_deref())?;
+        if args.explain {
+            p.out(&explain(&decision));
+        }
+        if !decision.passed() {
+            let no = Error::failed(format!(
+                "`{name}@{version}` may not enter `{env}`: {}",
+                decision.refusals().join("; ")
+            ))
+            .with_hint(
+                "run each gating suite in full: `promptctl eval SUITE --prompt NAME@VERSION` (see `--explain`), or override with `--skip-gate --reason \"…\"` (recorded)",
+            );
+            return Ok(answer(p, &no));
+        }
+        for s in &decision.suites {
+            if let Some(run) = &s.run {
+                p.status(&format!("gate: suite `{}` passes on run `{run}`", s.suite));
+            }
+        }
+        Gate::Decided(decision)
+    };
     let change = actions::promote(
         &ws,
         &Promote {
-            name: args.prompt.name,
+            name,
             version,
-            env: args.target.env,
+            env,
             canary: args.canary,
-            skip_gate: args.skip_gate,
+            gate,
             reason: args.reason,
-            run: args.run,
         },
     )?;
     super::rollback::print_change(ctx, &change);
-    Ok(())
+    Ok(ExitStatus::Success)
+}
+
+/// `--explain`: every gating suite, every candidate run, newest first.
+fn explain(d: &Decision) -> String {
+    let mut out = format!(
+        "promote gate for `{}` (digest {}): suites from {}\n",
+        d.env,
+        crate::version::manifest::short(&d.digest),
+        d.suites_from
+    );
+    let rows = d.suites.iter().flat_map(|s| {
+        let none = s.candidates.is_empty().then(|| {
+            vec![
+                s.suite.clone(),
+                "-".into(),
+                "-".into(),
+                "no".into(),
+                s.refused.clone().unwrap_or_default(),
+            ]
+        });
+        none.into_iter().chain(s.candidates.iter().map(|c| {
+            vec![
+                s.suite.clone(),
+                c.run_id.clone(),
+                c.from.clone(),
+                if c.counts { "yes" } else { "no" }.into(),
+                if c.counts {
+                    "newest complete run; passes".into()
+                } else {
+                    c.why.join("; ")
+                },
+            ]
+        }))
+    });
+    out.push_str(&super::output::table_wrapped(
+        &["suite", "run", "from", "counts", "why"],
+        rows,
+        &[(2, 28), (4, 48)],
+    ));
+    out
 }

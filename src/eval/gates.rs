@@ -129,7 +129,9 @@ pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateR
             threshold,
             actual,
         };
-    if let Some(t) = g.pass_rate {
+    // A suite that sets no gate gets the strict default: every case passes.
+    let default = g.is_unset();
+    if let Some(t) = g.pass_rate.or(default.then_some(1.0)) {
         let mut r = at_least(
             "pass_rate".into(),
             t,
@@ -138,6 +140,13 @@ pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateR
         );
         if let (Some([lo, hi]), true) = (s.pass_rate_ci95, r.note.is_empty()) {
             r.note = format!("95% CI {:.1}–{:.1}%", lo * 100.0, hi * 100.0);
+        }
+        if default {
+            r.note = if r.note.is_empty() {
+                DEFAULT_NOTE.to_string()
+            } else {
+                format!("{}; {DEFAULT_NOTE}", r.note)
+            };
         }
         out.push(r);
     }
@@ -227,6 +236,9 @@ pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateR
     }
     out
 }
+
+/// Said beside a gate that applies because the suite sets none.
+pub const DEFAULT_NOTE: &str = "the default: the suite sets no gates";
 
 /// The run's verdict and exit code.
 pub fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verdict {

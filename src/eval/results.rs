@@ -110,6 +110,33 @@ impl Run {
         Ok(run)
     }
 
+    /// Reads only a run's header: the cases are skipped, not kept.
+    pub fn load_header(path: &Path) -> Result<RunHeader, Error> {
+        #[derive(Deserialize)]
+        struct HeaderOnly {
+            #[serde(flatten)]
+            header: RunHeader,
+        }
+        let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
+        let run: HeaderOnly =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+                Error::invalid(format!(
+                    "`{}:{}:{}`: not a promptctl run: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+        if run.header.schema != SCHEMA {
+            return Err(Error::invalid(format!(
+                "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
+                path.display(),
+                run.header.schema
+            )));
+        }
+        Ok(run.header)
+    }
+
     /// Writes a whole in-memory run (after `gate` or `merge`).
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_vec_pretty(self).expect("a run serialises");

@@ -280,8 +280,11 @@ fn build_targets(
                 ))
                 .with_hint("pass `--judge-provider NAME` with a live provider"));
             }
+            // The judge's identity names the provider that really judged, so
+            // a `--judge-provider` override never passes for the suite's judge.
+            let judged_by = opts.judge_provider.as_deref().unwrap_or(&r.judge.provider);
             Some(JudgePlan {
-                judge: Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature),
+                judge: Judge::new(judged_by, &r.judge.model, r.judge.temperature),
                 target: judge_target,
                 criteria: r.criteria.clone(),
             })

@@ -235,6 +235,20 @@ pub struct Gates {
     pub segments: BTreeMap<String, SegmentGates>,
 }
 
+impl Gates {
+    /// No gate is set (no `gates:`, or `gates: {}`): the strict default
+    /// applies, every case passes and none errors.
+    pub fn is_unset(&self) -> bool {
+        self.pass_rate.is_none()
+            && self.criteria.is_empty()
+            && self.max_error_rate.is_none()
+            && self.latency_p95_ms.is_none()
+            && self.max_cost_usd.is_none()
+            && self.max_regression.is_none()
+            && self.segments.is_empty()
+    }
+}
+
 /// The gates for one segment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

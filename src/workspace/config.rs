@@ -123,6 +123,10 @@ pub struct Environment {
     /// before it can be promoted to this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires: Option<String>,
+    /// The suites whose newest complete run must pass before a version is
+    /// promoted here (default: every suite whose `prompt` is the prompt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suites: Option<Vec<String>>,
 }
 
 /// A built-in PII or secret detector.

@@ -2,8 +2,6 @@
 //! module) that records exactly one history entry, or writes nothing when
 //! there is nothing to do or it refuses.
 
-use std::path::PathBuf;
-
 use semver::Version;
 
 use super::Ledger;
@@ -30,9 +28,17 @@ pub struct Promote {
     pub env: String,
     /// Start or move a canary at this percent instead of a full promote.
     pub canary: Option<f64>,
-    pub skip_gate: bool,
+    pub gate: Gate,
     pub reason: Option<String>,
-    pub run: Option<PathBuf>,
+}
+
+/// What lets a version through: the gate's decision, or a recorded skip.
+#[derive(Debug, Clone)]
+pub enum Gate {
+    /// The decision of [`super::gate::decide`] for this version and environment.
+    Decided(super::gate::Decision),
+    /// `--skip-gate`: needs a reason, and the history says so.
+    Skipped,
 }
 
 pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
@@ -47,15 +53,26 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
         .as_ref()
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    let run = if req.skip_gate {
-        if reason.is_none() {
-            return Err(Error::invalid(
-                "`--skip-gate` needs `--reason \"…\"`: skipping the gate is recorded with why",
-            ));
+    let skip_gate = matches!(req.gate, Gate::Skipped);
+    let run = match &req.gate {
+        Gate::Skipped => {
+            if reason.is_none() {
+                return Err(Error::invalid(
+                    "`--skip-gate` needs `--reason \"…\"`: skipping the gate is recorded with why",
+                ));
+            }
+            None
         }
-        None
-    } else {
-        Some(super::gate::find(ws, &digest, req.run.as_deref(), &what)?.run_id)
+        Gate::Decided(d) => {
+            if !d.passed() || d.digest != digest || d.env != req.env {
+                return Err(Error::failed(format!(
+                    "the promote gate does not let {what} into `{}`: {}",
+                    req.env,
+                    d.refusals().join("; ")
+                )));
+            }
+            Some(d.runs())
+        }
     };
     if let Some(p) = req.canary
         && !(p.is_finite() && p > 0.0 && p < 100.0)
@@ -132,7 +149,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
                     reason: reason.clone(),
                     digest: digest.clone(),
                     run: run.clone(),
-                    skip_gate: req.skip_gate,
+                    skip_gate,
                 }
             }
             None => {
@@ -158,7 +175,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
                     reason: reason.clone(),
                     digest: digest.clone(),
                     run: run.clone(),
-                    skip_gate: req.skip_gate,
+                    skip_gate,
                 }
             }
         };
