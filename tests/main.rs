@@ -10,6 +10,7 @@ mod deploy;
 mod doctor;
 mod eval;
 mod evidence;
+mod exits;
 mod hashing;
 mod input_errors;
 mod release;
