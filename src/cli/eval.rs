@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long)]
     rps: Option<f64>,
     /// Do not read or write the response cache
-    #[arg(long, env = crate::workspace::env::PROMPTCTL_NO_CACHE)]
+    #[arg(long, env = crate::workspace::env::PROMPTCTL_NO_CACHE, value_parser = clap::builder::FalseyValueParser::new())]
     no_cache: bool,
     /// Write the live responses (redacted) to `evals/cassettes/<suite>.jsonl`
     #[arg(long)]

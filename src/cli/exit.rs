@@ -138,11 +138,13 @@ pub fn finish(printer: &Printer, result: anyhow::Result<ExitStatus>) -> ExitCode
         Ok(status) => status,
         Err(err) => return report(printer, &err),
     };
-    if status == ExitStatus::Success
-        && let Some(e) = printer.stdout_error()
-    {
+    if let Some(e) = printer.stdout_error() {
         let err = anyhow::Error::new(e).context("could not write the output to stdout");
-        return report(printer, &err);
+        if status == ExitStatus::Success {
+            return report(printer, &err);
+        }
+        // The "no" stands; say that its report was lost.
+        printer.warn(&format!("{err:#}"));
     }
     status.into()
 }

@@ -73,7 +73,7 @@ pub struct Cli {
     pub json: bool,
 
     /// No status lines or progress bar on stderr (data, warnings and errors still show)
-    #[arg(short, long, global = true, env = crate::workspace::env::PROMPTCTL_QUIET)]
+    #[arg(short, long, global = true, env = crate::workspace::env::PROMPTCTL_QUIET, value_parser = clap::builder::FalseyValueParser::new())]
     pub quiet: bool,
 
     /// When to use colour

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::context::Context;
-use crate::error::Error;
 use super::exit::{ExitStatus, answer};
+use crate::error::Error;
 use crate::rollout::deploy::actions::{self, Gate, Promote};
 use crate::rollout::deploy::gate::{self, Decision};
 use crate::workspace::name::PromptRef;

@@ -4,7 +4,7 @@
 pub const PROMPTCTL_DIR: &str = "PROMPTCTL_DIR";
 /// `auto`, `always` or `never`; the same as `--color`.
 pub const PROMPTCTL_COLOR: &str = "PROMPTCTL_COLOR";
-/// `true` or `1`: the same as `--quiet`.
+/// Any value but empty, `0`, `false`, `no` or `off`: the same as `--quiet`.
 pub const PROMPTCTL_QUIET: &str = "PROMPTCTL_QUIET";
 /// Any value disables colour (https://no-color.org), unless `--color always`.
 pub const NO_COLOR: &str = "NO_COLOR";

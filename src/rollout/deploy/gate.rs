@@ -96,7 +96,11 @@ impl Decision {
         }
         self.suites
             .iter()
-            .filter_map(|s| s.refused.as_ref().map(|r| format!("suite `{}`: {r}", s.suite)))
+            .filter_map(|s| {
+                s.refused
+                    .as_ref()
+                    .map(|r| format!("suite `{}`: {r}", s.suite))
+            })
             .collect()
     }
 }
@@ -219,7 +223,10 @@ fn gating_suites(ws: &Workspace, name: &Name, env: &str) -> Result<(Vec<Suite>, 
             })?;
             out.push(suite);
         }
-        return Ok((out, format!("`environments.{env}.suites` in `promptctl.yaml`")));
+        return Ok((
+            out,
+            format!("`environments.{env}.suites` in `promptctl.yaml`"),
+        ));
     }
     let mut out = Vec::new();
     for (_, loaded) in Suite::all_by_path(ws) {
@@ -297,7 +304,10 @@ fn disqualify(ws: &Workspace, suite: &Suite, f: &Found, digest: &str) -> Vec<Str
             "the suite's gates, re-applied, say `{}`: {}",
             verdict.status, verdict.reason
         )),
-        Err(e) => why.push(format!("its gates could not be re-applied: {}", e.message())),
+        Err(e) => why.push(format!(
+            "its gates could not be re-applied: {}",
+            e.message()
+        )),
     }
     why
 }
@@ -345,11 +355,7 @@ fn local(ws: &Workspace, digest: &str) -> Vec<Found> {
         .filter_map(|p| {
             let header = Run::load_header(&p).ok()?;
             (header.prompt.digest == digest).then(|| Found {
-                from: p
-                    .strip_prefix(&ws.root)
-                    .unwrap_or(&p)
-                    .display()
-                    .to_string(),
+                from: p.strip_prefix(&ws.root).unwrap_or(&p).display().to_string(),
                 file: Some(p),
                 header,
             })
