@@ -558,11 +558,21 @@ fn a_canary_starts_moves_and_ends_with_a_full_promote() {
         .stderr_has("at 25%")
         .stderr_has("needs `--reason`");
     assert_eq!(deploy_files(&ws), bytes);
-    // Out-of-range percents.
+    // Out-of-range percents, and percents finer than a basis point.
     for bad in ["0", "100", "-5", "150", "NaN"] {
         canary(bad, Some("r")).code(2);
         assert_eq!(deploy_files(&ws), bytes, "--canary {bad}");
     }
+    for bad in ["0.125", "0.005", "12.345"] {
+        canary(bad, Some("r"))
+            .code(2)
+            .stderr_has(&format!("`{bad}` has more than two decimals"))
+            .stderr_has("basis points");
+        assert_eq!(deploy_files(&ws), bytes, "--canary {bad}");
+    }
+    canary("150", Some("r"))
+        .code(2)
+        .stderr_has("more than 0 and less than 100 percent");
     // The same percent again: nothing to do, no entry.
     canary("25", None).success().stdout_has("nothing to do");
     assert_eq!(deploy_files(&ws), bytes);
@@ -1600,6 +1610,56 @@ fn resolve_is_sticky_and_reports_version_digest_and_arm() {
     );
 }
 
+/// `round(percent × 100)` rounded 0.125 to 13 in Rust and to 12 in Python,
+/// and `0.29 * 100.0` is 28.999999999999996: the share is whole basis points,
+/// and a key is in the canary when its bucket is below them. The keys are
+/// test vectors in docs/environments.md.
+#[test]
+fn a_canary_is_whole_basis_points_and_a_bucket_equal_to_them_is_stable() {
+    let ws = Workspace::init();
+    canary_running(&ws, "0.29");
+    assert_eq!(
+        env_state(&ws, "production")["canary"]["percent"].as_f64(),
+        Some(0.29)
+    );
+    let arm = |key: &str| {
+        let j = pc(
+            &ws,
+            &[
+                "resolve",
+                NAME,
+                "--env",
+                "production",
+                "--key",
+                key,
+                "--json",
+            ],
+        )
+        .success()
+        .json();
+        (
+            j["bucket"].as_u64().unwrap(),
+            j["arm"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(arm("user-6661"), (28, "canary".into()));
+    assert_eq!(arm("user-67"), (29, "stable".into()));
+    let export = pc(&ws, &["export", "--env", "production"]).success().json();
+    assert_eq!(export["prompts"][NAME]["canary"]["basis_points"], 29);
+
+    for (pct, key, bucket, want) in [
+        ("12.5", "user-6931", 1249, "canary"),
+        ("12.5", "user-5732", 1250, "stable"),
+        ("0.05", "user-11899", 4, "canary"),
+        ("0.05", "user-2950", 5, "stable"),
+        ("0.13", "user-6963", 12, "canary"),
+        ("0.13", "user-4039", 13, "stable"),
+    ] {
+        skip_canary(&ws, "1.1.0", pct);
+        assert_eq!(arm(key), (bucket, want.into()), "{key} at {pct}%");
+    }
+}
+
 /// Resolves `keys` in parallel; returns (key, arm, version) per key.
 fn resolve_all(ws: &Workspace, keys: &[String]) -> Vec<(String, String, String)> {
     let chunks: Vec<&[String]> = keys.chunks(keys.len().div_ceil(8)).collect();
@@ -1910,7 +1970,10 @@ fn export_bundles_stable_and_canary_with_the_bucketing_rule() {
         rule.contains("sha256(name || 0x00 || env || 0x00 || key)") && rule.contains("10000"),
         "{rule}"
     );
-    assert_eq!(b["bucketing"]["canary_if"], "bucket < round(percent * 100)");
+    assert_eq!(
+        b["bucketing"]["canary_if"],
+        "bucket < basis_points (percent * 100, a whole number)"
+    );
 
     skip_canary(&ws, "1.1.0", "25");
     let out = pc(&ws, &["export", "--env", "production"]).success().json();
@@ -1918,6 +1981,7 @@ fn export_bundles_stable_and_canary_with_the_bucketing_rule() {
     assert_eq!(c["version"], "1.1.0");
     assert_eq!(c["digest"], digest_of(&ws, "1.1.0").as_str());
     assert_eq!(c["percent"].as_f64(), Some(25.0));
+    assert_eq!(c["basis_points"], 2500);
     assert!(c["messages"].is_array());
     assert_eq!(out["prompts"][NAME]["stable"]["version"], "1.0.0");
 

@@ -65,7 +65,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         &args.target.env,
         &stable.to_string(),
         &canary.version.to_string(),
-        canary.percent,
+        canary.percent.as_f64(),
         &config,
     )?;
     let p = ctx.printer;

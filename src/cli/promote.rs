@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::context::Context;
 use crate::error::Error;
 use crate::rollout::deploy::actions::{self, Promote};
+use crate::rollout::deploy::bucket::Percent;
 use crate::workspace::name::PromptRef;
 
 /// Make a released version live in an environment (or start a canary)
@@ -27,9 +28,9 @@ pub struct Args {
     prompt: PromptRef,
     #[command(flatten)]
     target: super::args::EnvArg,
-    /// Send this percent of routing keys to the version (0 < PCT < 100)
-    #[arg(long, value_name = "PCT")]
-    canary: Option<f64>,
+    /// Send this percent of routing keys to the version (0 < PCT < 100, at most two decimals)
+    #[arg(long, value_name = "PCT", value_parser = super::args::percent, allow_negative_numbers = true)]
+    canary: Option<Percent>,
     /// The eval run that lets the version through (default: search `.promptctl/runs/`)
     #[arg(long, value_name = "FILE")]
     run: Option<PathBuf>,

@@ -294,6 +294,26 @@ mod tests {
             "history:\n- {at: x, env: p, action: rollback, version: 1.0.0, by: a, digest: d}\n"
         ));
         assert!(!ok("history: { file: history.jsonl, entries: 3 }\n"));
+        let canary = |pct: &str| {
+            format!(
+                "environments: {{ p: {{ active: 1.0.0, canary: {{ version: 1.1.0, percent: {pct} }} }} }}\n"
+            )
+        };
+        for good in ["5", "12.5", "0.05", "0.29", "99.99"] {
+            assert!(ok(&canary(good)), "{good}");
+        }
+        for bad in ["0", "100", "150", "-1"] {
+            assert!(!ok(&canary(bad)), "{bad}");
+        }
+        // More than two decimals is for the loader: see `Percent`'s schema.
+        assert!(ok(&canary("0.125")));
+        assert!(
+            crate::workspace::yaml::from_str::<Releases>(
+                std::path::Path::new("r.yaml"),
+                &canary("0.125")
+            )
+            .is_err()
+        );
         assert!(!ok("environments: { p: { active: 1.0.0, previus: [] } }\n"));
     }
 }
