@@ -968,6 +968,100 @@ fn a_hand_edited_block_style_file_loads_and_migrates_to_history_jsonl() {
     assert_eq!(check_files(&ws), 3);
 }
 
+/// `canary` and `promote --canary` refused a percent outside (0, 100), but
+/// `status`, `resolve` and `verify` took one from a hand-edited file (at 150
+/// every key went to the canary). Every command now refuses it, and one
+/// finer than a basis point, naming the file and line, and writes nothing.
+#[test]
+fn a_hand_edited_canary_percent_outside_0_100_or_finer_than_a_basis_point_is_refused_everywhere() {
+    let ws = Workspace::init();
+    canary_running(&ws, "5");
+    let good = ws.read(RELEASES);
+    assert_eq!(good.matches("percent: 5.0\n").count(), 1, "{good}");
+    let line = crate::util::line_of(&good, "percent: 5.0");
+    ws.write("logs.jsonl", "");
+    // What the file says, and how the error shows the number read.
+    for (bad, shown, why) in [
+        ("150", "150", "more than 0 and less than 100 percent"),
+        ("0", "0", "more than 0 and less than 100 percent"),
+        ("-1", "-1", "more than 0 and less than 100 percent"),
+        ("100.0", "100", "more than 0 and less than 100 percent"),
+        ("0.125", "0.125", "more than two decimals"),
+        ("0.005", "0.005", "more than two decimals"),
+    ] {
+        ws.write(
+            RELEASES,
+            good.replace("percent: 5.0\n", &format!("percent: {bad}\n")),
+        );
+        let before = ws.tree();
+        for args in [
+            &["status"][..],
+            &["status", NAME, "--json"],
+            &["resolve", NAME, "--env", "production", "--key", "user-1"],
+            &["resolve", NAME, "--env", "production", "--json"],
+            &["verify"],
+            &["verify", NAME, "--json"],
+            &["log", NAME],
+            &["export", "--env", "production"],
+            &[
+                "canary",
+                NAME,
+                "--env",
+                "production",
+                "--logs",
+                "logs.jsonl",
+            ],
+            &["rollback", NAME, "--env", "production", "--reason", "r"],
+            &[
+                "promote",
+                &at("1.1.0"),
+                "--env",
+                "production",
+                "--canary",
+                "10",
+                "--skip-gate",
+                "--reason",
+                "r",
+            ],
+        ] {
+            let run = pc(&ws, args);
+            run.code(2)
+                .stderr_has(&format!("`prompts/support_bot/releases.yaml:{line}:"))
+                .stderr_has(&format!("`{shown}`"))
+                .stderr_has(why)
+                .stderr_has("hint: correct that line by hand");
+            before.assert_unchanged(&ws.tree(), &run);
+        }
+    }
+    // The same in a file from before history.jsonl, read without the YAML
+    // parser for its history but with it for the environments.
+    let d = digest_of(&ws, "1.0.0");
+    let old = format!(
+        "environments:\n  production:\n    active: 1.0.0\n    canary: {{ version: 1.1.0, percent: 150 }}\nhistory:\n- {}\n",
+        old_line(1, "production", "1.0.0", None, &d)
+    );
+    ws.write(RELEASES, &old);
+    let before = ws.tree();
+    for args in [&["status"][..], &["verify"]] {
+        let run = pc(&ws, args);
+        run.code(2)
+            .stderr_has("`prompts/support_bot/releases.yaml:4:")
+            .stderr_has("less than 100 percent");
+        before.assert_unchanged(&ws.tree(), &run);
+    }
+
+    // Mended by hand, every command reads it again.
+    ws.write(RELEASES, good.replace("percent: 5.0\n", "percent: 12.5\n"));
+    pc(&ws, &["verify"]).success();
+    let j = pc(&ws, &["status", NAME, "--json"]).success().json();
+    let prod = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["env"] == "production");
+    assert_eq!(prod.unwrap()["percent"].as_f64(), Some(12.5), "{j}");
+}
+
 // ---------------------------------------------------------------------------
 // 7–8. Durability: concurrent writers and kill -9
 // ---------------------------------------------------------------------------

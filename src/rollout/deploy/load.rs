@@ -79,7 +79,7 @@ pub(super) fn read(ws: &Workspace, name: &Name) -> Result<Read, Error> {
     if let Some(read) = inline_lines(&text, &label)? {
         return Ok(read);
     }
-    let releases: Releases = crate::workspace::yaml::from_str(std::path::Path::new(&label), &text)?;
+    let releases: Releases = parse(&label, &text)?;
     let past = match releases.history {
         None => Past::File(HistoryFile::empty()),
         Some(History::File(h)) => {
@@ -91,6 +91,19 @@ pub(super) fn read(ws: &Workspace, name: &Name) -> Result<Read, Error> {
     Ok(Read {
         environments: releases.environments,
         past,
+    })
+}
+
+/// `releases.yaml` parsed, or an error naming its line. No command changes
+/// a file it cannot read, so the hint says how to mend it.
+fn parse(label: &str, text: &str) -> Result<Releases, Error> {
+    crate::workspace::yaml::from_str(std::path::Path::new(label), text).map_err(|e| {
+        if e.hint().is_some() {
+            return e;
+        }
+        e.with_hint(format!(
+            "correct that line by hand, or restore the file: `git checkout -- {label}`"
+        ))
     })
 }
 
@@ -107,7 +120,7 @@ fn inline_lines(text: &str, label: &str) -> Result<Option<Read>, Error> {
     {
         return Ok(None);
     }
-    let head: Releases = crate::workspace::yaml::from_str(std::path::Path::new(label), header)?;
+    let head: Releases = parse(label, header)?;
     let first = header.lines().count() + 2;
     let mut events = Vec::new();
     for (i, line) in lines
