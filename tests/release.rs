@@ -294,15 +294,7 @@ fn git_commit_is_recorded_in_a_git_repository() {
         "-m",
         "x",
     ]);
-    let head = {
-        let out = std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(ws.root())
-            .env("GIT_CEILING_DIRECTORIES", ws.tmp())
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let head = ws.git(&["rev-parse", "HEAD"]).stdout.trim().to_string();
     assert_eq!(head.len(), 40, "{head:?}");
     ws.release(&["--bump", "minor", "-m", "First"]);
     assert_eq!(
