@@ -7,17 +7,18 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use promptctl::rollout::deploy::bucket::{bucket, in_canary};
+use promptctl::rollout::deploy::bucket::{Percent, bucket, in_canary};
 
 fn main() {
     let keys: Vec<String> = (0..1_000_000).map(|i| format!("user-{i}")).collect();
+    let five = Percent::parse("5").expect("5 is a percent");
     for round in 0..3 {
         let start = Instant::now();
         let mut canary = 0usize;
         for k in &keys {
             if in_canary(
                 bucket(black_box("support_bot"), black_box("production"), k),
-                5.0,
+                five,
             ) {
                 canary += 1;
             }

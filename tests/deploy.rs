@@ -566,11 +566,21 @@ fn a_canary_starts_moves_and_ends_with_a_full_promote() {
         .stderr_has("at 25%")
         .stderr_has("needs `--reason`");
     assert_eq!(deploy_files(&ws), bytes);
-    // Out-of-range percents.
+    // Out-of-range percents, and percents finer than a basis point.
     for bad in ["0", "100", "-5", "150", "NaN"] {
         canary(bad, Some("r")).code(2);
         assert_eq!(deploy_files(&ws), bytes, "--canary {bad}");
     }
+    for bad in ["0.125", "0.005", "12.345"] {
+        canary(bad, Some("r"))
+            .code(2)
+            .stderr_has(&format!("`{bad}` has more than two decimals"))
+            .stderr_has("basis points");
+        assert_eq!(deploy_files(&ws), bytes, "--canary {bad}");
+    }
+    canary("150", Some("r"))
+        .code(2)
+        .stderr_has("more than 0 and less than 100 percent");
     // The same percent again: nothing to do, no entry.
     canary("25", None).success().stdout_has("nothing to do");
     assert_eq!(deploy_files(&ws), bytes);
@@ -964,6 +974,100 @@ fn a_hand_edited_block_style_file_loads_and_migrates_to_history_jsonl() {
         .success()
         .stdout_has("staging: 1.1.0 → 1.0.0");
     assert_eq!(check_files(&ws), 3);
+}
+
+/// `canary` and `promote --canary` refused a percent outside (0, 100), but
+/// `status`, `resolve` and `verify` took one from a hand-edited file (at 150
+/// every key went to the canary). Every command now refuses it, and one
+/// finer than a basis point, naming the file and line, and writes nothing.
+#[test]
+fn a_hand_edited_canary_percent_outside_0_100_or_finer_than_a_basis_point_is_refused_everywhere() {
+    let ws = Workspace::init();
+    canary_running(&ws, "5");
+    let good = ws.read(RELEASES);
+    assert_eq!(good.matches("percent: 5.0\n").count(), 1, "{good}");
+    let line = crate::util::line_of(&good, "percent: 5.0");
+    ws.write("logs.jsonl", "");
+    // What the file says, and how the error shows the number read.
+    for (bad, shown, why) in [
+        ("150", "150", "more than 0 and less than 100 percent"),
+        ("0", "0", "more than 0 and less than 100 percent"),
+        ("-1", "-1", "more than 0 and less than 100 percent"),
+        ("100.0", "100", "more than 0 and less than 100 percent"),
+        ("0.125", "0.125", "more than two decimals"),
+        ("0.005", "0.005", "more than two decimals"),
+    ] {
+        ws.write(
+            RELEASES,
+            good.replace("percent: 5.0\n", &format!("percent: {bad}\n")),
+        );
+        let before = ws.tree();
+        for args in [
+            &["status"][..],
+            &["status", NAME, "--json"],
+            &["resolve", NAME, "--env", "production", "--key", "user-1"],
+            &["resolve", NAME, "--env", "production", "--json"],
+            &["verify"],
+            &["verify", NAME, "--json"],
+            &["log", NAME],
+            &["export", "--env", "production"],
+            &[
+                "canary",
+                NAME,
+                "--env",
+                "production",
+                "--logs",
+                "logs.jsonl",
+            ],
+            &["rollback", NAME, "--env", "production", "--reason", "r"],
+            &[
+                "promote",
+                &at("1.1.0"),
+                "--env",
+                "production",
+                "--canary",
+                "10",
+                "--skip-gate",
+                "--reason",
+                "r",
+            ],
+        ] {
+            let run = pc(&ws, args);
+            run.code(2)
+                .stderr_has(&format!("`prompts/support_bot/releases.yaml:{line}:"))
+                .stderr_has(&format!("`{shown}`"))
+                .stderr_has(why)
+                .stderr_has("hint: correct that line by hand");
+            before.assert_unchanged(&ws.tree(), &run);
+        }
+    }
+    // The same in a file from before history.jsonl, read without the YAML
+    // parser for its history but with it for the environments.
+    let d = digest_of(&ws, "1.0.0");
+    let old = format!(
+        "environments:\n  production:\n    active: 1.0.0\n    canary: {{ version: 1.1.0, percent: 150 }}\nhistory:\n- {}\n",
+        old_line(1, "production", "1.0.0", None, &d)
+    );
+    ws.write(RELEASES, &old);
+    let before = ws.tree();
+    for args in [&["status"][..], &["verify"]] {
+        let run = pc(&ws, args);
+        run.code(2)
+            .stderr_has("`prompts/support_bot/releases.yaml:4:")
+            .stderr_has("less than 100 percent");
+        before.assert_unchanged(&ws.tree(), &run);
+    }
+
+    // Mended by hand, every command reads it again.
+    ws.write(RELEASES, good.replace("percent: 5.0\n", "percent: 12.5\n"));
+    pc(&ws, &["verify"]).success();
+    let j = pc(&ws, &["status", NAME, "--json"]).success().json();
+    let prod = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["env"] == "production");
+    assert_eq!(prod.unwrap()["percent"].as_f64(), Some(12.5), "{j}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1608,6 +1712,56 @@ fn resolve_is_sticky_and_reports_version_digest_and_arm() {
     );
 }
 
+/// `round(percent × 100)` rounded 0.125 to 13 in Rust and to 12 in Python,
+/// and `0.29 * 100.0` is 28.999999999999996: the share is whole basis points,
+/// and a key is in the canary when its bucket is below them. The keys are
+/// test vectors in docs/environments.md.
+#[test]
+fn a_canary_is_whole_basis_points_and_a_bucket_equal_to_them_is_stable() {
+    let ws = Workspace::init();
+    canary_running(&ws, "0.29");
+    assert_eq!(
+        env_state(&ws, "production")["canary"]["percent"].as_f64(),
+        Some(0.29)
+    );
+    let arm = |key: &str| {
+        let j = pc(
+            &ws,
+            &[
+                "resolve",
+                NAME,
+                "--env",
+                "production",
+                "--key",
+                key,
+                "--json",
+            ],
+        )
+        .success()
+        .json();
+        (
+            j["bucket"].as_u64().unwrap(),
+            j["arm"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(arm("user-6661"), (28, "canary".into()));
+    assert_eq!(arm("user-67"), (29, "stable".into()));
+    let export = pc(&ws, &["export", "--env", "production"]).success().json();
+    assert_eq!(export["prompts"][NAME]["canary"]["basis_points"], 29);
+
+    for (pct, key, bucket, want) in [
+        ("12.5", "user-6931", 1249, "canary"),
+        ("12.5", "user-5732", 1250, "stable"),
+        ("0.05", "user-11899", 4, "canary"),
+        ("0.05", "user-2950", 5, "stable"),
+        ("0.13", "user-6963", 12, "canary"),
+        ("0.13", "user-4039", 13, "stable"),
+    ] {
+        skip_canary(&ws, "1.1.0", pct);
+        assert_eq!(arm(key), (bucket, want.into()), "{key} at {pct}%");
+    }
+}
+
 /// Resolves `keys` in parallel; returns (key, arm, version) per key.
 fn resolve_all(ws: &Workspace, keys: &[String]) -> Vec<(String, String, String)> {
     let chunks: Vec<&[String]> = keys.chunks(keys.len().div_ceil(8)).collect();
@@ -1918,7 +2072,10 @@ fn export_bundles_stable_and_canary_with_the_bucketing_rule() {
         rule.contains("sha256(name || 0x00 || env || 0x00 || key)") && rule.contains("10000"),
         "{rule}"
     );
-    assert_eq!(b["bucketing"]["canary_if"], "bucket < round(percent * 100)");
+    assert_eq!(
+        b["bucketing"]["canary_if"],
+        "bucket < basis_points (percent * 100, a whole number)"
+    );
 
     skip_canary(&ws, "1.1.0", "25");
     let out = pc(&ws, &["export", "--env", "production"]).success().json();
@@ -1926,6 +2083,7 @@ fn export_bundles_stable_and_canary_with_the_bucketing_rule() {
     assert_eq!(c["version"], "1.1.0");
     assert_eq!(c["digest"], digest_of(&ws, "1.1.0").as_str());
     assert_eq!(c["percent"].as_f64(), Some(25.0));
+    assert_eq!(c["basis_points"], 2500);
     assert!(c["messages"].is_array());
     assert_eq!(out["prompts"][NAME]["stable"]["version"], "1.0.0");
 

@@ -1182,6 +1182,74 @@ fn the_markdown_summary_is_appended_to_github_step_summary() {
     assert!(text.contains("| `pass_rate` |"), "{text}");
 }
 
+/// The harness used to clear only a few `PROMPTCTL_*` variables, so an eval
+/// in any test run inside GitHub Actions appended to the runner's real
+/// `$GITHUB_STEP_SUMMARY`. This runs the test below in a child of the test
+/// binary whose environment is a CI runner's and worse: every variable here
+/// would change what a command does if it got through.
+#[test]
+fn commands_in_tests_do_not_see_the_test_process_environment() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let summary = dir.path().join("step-summary.md");
+    std::fs::write(&summary, "previous step\n").expect("write the summary file");
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            INNER,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("PROMPTCTL_DIR", dir.path().join("no-such-workspace"))
+        .env("PROMPTCTL_PROVIDER", "no_such_provider")
+        .env("PROMPTCTL_COLOR", "always")
+        .env("CLICOLOR_FORCE", "1")
+        .env("PROMPTCTL_TEST_CRASH_AT", "mid-append")
+        .env("OPENAI_API_KEY", OPENAI_KEY)
+        .env("GIT_DIR", dir.path().join("no-such-repository"))
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{INNER} failed or did not run\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&summary).expect("read the summary file"),
+        "previous step\n",
+        "an eval in a test wrote to the test process's GITHUB_STEP_SUMMARY"
+    );
+}
+
+const INNER: &str = "eval::inner_an_eval_through_the_harness_ignores_the_test_process_environment";
+
+/// Run by the test above, in its environment; on its own it checks nothing.
+#[test]
+#[ignore = "run by `commands_in_tests_do_not_see_the_test_process_environment`"]
+fn inner_an_eval_through_the_harness_ignores_the_test_process_environment() {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let before = std::fs::read(&summary).ok();
+    let ws = Workspace::init();
+    let run = ws.run(&["eval", "support"]);
+    run.success()
+        .stdout_has("PASS (exit 0)")
+        .output_lacks("\x1b[")
+        .output_lacks(OPENAI_KEY);
+    assert_eq!(
+        std::fs::read(&summary).ok(),
+        before,
+        "the eval wrote to GITHUB_STEP_SUMMARY\n{run}"
+    );
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+    ws.run(&["verify"]).success();
+}
+
 // 19. Concurrency and the provider's in-flight limit.
 
 fn concurrent_run(max_in_flight: u32) -> (FakeServer, Duration) {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{NAME, PROMPT, Workspace, files_under, version_dir};
+use crate::util::{NAME, PROMPT, Workspace, files_under, sha256, version_dir};
 
 /// The repository root, which is itself a workspace.
 fn repo() -> PathBuf {
@@ -156,16 +156,16 @@ fn check_tree(root: &Path, schemas: &Path) -> std::collections::BTreeMap<&'stati
         }
         let released = rel.contains("/versions/");
         match modeline(&path) {
-            // Released copies are frozen byte for byte; a manifest never has
-            // one; releases.yaml is written by promote and rollback, not by
-            // hand (its schema still checks it here).
+            // A released copy has the line when its draft had it; a manifest
+            // never has one; releases.yaml is written by promote and
+            // rollback, not by hand (its schema still checks it here).
             None if released || kind == "releases" => {}
             None => problems.push(format!("`{rel}` does not name its schema on line 1")),
             Some(target) => {
                 let resolved = path.parent().unwrap().join(&target);
                 if !target.ends_with(&format!("/{kind}.schema.json")) {
                     problems.push(format!("`{rel}` names `{target}`, not the {kind} schema"));
-                } else if !released && !resolved.is_file() {
+                } else if !resolved.is_file() {
                     problems.push(format!("`{rel}` names `{target}`, which does not exist"));
                 }
             }
@@ -465,6 +465,73 @@ fn the_schema_line_does_not_change_a_released_version() {
     ws.run(&["diff", &format!("{NAME}@0.1.0"), NAME])
         .success()
         .stdout_has("House rule 1");
+}
+
+/// A released prompt.yaml kept its draft's `$schema=../../schemas/…` line,
+/// which from `versions/X.Y.Z/` names nothing. `release` rebases it; the
+/// line is a comment, so a draft released with and without it gets the
+/// same digest, and the manifest records the bytes on disk, so `verify`
+/// passes.
+#[test]
+fn a_released_schema_line_resolves_from_the_version_folder_and_changes_no_digest() {
+    let line = "# yaml-language-server: $schema=../../schemas/prompt.schema.json\n";
+    let with = Workspace::init();
+    let without = Workspace::init();
+    let bare = with
+        .read(PROMPT)
+        .strip_prefix(line)
+        .expect("init's prompt.yaml names its schema")
+        .to_string();
+    without.write(PROMPT, &bare);
+    let draft_digest = with.hash(NAME)["digest"].clone();
+    assert_eq!(without.hash(NAME)["digest"], draft_digest);
+    for ws in [&with, &without] {
+        ws.release(&["--version", "1.0.0", "-m", "First release"]);
+        ws.run(&["verify"]).success();
+    }
+    let frozen = format!("{}/prompt.yaml", version_dir("1.0.0"));
+    let (a, b) = (with.manifest("1.0.0"), without.manifest("1.0.0"));
+    for field in ["digest", "prompt_hash", "config_hash"] {
+        assert_eq!(a[field], b[field], "{field}");
+    }
+    assert_eq!(a["digest"].as_str(), draft_digest.as_str());
+
+    // The released line names the schema from the version's folder.
+    let released = with.read(&frozen);
+    let target = released
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# yaml-language-server: $schema="))
+        .expect("the released copy keeps the schema line");
+    assert_eq!(target, "../../../../schemas/prompt.schema.json");
+    let dir = with.path(&version_dir("1.0.0"));
+    let resolved = dir
+        .join(target)
+        .canonicalize()
+        .expect("the schema path resolves");
+    assert_eq!(resolved, with.path("schemas/prompt.schema.json"));
+    // Nothing else differs from the draft, and the manifest hashes what is on disk.
+    assert_eq!(&released[released.find('\n').unwrap() + 1..], bare);
+    assert_eq!(
+        a["files"]["prompt.yaml"].as_str(),
+        Some(sha256(released.as_bytes()).as_str())
+    );
+    assert_eq!(without.read(&frozen), bare);
+    assert_eq!(
+        b["files"]["prompt.yaml"].as_str(),
+        Some(sha256(bare.as_bytes()).as_str())
+    );
+
+    // The rebased copy is still the draft: clean, identical, nothing to release.
+    let rows = with.run(&["list", "--json"]).success().json();
+    assert_eq!(rows[0]["draft"], "clean", "{rows}");
+    with.run(&["diff", &format!("{NAME}@1.0.0"), NAME])
+        .success()
+        .stdout_has("are identical");
+    with.run(&["release", NAME, "--bump", "patch", "-m", "again"])
+        .code(2)
+        .stderr_has("nothing changed");
+    check_tree(with.root(), &with.path("schemas"));
 }
 
 #[test]

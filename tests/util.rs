@@ -5,6 +5,11 @@
 //! (created by the real `promptctl init`), so a command that escaped the
 //! workspace (a `../x` name, say) would write into `T`, where [`Workspace::tree`]
 //! sees it. Git is fenced in with `GIT_CEILING_DIRECTORIES=T`.
+//!
+//! Every command starts from an empty environment ([`isolate`]): nothing the
+//! test process has (`PROMPTCTL_*`, `GITHUB_STEP_SUMMARY`, `CI`, colour
+//! variables, API keys, proxies, `GIT_DIR` from a hook) reaches it unless a
+//! test sets it.
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
@@ -229,11 +234,14 @@ impl Workspace {
         serde_yaml::from_str(&self.read(&rel)).unwrap_or_else(|e| panic!("parse {rel}: {e}"))
     }
 
-    /// Runs git in the workspace root, isolated from the user's config.
-    pub fn git(&self, args: &[&str]) {
+    /// Runs git in the workspace root, isolated from the user's config, and
+    /// asserts success.
+    pub fn git(&self, args: &[&str]) -> Run {
         let mut cmd = Cmd::new("git", &self.tmp());
         cmd.args(args).current_dir(&self.root);
-        cmd.run().success();
+        let run = cmd.run();
+        run.success();
+        run
     }
 
     /// Every file, folder and symlink under the temp folder (the workspace and
@@ -241,6 +249,41 @@ impl Workspace {
     pub fn tree(&self) -> Tree {
         Tree::of(&self.tmp())
     }
+}
+
+/// The only variables a command inherits from the test process: where
+/// programs and temporary files are, what Windows cannot start a process
+/// without, and where `cargo llvm-cov` wants the binary's coverage.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "SYSTEMROOT",
+    "LLVM_PROFILE_FILE",
+];
+
+/// Gives `cmd` a clean environment: cleared, then [`INHERITED`] from the
+/// test process and what every test wants: `HOME` and git's ceiling at the
+/// temp folder `fence`, git without system or global config, no colour,
+/// time pinned with `SOURCE_DATE_EPOCH`, 100 columns. A test that needs
+/// more (`PROMPTCTL_USER`, an API key, `GITHUB_STEP_SUMMARY`) sets it on
+/// the command; variables promptctl reads are in `src/workspace/env.rs`,
+/// and API keys are named by `api_key_env` in `promptctl.yaml`.
+pub fn isolate(cmd: &mut std::process::Command, fence: &Path) {
+    cmd.env_clear();
+    for var in INHERITED {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    cmd.env("HOME", fence)
+        .env("NO_COLOR", "1")
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("COLUMNS", "100")
+        .env("GIT_CEILING_DIRECTORIES", fence)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
 }
 
 /// A `promptctl` (or `git`) command with an isolated environment.
@@ -251,18 +294,10 @@ pub struct Cmd {
 
 impl Cmd {
     fn new(program: &str, fence: &Path) -> Cmd {
-        let mut inner = assert_cmd::Command::new(program);
-        inner
-            .env_remove("PROMPTCTL_DIR")
-            .env_remove("PROMPTCTL_COLOR")
-            .env_remove("CLICOLOR_FORCE")
-            .env("NO_COLOR", "1")
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("COLUMNS", "100")
-            .env("GIT_CEILING_DIRECTORIES", fence)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .timeout(WATCHDOG);
+        let mut std = std::process::Command::new(program);
+        isolate(&mut std, fence);
+        let mut inner = assert_cmd::Command::from_std(std);
+        inner.timeout(WATCHDOG);
         let name = Path::new(program)
             .file_name()
             .map_or(program.into(), |n| n.to_string_lossy().into_owned());
@@ -297,20 +332,10 @@ impl Cmd {
         self
     }
 
-    /// Clears every proxy variable and sets `NO_PROXY` for loopback, so a
-    /// command that talks to a local server (`tests/fake`) reaches it
-    /// directly whatever the environment the tests run in.
+    /// Sets `NO_PROXY` for loopback, so a command that talks to a local
+    /// server (`tests/fake`) reaches it directly even if a test sets a proxy
+    /// (no proxy variable is inherited: see [`isolate`]).
     pub fn without_proxies(&mut self) -> &mut Self {
-        for var in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
-            self.inner.env_remove(var);
-        }
         self.inner
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env("no_proxy", "127.0.0.1,localhost");
@@ -538,17 +563,9 @@ impl Workspace {
         S: AsRef<OsStr>,
     {
         let mut cmd = std::process::Command::new(BIN);
+        isolate(&mut cmd, &self.tmp());
         cmd.args(args)
             .current_dir(&self.root)
-            .env_remove("PROMPTCTL_DIR")
-            .env_remove("PROMPTCTL_COLOR")
-            .env_remove("CLICOLOR_FORCE")
-            .env("NO_COLOR", "1")
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .env("COLUMNS", "100")
-            .env("GIT_CEILING_DIRECTORIES", self.tmp())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

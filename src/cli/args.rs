@@ -2,6 +2,7 @@
 //! flattened into the commands' `Args` so that it reads and helps the same
 //! everywhere.
 
+use crate::rollout::deploy::bucket::{Percent, PercentError};
 use crate::workspace::name::{Name, PromptRef};
 
 /// Parses a `name` or `name@X.Y.Z` argument for clap.
@@ -12,6 +13,16 @@ pub fn prompt_ref(s: &str) -> Result<PromptRef, String> {
 /// Parses a prompt name argument for clap.
 pub fn prompt_name(s: &str) -> Result<Name, String> {
     Name::parse(s).map_err(|e| e.message().to_string())
+}
+
+/// Parses a canary percent for clap: whole basis points, 0 < PCT < 100.
+pub fn percent(s: &str) -> Result<Percent, String> {
+    Percent::parse(s).map_err(|e| match e {
+        PercentError::OutOfRange(_) => {
+            format!("{e}; to send all traffic, promote without `--canary`")
+        }
+        e => e.to_string(),
+    })
 }
 
 /// `--env ENV`: one of the environments `promptctl.yaml` defines.

@@ -66,7 +66,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         &args.target.env,
         &stable.to_string(),
         &canary.version.to_string(),
-        canary.percent,
+        canary.percent.as_f64(),
         &config,
     )?;
     // Act first, then print: a reader that stops early (`| head -1`) must

@@ -9,10 +9,10 @@ use super::context::Context;
 /// Export the live prompts of an environment as one JSON bundle
 ///
 /// For every prompt live in the environment: the stable and canary versions
-/// with digest, percent, model and parameters, variables and message
-/// templates, plus the bucketing rule, so an application can load the bundle
-/// at start-up and route keys itself, with no runtime dependency on
-/// promptctl. Every exported version is verified first.
+/// with digest, percent and basis points, model and parameters, variables
+/// and message templates, plus the bucketing rule, so an application can
+/// load the bundle at start-up and route keys itself, with no runtime
+/// dependency on promptctl. Every exported version is verified first.
 ///
 /// Example:
 ///   promptctl export --env production -o prompts.production.json
@@ -60,6 +60,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
             Some(c) => {
                 let mut v = version_json(&name, &c.version)?;
                 v["percent"] = json!(c.percent);
+                v["basis_points"] = json!(c.percent.basis_points());
                 Some(v)
             }
             None => None,
@@ -74,7 +75,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         "env": args.target.env,
         "bucketing": {
             "bucket": "u64 big-endian of sha256(name || 0x00 || env || 0x00 || key)[0..8] mod 10000",
-            "canary_if": "bucket < round(percent * 100)",
+            "canary_if": "bucket < basis_points (percent * 100, a whole number)",
         },
         "templates": "{{name}} inserts a variable literally; \\{{ is a literal {{",
         "prompts": prompts,

@@ -6,6 +6,7 @@ use super::context::Context;
 use super::exit::{ExitStatus, answer};
 use crate::error::Error;
 use crate::rollout::deploy::actions::{self, Gate, Promote};
+use crate::rollout::deploy::bucket::Percent;
 use crate::rollout::deploy::gate::{self, Decision};
 use crate::workspace::name::PromptRef;
 
@@ -34,9 +35,9 @@ pub struct Args {
     prompt: PromptRef,
     #[command(flatten)]
     target: super::args::EnvArg,
-    /// Send this percent of routing keys to the version (0 < PCT < 100)
-    #[arg(long, value_name = "PCT")]
-    canary: Option<f64>,
+    /// Send this percent of routing keys to the version (0 < PCT < 100, at most two decimals)
+    #[arg(long, value_name = "PCT", value_parser = super::args::percent, allow_negative_numbers = true)]
+    canary: Option<Percent>,
     /// A run file that decides its suite (default: the newest run of each gating suite)
     #[arg(long, value_name = "FILE")]
     run: Option<PathBuf>,

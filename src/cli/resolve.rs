@@ -9,9 +9,10 @@ use crate::rollout::deploy::bucket;
 /// Show which version serves a routing key in an environment
 ///
 /// Without `--key`, the stable version. With `--key K`, the canary when
-/// the key's sticky bucket (sha256 of name, env and key; see
-/// docs/environments.md) falls below the canary percent, else the stable
-/// version. The same key always gets the same answer.
+/// the key's sticky bucket (sha256 of name, env and key, mod 10000; see
+/// docs/environments.md) is below the canary's percent in basis points
+/// (percent × 100, a whole number), else the stable version. The same key
+/// always gets the same answer.
 ///
 /// Example:
 ///   promptctl resolve support_bot --env production --key user-8812 --json

@@ -54,7 +54,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
                 env: env.clone(),
                 live: state.active.map(|v| v.to_string()),
                 canary: state.canary.as_ref().map(|c| c.version.to_string()),
-                percent: state.canary.as_ref().map(|c| c.percent),
+                percent: state.canary.as_ref().map(|c| c.percent.as_f64()),
                 last_change: r.last_change(env).cloned(),
             });
         }

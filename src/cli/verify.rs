@@ -14,6 +14,8 @@ use crate::workspace::name::Name;
 /// hashes, and each manifest's seal. A changed, missing or stray file exits
 /// 4 and names the file and version. So does a deploy history
 /// (history.jsonl) shorter than releases.yaml records, or changed within it.
+/// A releases.yaml that cannot be read (bad YAML, a canary percent outside
+/// 0..100 or with more than two decimals) exits 2, naming its line.
 /// Use it in CI to refuse a merge that edits a released version.
 ///
 /// Example:
@@ -66,16 +68,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         }
     }
     let reports = crate::version::store::verify_all(&ws, &jobs);
-    // Committed deploy history that is gone is an integrity failure too;
-    // other problems with releases.yaml are for the commands that read it.
-    let lost: Vec<(&Name, Error)> = names
+    // Committed deploy history that is gone is an integrity failure too
+    // (exit 4); a releases.yaml no command can read (bad YAML, a canary
+    // percent outside (0, 100)) is invalid input (exit 2), reported here so
+    // that CI refuses it before `status` or `resolve` would.
+    let deploy: Vec<(&Name, Error)> = names
         .iter()
         .filter_map(|n| {
             crate::rollout::deploy::check_history(&ws, n)
                 .err()
                 .map(|e| (n, e))
         })
-        .filter(|(_, e)| e.class() == Class::Integrity)
         .collect();
 
     let no_problems: &[Problem] = &[];
@@ -149,9 +152,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
                 }
             }
         }
-        for (name, e) in &lost {
+        for (name, e) in &deploy {
+            let what = if e.class() == Class::Integrity {
+                "deploy history"
+            } else {
+                "releases.yaml"
+            };
             out.push_str(&format!(
-                "{}  {name} deploy history\n      {e}\n",
+                "{}  {name} {what}\n      {e}\n",
                 p.paint(RED, "FAIL")
             ));
         }
@@ -212,7 +220,12 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ))
         .with_hint("released versions are immutable: restore them from git (`git checkout -- prompts/`) and release a new version instead")));
     }
-    match lost.into_iter().next() {
+    // Lost history before an unreadable file: the worse news decides the code.
+    let first = deploy
+        .iter()
+        .position(|(_, e)| e.class() == Class::Integrity)
+        .unwrap_or(0);
+    match deploy.into_iter().nth(first) {
         Some((_, e)) => Ok(answer(ctx.printer, &e)),
         None => Ok(ExitStatus::Success),
     }

@@ -4,6 +4,10 @@
 //! The version is built in a temporary folder beside its destination, fsynced
 //! and renamed into place, so a crash leaves no version or a whole one; a
 //! leftover `.tmp-…` folder is ignored by every reader and named by `verify`.
+//! The frozen files are the draft's bytes but for one line: `prompt.yaml`'s
+//! editor schema line is rebased to resolve from the version's folder.
+
+use std::collections::BTreeMap;
 
 use semver::Version;
 
@@ -112,6 +116,7 @@ pub fn release(ws: &Workspace, req: &Request) -> Result<Outcome, Error> {
         }
     }
 
+    let frozen = frozen_files(&draft);
     let manifest = {
         let mut m = Manifest {
             name: name.clone(),
@@ -121,7 +126,10 @@ pub fn release(ws: &Workspace, req: &Request) -> Result<Outcome, Error> {
             git_commit: crate::workspace::git::head_commit(&ws.root),
             changelog: req.message.trim().to_string(),
             model: draft.spec.model.clone(),
-            files: draft.file_hashes(),
+            files: frozen
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::version::canonical::sha256(v)))
+                .collect(),
             prompt_hash: hashes.prompt_hash,
             config_hash: hashes.config_hash,
             digest: hashes.digest,
@@ -130,7 +138,7 @@ pub fn release(ws: &Workspace, req: &Request) -> Result<Outcome, Error> {
         m.seal = m.compute_seal();
         m
     };
-    freeze(ws, &draft, &manifest)?;
+    freeze(ws, &frozen, &manifest)?;
     write_changelog(ws, name)?;
     Ok(Outcome {
         label: ws.version_label(name, &version),
@@ -147,8 +155,35 @@ fn refuse(why: &str, hint: Option<&str>) -> Error {
     }
 }
 
+/// From a version's folder (`versions/X.Y.Z/`) back up to the draft's.
+const VERSION_TO_DRAFT: &str = "../../";
+
+/// The bytes a version freezes: the draft's files, except that the schema
+/// line of `prompt.yaml` (`# yaml-language-server: $schema=../../schemas/…`)
+/// is rebased to resolve from the version's folder, two below the draft's.
+/// The line is a YAML comment, so no content hash changes; the manifest
+/// records the sha256 of these bytes, which are what `verify` reads.
+fn frozen_files(draft: &Artifact) -> BTreeMap<String, Vec<u8>> {
+    draft
+        .files
+        .iter()
+        .map(|(rel, bytes)| {
+            let bytes = if rel == crate::version::artifact::PROMPT_FILE {
+                crate::workspace::yaml::rebase_modeline(bytes, VERSION_TO_DRAFT).into_owned()
+            } else {
+                bytes.clone()
+            };
+            (rel.clone(), bytes)
+        })
+        .collect()
+}
+
 /// Writes the version folder atomically: temp folder, fsync, rename.
-fn freeze(ws: &Workspace, draft: &Artifact, manifest: &Manifest) -> Result<(), Error> {
+fn freeze(
+    ws: &Workspace,
+    files: &BTreeMap<String, Vec<u8>>,
+    manifest: &Manifest,
+) -> Result<(), Error> {
     let versions = ws.versions_dir(&manifest.name);
     let incomplete = |e: std::io::Error| crate::error::io_incomplete(&versions, &e);
     std::fs::create_dir_all(&versions).map_err(incomplete)?;
@@ -156,15 +191,14 @@ fn freeze(ws: &Workspace, draft: &Artifact, manifest: &Manifest) -> Result<(), E
         .prefix(&format!(".tmp-{}-", manifest.version))
         .tempdir_in(&versions)
         .map_err(incomplete)?;
-    for (rel, bytes) in &draft.files {
+    for (rel, bytes) in files {
         crate::workspace::fsio::write_synced(&tmp.path().join(rel), bytes)?;
     }
     crate::workspace::fsio::write_synced(
         &tmp.path().join(MANIFEST_FILE),
         crate::workspace::yaml::to_string(manifest).as_bytes(),
     )?;
-    let mut dirs: Vec<_> = draft
-        .files
+    let mut dirs: Vec<_> = files
         .keys()
         .filter_map(|rel| std::path::Path::new(rel).parent())
         .filter(|p| !p.as_os_str().is_empty())

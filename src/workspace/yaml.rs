@@ -5,6 +5,7 @@
 //! The YAML parser caps alias expansion, so an alias bomb fails fast instead
 //! of eating memory.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -103,6 +104,30 @@ pub fn without_modeline(bytes: &[u8]) -> &[u8] {
     }
 }
 
+/// `bytes` with the schema path on its first line rebased for a copy that
+/// sits in a folder below the original: `up` (`"../../"`) leads from the
+/// copy's folder back to the original's. A relative path gets `up` in
+/// front, so the copy's line names the same file; a URL, an absolute path,
+/// or bytes without the line are returned as they are.
+pub fn rebase_modeline<'a>(bytes: &'a [u8], up: &str) -> Cow<'a, [u8]> {
+    let Some(rest) = bytes.strip_prefix(MODELINE_PREFIX.as_bytes()) else {
+        return Cow::Borrowed(bytes);
+    };
+    let end = rest
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .unwrap_or(rest.len());
+    let path = &rest[..end];
+    if path.is_empty() || path.starts_with(b"/") || path.contains(&b':') {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + up.len());
+    out.extend_from_slice(MODELINE_PREFIX.as_bytes());
+    out.extend_from_slice(up.as_bytes());
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +167,48 @@ mod tests {
         assert_eq!(without_modeline(b"# other\na: 1\n"), b"# other\na: 1\n");
         let later = format!("a: 1\n{line}");
         assert_eq!(without_modeline(later.as_bytes()), later.as_bytes());
+    }
+
+    #[test]
+    fn a_rebased_modeline_names_the_same_file_from_further_down() {
+        let up = "../../";
+        let line = "# yaml-language-server: $schema=../../schemas/prompt.schema.json";
+        for (before, after) in [
+            (
+                format!("{line}\nname: a\n"),
+                "# yaml-language-server: $schema=../../../../schemas/prompt.schema.json\nname: a\n",
+            ),
+            (
+                format!("{line}\r\nname: a\r\n"),
+                "# yaml-language-server: $schema=../../../../schemas/prompt.schema.json\r\nname: a\r\n",
+            ),
+            (
+                line.to_string(),
+                "# yaml-language-server: $schema=../../../../schemas/prompt.schema.json",
+            ),
+            (
+                "# yaml-language-server: $schema=s.json\n".into(),
+                "# yaml-language-server: $schema=../../s.json\n",
+            ),
+        ] {
+            let got = rebase_modeline(before.as_bytes(), up);
+            assert_eq!(String::from_utf8_lossy(&got), after);
+            // Still not content.
+            assert_eq!(without_modeline(&got), without_modeline(before.as_bytes()));
+        }
+        for same in [
+            "name: a\n",
+            "# other\nname: a\n",
+            "name: a\n# yaml-language-server: $schema=../x.json\n",
+            "# yaml-language-server: $schema=https://example.test/p.json\nname: a\n",
+            "# yaml-language-server: $schema=/abs/p.json\nname: a\n",
+            "# yaml-language-server: $schema=\nname: a\n",
+        ] {
+            assert!(
+                matches!(rebase_modeline(same.as_bytes(), up), Cow::Borrowed(b) if b == same.as_bytes()),
+                "{same:?}"
+            );
+        }
     }
 
     #[test]

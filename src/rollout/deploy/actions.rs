@@ -5,6 +5,7 @@
 use semver::Version;
 
 use super::Ledger;
+use super::bucket::Percent;
 use super::state::{Action, Canary, EnvState, Event};
 use crate::error::Error;
 use crate::workspace::Workspace;
@@ -27,7 +28,7 @@ pub struct Promote {
     pub version: Version,
     pub env: String,
     /// Start or move a canary at this percent instead of a full promote.
-    pub canary: Option<f64>,
+    pub canary: Option<Percent>,
     pub gate: Gate,
     pub reason: Option<String>,
 }
@@ -74,14 +75,6 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
             Some(d.runs())
         }
     };
-    if let Some(p) = req.canary
-        && !(p.is_finite() && p > 0.0 && p < 100.0)
-    {
-        return Err(Error::invalid(format!(
-            "`--canary {p}`: a canary is more than 0 and less than 100 percent"
-        ))
-        .with_hint("to send all traffic, promote without `--canary`"));
-    }
     let by = super::load::who(ws);
     let at = crate::version::manifest::now_rfc3339()?;
     super::update(ws, &req.name, |r: &mut Ledger| {
@@ -144,7 +137,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
                     action: Action::Canary,
                     version: req.version.clone(),
                     from: Some(stable.clone()),
-                    percent: Some(percent),
+                    percent: Some(percent.as_f64()),
                     by: by.clone(),
                     reason: reason.clone(),
                     digest: digest.clone(),

@@ -79,7 +79,7 @@ pub(super) fn read(ws: &Workspace, name: &Name) -> Result<Read, Error> {
     if let Some(read) = inline_lines(&text, &label)? {
         return Ok(read);
     }
-    let releases: Releases = crate::workspace::yaml::from_str(std::path::Path::new(&label), &text)?;
+    let releases: Releases = parse(&label, &text)?;
     let past = match releases.history {
         None => Past::File(HistoryFile::empty()),
         Some(History::File(h)) => {
@@ -91,6 +91,19 @@ pub(super) fn read(ws: &Workspace, name: &Name) -> Result<Read, Error> {
     Ok(Read {
         environments: releases.environments,
         past,
+    })
+}
+
+/// `releases.yaml` parsed, or an error naming its line. No command changes
+/// a file it cannot read, so the hint says how to mend it.
+fn parse(label: &str, text: &str) -> Result<Releases, Error> {
+    crate::workspace::yaml::from_str(std::path::Path::new(label), text).map_err(|e| {
+        if e.hint().is_some() {
+            return e;
+        }
+        e.with_hint(format!(
+            "correct that line by hand, or restore the file: `git checkout -- {label}`"
+        ))
     })
 }
 
@@ -107,7 +120,7 @@ fn inline_lines(text: &str, label: &str) -> Result<Option<Read>, Error> {
     {
         return Ok(None);
     }
-    let head: Releases = crate::workspace::yaml::from_str(std::path::Path::new(label), header)?;
+    let head: Releases = parse(label, header)?;
     let first = header.lines().count() + 2;
     let mut events = Vec::new();
     for (i, line) in lines
@@ -294,6 +307,26 @@ mod tests {
             "history:\n- {at: x, env: p, action: rollback, version: 1.0.0, by: a, digest: d}\n"
         ));
         assert!(!ok("history: { file: history.jsonl, entries: 3 }\n"));
+        let canary = |pct: &str| {
+            format!(
+                "environments: {{ p: {{ active: 1.0.0, canary: {{ version: 1.1.0, percent: {pct} }} }} }}\n"
+            )
+        };
+        for good in ["5", "12.5", "0.05", "0.29", "99.99"] {
+            assert!(ok(&canary(good)), "{good}");
+        }
+        for bad in ["0", "100", "150", "-1"] {
+            assert!(!ok(&canary(bad)), "{bad}");
+        }
+        // More than two decimals is for the loader: see `Percent`'s schema.
+        assert!(ok(&canary("0.125")));
+        assert!(
+            crate::workspace::yaml::from_str::<Releases>(
+                std::path::Path::new("r.yaml"),
+                &canary("0.125")
+            )
+            .is_err()
+        );
         assert!(!ok("environments: { p: { active: 1.0.0, previus: [] } }\n"));
     }
 }

@@ -49,8 +49,9 @@ pub struct EnvState {
 pub struct Canary {
     /// The version under test.
     pub version: Version,
-    /// Share of routing keys served by the canary, 0 < percent < 100.
-    pub percent: f64,
+    /// Share of routing keys served by the canary: more than 0 and less
+    /// than 100 percent, in whole basis points (at most two decimals).
+    pub percent: super::bucket::Percent,
 }
 
 /// Where the history is: `releases.yaml`'s `history` key.
