@@ -1546,3 +1546,133 @@ fn the_same_results_give_the_same_summary_and_evidence_at_any_concurrency() {
         }
     }
 }
+
+// JUnit reports that the Jenkins xUnit plugin's and Ant's schemas accept.
+
+/// Validates `xml` against `tests/fixtures/<xsd>` with `xmllint --schema`.
+/// Without xmllint: a failure in CI (`CI=true`), a notice and `false` elsewhere.
+#[track_caller]
+fn validates_against(xml: &Path, xsd: &str) -> bool {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(xsd);
+    let out = match std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(xml)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "xmllint is not installed, and CI=true: install libxml2-utils (.ci/run does)"
+            );
+            eprintln!("note: xmllint is not installed; the JUnit schema check is skipped");
+            return false;
+        }
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "the report does not validate against {xsd}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(xml).unwrap_or_default()
+    );
+    true
+}
+
+#[test]
+fn a_junit_report_validates_against_the_xunit_and_ant_schemas() {
+    let server = FakeServer::start(FakeConfig::default());
+    // In case order (-j 1): a pass, a failure whose reason holds markup, a
+    // quote and a control character, and a 400 (not retried: an error).
+    server.push_faults([
+        Fault::Reply("echo: fine".into()),
+        Fault::Reply("echo: <b>not it</b>".into()),
+        Fault::Status(400),
+    ]);
+    let ws = workspace(&server, Limits::default());
+    let cases = format!(
+        "  - {{ id: pass, segment: billing, vars: {{ question: \"{}\" }}, assert: [{{ type: contains, value: echo }}] }}\n\
+         \x20 - {{ id: fail, vars: {{ question: \"{}\" }}, assert: [{{ type: contains, value: \"<i>&\\\"quoted\\\"\\a\" }}] }}\n\
+         \x20 - {{ id: error, segment: billing, vars: {{ question: \"{}\" }} }}\n",
+        question(1),
+        question(2),
+        question(3)
+    );
+    ws.write(
+        SUITE,
+        suite(&cases, "gates: { pass_rate: 1.0, latency_p95_ms: 60000 }\n"),
+    );
+    let ids: Vec<String> = ["pass", "fail", "error"].map(String::from).to_vec();
+    let (_, file) = eval_checked(
+        &ws,
+        &[
+            "t",
+            "--no-cache",
+            "-j",
+            "1",
+            "--format",
+            "junit",
+            "-o",
+            "r.xml",
+        ],
+        3,
+        &ids,
+    );
+    assert!(error_of(&file, "error").contains("400"), "{file}");
+    let xml = ws.read("r.xml");
+
+    // What each test case is.
+    assert!(xml.contains("<testsuites>\n"), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="pass" classname="billing" time=""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="fail" classname="t" time=""#),
+        "a case without a segment is in the suite's class\n{xml}"
+    );
+    assert!(
+        xml.contains(r#"<failure type="contains" message=""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("&lt;i&gt;&amp;&quot;quoted&quot;\u{fffd}"),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<error type="error" message=""#), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="gate latency_p95_ms" classname="gates" time="0.000"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="gate pass_rate" classname="gates" time="0.000">"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<failure type="gate" message="pass_rate &gt;= 1 (actual 0.333)"#),
+        "{xml}"
+    );
+    // One failed case and two failed gates; the run's own start time (UTC, pinned by SOURCE_DATE_EPOCH).
+    let gates = file["gates"].as_array().unwrap().len();
+    assert!(
+        xml.contains(&format!(
+            r#"tests="{}" failures="3" errors="1" skipped="0""#,
+            3 + gates
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"timestamp="2025-11-21T10:00:00" hostname="localhost""#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 3 + gates, "{xml}");
+
+    let path = ws.path("r.xml");
+    if validates_against(&path, "junit-10.xsd") {
+        validates_against(&path, "junit-ant.xsd");
+    }
+}
