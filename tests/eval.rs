@@ -1422,3 +1422,325 @@ fn redact_uses_the_workspace_rules() {
         .stdout_lacks("ORD-12345678")
         .stdout_lacks(OPENAI_KEY);
 }
+
+// Same inputs, same bytes, at any `-j`.
+
+/// Judge scores for the bundled suite's 12 cases, in file order, whose plain
+/// float sums depend on the order of their terms. Tone's mean is 0.70, its
+/// gate's threshold: summed first to last it is 0.7000000000000002 (a pass),
+/// last to first 0.6999999999999998 (a fail). Each segment's four differ too.
+const TONE: [f64; 12] = [
+    0.5, 0.7, 0.5, 0.8, 0.35, 0.1, 0.85, 0.75, 0.95, 0.9, 1.0, 1.0,
+];
+const CORRECTNESS: [f64; 12] = [
+    0.7, 0.75, 1.0, 0.7, 1.0, 1.0, 0.8, 0.9, 0.55, 0.9, 1.0, 0.65,
+];
+
+/// How much longer each case's judge takes than the next case's, in a slow run.
+const STEP: Duration = Duration::from_millis(25);
+
+/// The text between `"summary":` and `,"gates":` in a run file's header
+/// line: the summary block exactly as written.
+#[track_caller]
+fn summary_bytes(ws: &Workspace, run: &Run) -> String {
+    let text = ws.read(&saved_path(run));
+    let head = text.split(",\"cases\":[").next().unwrap_or_default();
+    head.split_once("\"summary\":")
+        .and_then(|(_, rest)| rest.split_once(",\"gates\":"))
+        .map(|(summary, _)| summary.to_string())
+        .unwrap_or_else(|| panic!("no summary block in the run file\n{run}"))
+}
+
+#[test]
+fn the_same_results_give_the_same_summary_and_evidence_at_any_concurrency() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    // The bundled example: its prompt answers replay from the committed
+    // cassette (so latencies are the recorded ones); only the judge is live.
+    let ws = Workspace::init();
+    let cases: Vec<Value> = ws
+        .read("evals/support.cases.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a case is JSON"))
+        .collect();
+    let ids: Vec<String> = cases
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().into())
+        .collect();
+    let questions: Vec<String> = cases
+        .iter()
+        .map(|c| c["vars"]["question"].as_str().unwrap().into())
+        .collect();
+    assert_eq!(questions.len(), TONE.len(), "the bundled suite's cases");
+    let case_of = Arc::new(move |call: &ChatCall| {
+        questions
+            .iter()
+            .position(|q| call.last_user().contains(q.as_str()))
+            .expect("a judge call about a case of the suite")
+    });
+    // In a slow run the first case's verdict takes longest: cases finish in
+    // about the reverse of their order.
+    let slow = Arc::new(AtomicBool::new(false));
+    let asked: Arc<Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    let server = FakeServer::start(FakeConfig {
+        responder: Arc::new({
+            let (case_of, asked) = (case_of.clone(), asked.clone());
+            move |call: &ChatCall| {
+                let i = case_of(call);
+                asked.lock().unwrap().push((i, Instant::now()));
+                format!(
+                    r#"{{"scores": {{"correctness": {{"score": {}, "reason": "r"}}, "safety": {{"score": 1.0, "reason": "r"}}, "tone": {{"score": {}, "reason": "r"}}}}}}"#,
+                    CORRECTNESS[i], TONE[i]
+                )
+            }
+        }),
+        pace: Some(Arc::new({
+            let (case_of, slow) = (case_of.clone(), slow.clone());
+            move |call: &ChatCall| {
+                if slow.load(Ordering::SeqCst) {
+                    STEP * (TONE.len() - case_of(call)) as u32
+                } else {
+                    Duration::ZERO
+                }
+            }
+        })),
+        ..FakeConfig::default()
+    });
+    ws.replace(
+        "promptctl.yaml",
+        "providers:\n",
+        &format!(
+            "providers:\n  fake: {{ type: openai, base_url: \"{}\", max_in_flight: 64 }}\n",
+            server.openai_base_url()
+        ),
+    );
+    ws.release(&["--version", "1.0.0", "-m", "first"]);
+
+    let mut runs = Vec::new();
+    for j in ["1", "64"] {
+        slow.store(j == "64", Ordering::SeqCst);
+        for _ in 0..5 {
+            asked.lock().unwrap().clear();
+            let run = eval(
+                &ws,
+                &[
+                    "support",
+                    "--prompt",
+                    "support_bot@1.0.0",
+                    "--judge-provider",
+                    "fake",
+                    "--no-cache",
+                    "-j",
+                    j,
+                ],
+            )
+            .run();
+            let file = run_file(&ws, &run);
+            check_run(&run, &file, &ids);
+            if j == "64" {
+                // The answers were due out of case order: some case's verdict
+                // came before that of a case asked earlier.
+                let due: Vec<(usize, Instant)> = asked
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(i, at)| (*i, *at + STEP * (TONE.len() - i) as u32))
+                    .collect();
+                assert_eq!(due.len(), TONE.len(), "one judge call per case\n{run}");
+                assert!(
+                    due.iter()
+                        .any(|(i, a)| due.iter().any(|(k, b)| i < k && a > b)),
+                    "the cases did not finish out of order: {due:?}"
+                );
+            }
+            runs.push((j, run, file));
+        }
+    }
+
+    let (_, first, first_file) = &runs[0];
+    let summary = summary_bytes(&ws, first);
+    let tone: Value = first_file["summary"]["criteria"]["tone"]["mean"].clone();
+    for (j, run, file) in &runs {
+        assert_eq!(
+            summary_bytes(&ws, run),
+            summary,
+            "-j {j} summarised the same results differently (tone mean {} vs {tone})",
+            file["summary"]["criteria"]["tone"]["mean"]
+        );
+        assert_eq!(file["verdict"], first_file["verdict"], "-j {j}\n{run}");
+        assert_eq!(run.code, first.code, "-j {j}\n{run}");
+    }
+
+    // A pack of each run, with the fields that name the run and how it was
+    // scheduled pinned (times are pinned by SOURCE_DATE_EPOCH): byte for byte
+    // the same pack.
+    let mut packs: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
+    for (k, (_, _, file)) in runs.iter().enumerate() {
+        let mut pinned = file.clone();
+        pinned["run_id"] = "20251121T100000Z-000000".into();
+        pinned["duration_ms"] = 1.0.into();
+        pinned["settings"]["concurrency"] = 8.into();
+        let path = ws.tmp().join(format!("run-{k}.json"));
+        std::fs::write(&path, serde_json::to_vec(&pinned).unwrap()).unwrap();
+        let out = ws.tmp().join(format!("pack-{k}"));
+        ws.run(&[
+            "evidence",
+            "support_bot@1.0.0",
+            "--run",
+            &path.to_string_lossy(),
+            "-o",
+            &out.to_string_lossy(),
+        ])
+        .success();
+        let files = files_under(&out)
+            .into_iter()
+            .map(|p| {
+                let name = p.strip_prefix(&out).unwrap().display().to_string();
+                (name, std::fs::read(&p).unwrap())
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(files.len(), 4, "a pack is four files");
+        packs.push(files);
+    }
+    for (k, pack) in packs.iter().enumerate() {
+        for ((name, bytes), (_, want)) in pack.iter().zip(&packs[0]) {
+            assert!(
+                bytes == want,
+                "{name} of the pack of run {k} ({}) differs from run 0's",
+                runs[k].0
+            );
+        }
+    }
+}
+
+// JUnit reports that the Jenkins xUnit plugin's and Ant's schemas accept.
+
+/// Validates `xml` against `tests/fixtures/<xsd>` with `xmllint --schema`.
+/// Without xmllint: a failure in CI (`CI=true`), a notice and `false` elsewhere.
+#[track_caller]
+fn validates_against(xml: &Path, xsd: &str) -> bool {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(xsd);
+    let out = match std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(xml)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "xmllint is not installed, and CI=true: install libxml2-utils (.ci/run does)"
+            );
+            eprintln!("note: xmllint is not installed; the JUnit schema check is skipped");
+            return false;
+        }
+        Err(e) => panic!("cannot run xmllint: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "the report does not validate against {xsd}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(xml).unwrap_or_default()
+    );
+    true
+}
+
+#[test]
+fn a_junit_report_validates_against_the_xunit_and_ant_schemas() {
+    let server = FakeServer::start(FakeConfig::default());
+    // In case order (-j 1): a pass, a failure whose reason holds markup, a
+    // quote and a control character, and a 400 (not retried: an error).
+    server.push_faults([
+        Fault::Reply("echo: fine".into()),
+        Fault::Reply("echo: <b>not it</b>".into()),
+        Fault::Status(400),
+    ]);
+    let ws = workspace(&server, Limits::default());
+    let cases = format!(
+        "  - {{ id: pass, segment: billing, vars: {{ question: \"{}\" }}, assert: [{{ type: contains, value: echo }}] }}\n\
+         \x20 - {{ id: fail, vars: {{ question: \"{}\" }}, assert: [{{ type: contains, value: \"<i>&\\\"quoted\\\"\\a\" }}] }}\n\
+         \x20 - {{ id: error, segment: billing, vars: {{ question: \"{}\" }} }}\n",
+        question(1),
+        question(2),
+        question(3)
+    );
+    ws.write(
+        SUITE,
+        suite(&cases, "gates: { pass_rate: 1.0, latency_p95_ms: 60000 }\n"),
+    );
+    let ids: Vec<String> = ["pass", "fail", "error"].map(String::from).to_vec();
+    let (_, file) = eval_checked(
+        &ws,
+        &[
+            "t",
+            "--no-cache",
+            "-j",
+            "1",
+            "--format",
+            "junit",
+            "-o",
+            "r.xml",
+        ],
+        3,
+        &ids,
+    );
+    assert!(error_of(&file, "error").contains("400"), "{file}");
+    let xml = ws.read("r.xml");
+
+    // What each test case is.
+    assert!(xml.contains("<testsuites>\n"), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="pass" classname="billing" time=""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="fail" classname="t" time=""#),
+        "a case without a segment is in the suite's class\n{xml}"
+    );
+    assert!(
+        xml.contains(r#"<failure type="contains" message=""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("&lt;i&gt;&amp;&quot;quoted&quot;\u{fffd}"),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"<error type="error" message=""#), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="gate latency_p95_ms" classname="gates" time="0.000"/>"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="gate pass_rate" classname="gates" time="0.000">"#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<failure type="gate" message="pass_rate &gt;= 1 (actual 0.333)"#),
+        "{xml}"
+    );
+    // One failed case and two failed gates; the run's own start time (UTC, pinned by SOURCE_DATE_EPOCH).
+    let gates = file["gates"].as_array().unwrap().len();
+    assert!(
+        xml.contains(&format!(
+            r#"tests="{}" failures="3" errors="1" skipped="0""#,
+            3 + gates
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"timestamp="2025-11-21T10:00:00" hostname="localhost""#),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 3 + gates, "{xml}");
+
+    let path = ws.path("r.xml");
+    if validates_against(&path, "junit-10.xsd") {
+        validates_against(&path, "junit-ant.xsd");
+    }
+}

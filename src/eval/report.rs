@@ -204,53 +204,226 @@ pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
     out
 }
 
-/// JUnit XML: one test case per eval case, failures and errors as such.
+/// JUnit XML for CI test tabs: one `<testsuite>` in `<testsuites>`; each
+/// eval case (each sample, under `--repeat`) is a testcase whose classname
+/// is its segment (or the suite's name), and each gate a testcase of
+/// classname `gates`.
+///
+/// It validates against the Jenkins xUnit plugin's `junit-10.xsd` and the
+/// stricter Ant schema (`tests/fixtures/`), so it is written by hand:
+/// quick-junit puts `skipped` on `<testsuites>`, which `junit-10.xsd`
+/// rejects, and a zone on timestamps, which Ant's rejects. Nothing is read
+/// from the clock or the machine: the timestamp is the run's start (UTC,
+/// without the `Z` Ant forbids), times are the recorded latencies and
+/// duration, and the hostname is `localhost` (a run does not record where
+/// it ran; Ant's schema asks for `localhost` then).
 pub fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut report = Report::new("promptctl");
-    let mut suite = TestSuite::new(format!("{} ({})", h.suite.name, h.prompt.name));
+    let errors = cases.iter().filter(|c| c.error.is_some()).count();
+    let failures = cases
+        .iter()
+        .filter(|c| c.error.is_none() && !c.passed)
+        .count()
+        + h.gates.iter().filter(|g| !g.passed).count();
+    let tests = (cases.len() + h.gates.len()).to_string();
+    let prompt = match &h.prompt.version {
+        Some(v) => format!("{}@{v}", h.prompt.name),
+        None => format!("{} (draft)", h.prompt.name),
+    };
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    x.push_str(&open(
+        1,
+        "testsuite",
+        &[
+            ("name", &format!("{} ({})", h.suite.name, h.prompt.name)),
+            ("package", &h.suite.name),
+            ("id", "0"),
+            ("tests", &tests),
+            ("failures", &failures.to_string()),
+            ("errors", &errors.to_string()),
+            ("skipped", "0"),
+            ("time", &seconds(Some(h.duration_ms))),
+            ("timestamp", h.started_at.trim_end_matches('Z')),
+            ("hostname", "localhost"),
+        ],
+    ));
+    x.push_str("        <properties>\n");
+    let properties = [
+        ("run_id", h.run_id.as_str()),
+        ("suite", &h.suite.path),
+        ("prompt", &prompt),
+        ("digest", &h.prompt.digest),
+        ("provider", &h.provider.name),
+        ("model", &h.provider.model),
+        ("verdict", &h.verdict.status),
+    ];
+    for (name, value) in properties {
+        x.push_str(&element(
+            3,
+            "property",
+            &[("name", name), ("value", value)],
+            None,
+        ));
+    }
+    x.push_str("        </properties>\n");
     for c in cases {
-        let status = match (&c.error, c.passed) {
-            (Some(e), _) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                s.set_message(e.clone());
-                s
-            }
-            (None, true) => TestCaseStatus::success(),
-            (None, false) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message(failure_reason(c));
-                s
-            }
-        };
-        let mut tc = TestCase::new(case_label(c), status);
-        if let Some(l) = c.latency_ms {
-            tc.set_time(std::time::Duration::from_secs_f64(l / 1000.0));
+        let classname = c.segment.as_deref().unwrap_or(&h.suite.name);
+        let attrs = [
+            ("name", case_label(c)),
+            ("classname", classname.to_string()),
+            ("time", seconds(c.latency_ms)),
+        ];
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        if let Some(e) = &c.error {
+            x.push_str(&open(2, "testcase", &attrs));
+            x.push_str(&element(
+                3,
+                "error",
+                &[("type", "error"), ("message", e)],
+                Some(e),
+            ));
+            x.push_str("        </testcase>\n");
+        } else if !c.passed {
+            let failed: Vec<_> = c.assertions.iter().filter(|a| !a.passed).collect();
+            let kind = failed.first().map_or("failure".to_string(), |a| {
+                super::assertions::type_name(a.kind)
+            });
+            let detail: Vec<String> = failed
+                .iter()
+                .map(|a| format!("{}: {}", super::assertions::type_name(a.kind), a.reason))
+                .collect();
+            x.push_str(&open(2, "testcase", &attrs));
+            x.push_str(&element(
+                3,
+                "failure",
+                &[("type", &kind), ("message", &failure_reason(c))],
+                Some(&detail.join("\n")),
+            ));
+            x.push_str("        </testcase>\n");
+        } else {
+            x.push_str(&element(2, "testcase", &attrs, None));
         }
-        if let Some(seg) = &c.segment {
-            tc.set_classname(seg.clone());
-        }
-        suite.add_test_case(tc);
     }
     for g in &h.gates {
-        let status = if g.passed {
-            TestCaseStatus::success()
+        let name = format!("gate {}", g.gate);
+        let attrs = [
+            ("name", name.as_str()),
+            ("classname", "gates"),
+            ("time", "0.000"),
+        ];
+        if g.passed {
+            x.push_str(&element(2, "testcase", &attrs, None));
+            continue;
+        }
+        let message = format!("{} {} {} (actual {})", g.gate, g.op, g.threshold, actual(g));
+        let detail = if g.note.is_empty() {
+            message.clone()
         } else {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(format!(
-                "{} {} {} (actual {}) {}",
-                g.gate,
-                g.op,
-                g.threshold,
-                actual(g),
-                g.note
-            ));
-            s
+            format!("{message}: {}", g.note)
         };
-        let mut tc = TestCase::new(format!("gate {}", g.gate), status);
-        tc.set_classname("gates");
-        suite.add_test_case(tc);
+        x.push_str(&open(2, "testcase", &attrs));
+        x.push_str(&element(
+            3,
+            "failure",
+            &[("type", "gate"), ("message", &detail)],
+            Some(&detail),
+        ));
+        x.push_str("        </testcase>\n");
     }
-    report.add_test_suite(suite);
-    report.to_string().unwrap_or_default()
+    let verdict = format!(
+        "{} (exit {}): {}",
+        h.verdict.status.to_uppercase(),
+        h.verdict.exit_code,
+        h.verdict.reason
+    );
+    x.push_str(&element(2, "system-out", &[], Some(&verdict)));
+    x.push_str(&element(2, "system-err", &[], None));
+    x.push_str("    </testsuite>\n</testsuites>\n");
+    x
+}
+
+/// Seconds with three decimals (what `junit-10.xsd` allows); 0 when unknown.
+fn seconds(ms: Option<f64>) -> String {
+    let s = ms.filter(|m| m.is_finite() && *m > 0.0).unwrap_or(0.0) / 1000.0;
+    format!("{s:.3}")
+}
+
+/// `<name a="v"…>` and a newline, indented by `depth` levels.
+fn open(depth: usize, name: &str, attrs: &[(&str, &str)]) -> String {
+    let mut out = format!("{:width$}<{name}", "", width = depth * 4);
+    for (k, v) in attrs {
+        out.push_str(&format!(" {k}=\"{}\"", xml_escape(v, true)));
+    }
+    out.push_str(">\n");
+    out
+}
+
+/// A whole element on one line: `<name …/>`, or `<name …>text</name>`.
+fn element(depth: usize, name: &str, attrs: &[(&str, &str)], text: Option<&str>) -> String {
+    let mut out = open(depth, name, attrs);
+    out.truncate(out.len() - 2);
+    match text.filter(|t| !t.is_empty()) {
+        Some(t) => out.push_str(&format!(">{}</{name}>\n", xml_escape(t, false))),
+        None => out.push_str("/>\n"),
+    }
+    out
+}
+
+/// Text made safe for XML 1.0: markup characters escaped, and characters
+/// XML cannot carry at all (most C0 controls, U+FFFE, U+FFFF) replaced by
+/// U+FFFD. In attributes, tabs and newlines are character references so
+/// that a parser keeps them instead of turning them into spaces.
+pub(crate) fn xml_escape(s: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(ch),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escape_keeps_text_and_drops_what_xml_cannot_carry() {
+        let cases = [
+            ("plain", "plain", "plain"),
+            (
+                "a < b & c > d",
+                "a &lt; b &amp; c &gt; d",
+                "a &lt; b &amp; c &gt; d",
+            ),
+            ("\"q\" 'a'", "\"q\" 'a'", "&quot;q&quot; 'a'"),
+            ("l1\nl2\tx\r", "l1\nl2\tx&#13;", "l1&#10;l2&#9;x&#13;"),
+            (
+                "bell\u{7} nul\u{0} \u{ffff}",
+                "bell\u{fffd} nul\u{fffd} \u{fffd}",
+                "bell\u{fffd} nul\u{fffd} \u{fffd}",
+            ),
+            ("é – ✓", "é – ✓", "é – ✓"),
+        ];
+        for (raw, text, attribute) in cases {
+            assert_eq!(xml_escape(raw, false), text, "{raw:?} as text");
+            assert_eq!(xml_escape(raw, true), attribute, "{raw:?} as an attribute");
+        }
+    }
+
+    #[test]
+    fn junit_seconds_have_at_most_three_decimals() {
+        assert_eq!(seconds(Some(702.262891)), "0.702");
+        assert_eq!(seconds(Some(1_234_567.0)), "1234.567");
+        assert_eq!(seconds(None), "0.000");
+        assert_eq!(seconds(Some(f64::NAN)), "0.000");
+    }
 }

@@ -3,6 +3,12 @@
 //! Fail closed: an errored case counts in the denominator of the pass rate
 //! and never as a pass; a criterion nobody scored, or a latency nobody
 //! measured, is `None`, which no gate accepts.
+//!
+//! The stats arrive in the order cases finish, which changes from run to run
+//! with `-j`. Every number here is order-free: counts, sorted percentiles,
+//! and sums correctly rounded by [`stats::fsum`], so the same case results
+//! give the same summary bytes (and a mean on its gate's threshold the same
+//! verdict) however they were scheduled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -114,7 +120,8 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
         ..Summary::default()
     };
     let mut latencies = Vec::new();
-    let mut cost = Some(0.0);
+    // Every term of the cost, summed once at the end (see `stats::fsum`).
+    let mut costs = Some(Vec::new());
     let mut scores: BTreeMap<&str, Vec<f64>> =
         criteria.iter().map(|c| (c.as_str(), Vec::new())).collect();
     let mut seg_scores: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
@@ -135,9 +142,15 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
         } else {
             Some(0.0)
         };
-        cost = match (cost, st.cost_usd, judge_cost) {
-            (Some(total), Some(c), Some(j)) if !st.error => Some(total + c + j),
-            (Some(total), _, _) if st.error => Some(total + st.cost_usd.unwrap_or(0.0)),
+        costs = match (costs, st.cost_usd, judge_cost) {
+            (Some(mut terms), Some(c), Some(j)) if !st.error => {
+                terms.extend([c, j]);
+                Some(terms)
+            }
+            (Some(mut terms), c, _) if st.error => {
+                terms.push(c.unwrap_or(0.0));
+                Some(terms)
+            }
             _ => None,
         };
         for (name, score) in &st.scores {
@@ -201,7 +214,11 @@ pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
     s.latency_p50_ms = stats::percentile(&mut latencies, 50.0);
     s.latency_p95_ms = stats::percentile(&mut latencies, 95.0);
     // Nothing evaluated means the cost is unknown, not zero.
-    s.cost_usd = if s.passed + s.failed > 0 { cost } else { None };
+    s.cost_usd = if s.passed + s.failed > 0 {
+        costs.map(|terms| stats::fsum(&terms))
+    } else {
+        None
+    };
     s.flaky = flaky(stats);
     s
 }
@@ -324,6 +341,32 @@ mod tests {
         assert_eq!(s.error_rate, Some(0.5));
         assert_eq!(s.criteria["tone"].mean, None, "nobody scored tone");
         assert_eq!(s.latency_p95_ms, Some(10.0), "errored calls are not timed");
+    }
+
+    #[test]
+    fn a_summary_does_not_depend_on_the_order_cases_finish() {
+        let scored = |id: &str, tone: f64, cost: f64| Stat {
+            scores: vec![("tone".into(), tone)],
+            judged: true,
+            judge_cost_usd: Some(cost),
+            ..stat(id, true, false)
+        };
+        let mut stats = vec![
+            scored("a", 0.1, 0.1),
+            scored("b", 0.2, 0.2),
+            scored("c", 0.3, 0.3),
+        ];
+        let json =
+            |stats: &[Stat]| serde_json::to_string(&summarise(stats, &["tone".into()])).unwrap();
+        let in_order = json(&stats);
+        stats.reverse();
+        assert_eq!(json(&stats), in_order);
+        stats.swap(0, 1);
+        assert_eq!(json(&stats), in_order);
+        let s = summarise(&stats, &["tone".into()]);
+        assert_eq!(s.criteria["tone"].mean, Some(0.6 / 3.0));
+        assert_eq!(s.segments["s"].criteria["tone"].mean, Some(0.6 / 3.0));
+        assert_eq!(s.cost_usd, Some(0.603));
     }
 
     #[test]

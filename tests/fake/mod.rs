@@ -102,12 +102,18 @@ pub enum Fault {
 /// The content of a normal answer.
 pub type Responder = Arc<dyn Fn(&ChatCall) -> String + Send + Sync>;
 
+/// How long to take over one chat answer, chosen per call.
+pub type Pace = Arc<dyn Fn(&ChatCall) -> Duration + Send + Sync>;
+
 /// How the server behaves when no fault is queued.
 #[derive(Clone)]
 pub struct FakeConfig {
     /// Added to every normal answer (and [`Fault::Reply`]), without blocking
     /// other requests.
     pub latency: Duration,
+    /// When set, the latency of each chat answer (in place of `latency`),
+    /// so that answers can finish in another order than they were asked.
+    pub pace: Option<Pace>,
     /// A request arriving when at least this many requests arrived in the
     /// past second is answered 429 with `retry-after: 1`. Every request
     /// counts, the refused ones too (as OpenAI counts them), so a client that
@@ -136,6 +142,7 @@ impl Default for FakeConfig {
     fn default() -> FakeConfig {
         FakeConfig {
             latency: Duration::ZERO,
+            pace: None,
             rps_limit: None,
             always: None,
             responder: Arc::new(|call: &ChatCall| format!("echo: {}", call.last_user())),
@@ -147,6 +154,7 @@ impl fmt::Debug for FakeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeConfig")
             .field("latency", &self.latency)
+            .field("pace", &self.pace.as_ref().map(|_| "per call"))
             .field("rps_limit", &self.rps_limit)
             .field("always", &self.always)
             .finish_non_exhaustive()
@@ -652,6 +660,10 @@ impl Answer {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let answer = wire::answer(self.api, self.id, model, call.as_ref(), &content);
+        let latency = match (&shared.config.pace, &call) {
+            (Some(pace), Some(call)) => pace(call),
+            _ => latency,
+        };
         (
             Action::Respond(self.tagged(Response::json(200, &answer))),
             latency,
