@@ -148,6 +148,18 @@ pub(crate) fn case_label(c: &CaseResult) -> String {
     }
 }
 
+/// "and N more failing cases", when the report lists only the first ones.
+pub(crate) fn more_failing(h: &RunHeader, listed: &[CaseResult]) -> Option<String> {
+    let failing = h.summary.failed + h.summary.errors;
+    let more = failing.saturating_sub(listed.len());
+    (more > 0).then(|| {
+        format!(
+            "and {more} more failing case{} (all of them are in the run file)",
+            if more == 1 { "" } else { "s" }
+        )
+    })
+}
+
 pub(crate) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -194,6 +206,9 @@ pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
                 case_label(c),
                 md_escape(&failure_reason(c))
             ));
+        }
+        if let Some(more) = more_failing(h, failures) {
+            out.push_str(&format!("\n{more}\n"));
         }
     }
     out.push_str(&format!(

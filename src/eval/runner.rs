@@ -103,7 +103,7 @@ pub async fn run(
     concurrency: usize,
     deadline: Option<(Instant, String)>,
     spool: &mut Spool,
-    on_done: &mut dyn FnMut(&CaseResult),
+    on_done: &mut dyn FnMut(usize, &CaseResult),
 ) -> Result<Finished, Error> {
     let mut set = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (usize, CaseResult)> = HashMap::new();
@@ -112,7 +112,7 @@ pub async fn run(
     let mut aborted: Option<String> = None;
     let mut finish =
         |order: usize, result: CaseResult, stats: &mut Vec<Stat>| -> Result<(), Error> {
-            on_done(&result);
+            on_done(order, &result);
             stats.push(Stat::from(&result));
             spool.push(order, &result)
         };

@@ -113,7 +113,9 @@ pub fn run(
     } else {
         opts.concurrency
     };
-    let mut failures = Vec::new();
+    // The first failures in case order (not the order cases finish in), so
+    // a report lists the same cases at any `-j`.
+    let mut failures: BTreeMap<(usize, u32), CaseResult> = BTreeMap::new();
     let finished = execute(
         &suite,
         &plan,
@@ -122,9 +124,12 @@ pub fn run(
         concurrency,
         opts.max_time,
         &mut spool,
-        &mut |r: &CaseResult| {
-            if !r.passed && failures.len() < TOP_FAILURES {
-                failures.push(r.clone());
+        &mut |order: usize, r: &CaseResult| {
+            if !r.passed {
+                failures.insert((order, r.sample), r.clone());
+                if failures.len() > TOP_FAILURES {
+                    failures.pop_last();
+                }
             }
             on_done(r);
         },
@@ -177,7 +182,7 @@ pub fn run(
     Ok(Outcome {
         header,
         path,
-        failures,
+        failures: failures.into_values().collect(),
     })
 }
 
@@ -432,7 +437,7 @@ fn execute(
     concurrency: usize,
     max_time: Option<Duration>,
     spool: &mut results::Spool,
-    on_done: &mut dyn FnMut(&CaseResult),
+    on_done: &mut dyn FnMut(usize, &CaseResult),
 ) -> Result<runner::Finished, Error> {
     let deadline = max_time.map(|d| {
         (

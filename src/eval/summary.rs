@@ -24,7 +24,6 @@ pub const Z95: f64 = 1.959963984540054;
 #[derive(Debug, Clone)]
 pub struct Stat {
     pub id: String,
-    pub sample: u32,
     pub segment: Option<String>,
     pub passed: bool,
     pub error: bool,
@@ -43,7 +42,6 @@ impl From<&CaseResult> for Stat {
     fn from(r: &CaseResult) -> Stat {
         Stat {
             id: r.id.clone(),
-            sample: r.sample,
             segment: r.segment.clone(),
             passed: r.passed && r.error.is_none(),
             error: r.error.is_some(),
@@ -314,7 +312,6 @@ mod tests {
     fn stat(id: &str, passed: bool, error: bool) -> Stat {
         Stat {
             id: id.into(),
-            sample: 0,
             segment: Some("s".into()),
             passed,
             error,

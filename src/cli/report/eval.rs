@@ -2,7 +2,7 @@
 //! failures and the verdict, as tables.
 
 use crate::cli::output::table;
-use crate::eval::report::{actual, case_label, failure_reason, pct, summary_rows};
+use crate::eval::report::{actual, case_label, failure_reason, more_failing, pct, summary_rows};
 use crate::eval::results::{CaseResult, RunHeader};
 
 /// The human report: summary, segments, gates, top failures, verdict.
@@ -45,6 +45,9 @@ pub fn run(h: &RunHeader, failures: &[CaseResult], paint: &dyn Fn(bool, &str) ->
                 .iter()
                 .map(|c| vec![case_label(c), truncate(&failure_reason(c), 110)]),
         ));
+        if let Some(more) = more_failing(h, failures) {
+            out.push_str(&format!("{more}\n"));
+        }
     }
     let v = &h.verdict;
     out.push_str(&format!(
