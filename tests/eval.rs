@@ -1107,9 +1107,10 @@ fn gate_reapplies_the_suites_current_gates() {
     let before = server.request_count();
     ws.run(&["gate", &path]).success();
 
-    ws.replace(SUITE, "pass_rate: 1.0", "pass_rate: 1.01");
+    // A gate no run can meet: a p95 latency of at most 0 ms.
+    ws.replace(SUITE, "pass_rate: 1.0", "pass_rate: 1.0, latency_p95_ms: 0");
     let gated = ws.run(&["gate", &path]);
-    gated.code(1).stdout_has("pass_rate");
+    gated.code(1).stdout_has("latency_p95_ms");
     assert_eq!(server.request_count(), before, "`gate` called the model");
 }
 

@@ -1,6 +1,6 @@
 //! `promptctl merge`: join the shards of a run into one run.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use super::context::Context;
@@ -35,6 +35,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|p| Run::load(p).map(|r| (p, r)))
         .collect::<Result<Vec<_>, _>>()?;
+    check_shards(&runs)?;
     let (first_path, mut merged) = runs.remove(0);
     let identity = |r: &Run| {
         (
@@ -106,4 +107,78 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         path.strip_prefix(&ws.root).unwrap_or(&path).display()
     ));
     Ok(super::eval::verdict(p, &merged.header.verdict).with_outputs_written(written))
+}
+
+/// The runs are shards `1/N` … `N/N` of one run, each exactly once, taken
+/// with the same case selection: a merge of some of the shards would be a
+/// run of some of the cases that looks complete.
+fn check_shards(runs: &[(&PathBuf, Run)]) -> Result<(), Error> {
+    let mut count = None;
+    let mut have: BTreeMap<u32, &PathBuf> = BTreeMap::new();
+    for (path, run) in runs {
+        let Some((k, n)) = run.header.settings.shard.as_deref().and_then(parse_shard) else {
+            return Err(Error::invalid(format!(
+                "`{}` is not a shard (it was not run with `--shard K/N`)",
+                path.display()
+            )));
+        };
+        match count {
+            None => count = Some(n),
+            Some(m) if m != n => {
+                return Err(Error::invalid(format!(
+                    "`{}` is shard {k}/{n}, but the others are of {m} shards",
+                    path.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        if let Some(other) = have.insert(k, path) {
+            return Err(Error::invalid(format!(
+                "shard {k}/{n} is given twice: `{}` and `{}`",
+                other.display(),
+                path.display()
+            )));
+        }
+        let (first_path, first) = &runs[0];
+        let selection = |r: &Run| {
+            let s = &r.header.settings;
+            (
+                s.filter_id.clone(),
+                s.filter_segment.clone(),
+                s.tags.clone(),
+                s.repeat,
+            )
+        };
+        if selection(run) != selection(first) {
+            return Err(Error::invalid(format!(
+                "`{}` selected other cases than `{}` (filters, tags or --repeat differ)",
+                path.display(),
+                first_path.display()
+            )));
+        }
+    }
+    let n = count.unwrap_or(0);
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !have.contains_key(k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::invalid(format!(
+            "shard{} {} of {n} {} missing: a merge needs every shard",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing.len() == 1 { "is" } else { "are" }
+        ))
+        .with_hint(
+            "run the missing shards with `promptctl eval SUITE --shard K/N`, then merge them all",
+        ));
+    }
+    Ok(())
+}
+
+/// `K/N` as written in a run's settings.
+fn parse_shard(s: &str) -> Option<(u32, u32)> {
+    let (k, n) = s.split_once('/')?;
+    let (k, n) = (k.parse().ok()?, n.parse().ok()?);
+    (k >= 1 && k <= n).then_some((k, n))
 }

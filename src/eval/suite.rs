@@ -213,27 +213,58 @@ pub struct Judge {
 #[serde(deny_unknown_fields)]
 pub struct Gates {
     /// The least share of cases whose assertions all pass, 0..1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "pass_rate"
+    )]
     pub pass_rate: Option<f64>,
     /// Criterion → the least mean judge score, 0..1.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "criteria"
+    )]
     pub criteria: BTreeMap<String, f64>,
     /// The most share of cases that could not be evaluated (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "max_error_rate"
+    )]
     pub max_error_rate: Option<f64>,
     /// The most 95th-percentile latency, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "latency_p95_ms"
+    )]
     pub latency_p95_ms: Option<f64>,
     /// The most the run may cost, in USD.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "max_cost_usd"
+    )]
     pub max_cost_usd: Option<f64>,
     /// The most the pass rate may drop against `--baseline`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "max_regression"
+    )]
     pub max_regression: Option<f64>,
     /// Segment → gates for the cases of that segment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub segments: BTreeMap<String, SegmentGates>,
 }
+
+crate::keyed!(pass_rate, opt_rate, Option<f64>);
+crate::keyed!(max_error_rate, opt_rate, Option<f64>);
+crate::keyed!(max_regression, opt_rate, Option<f64>);
+crate::keyed!(latency_p95_ms, opt_amount, Option<f64>);
+crate::keyed!(max_cost_usd, opt_amount, Option<f64>);
+crate::keyed!(criteria, rate_map, BTreeMap<String, f64>);
 
 impl Gates {
     /// No gate is set (no `gates:`, or `gates: {}`): the strict default
@@ -254,10 +285,18 @@ impl Gates {
 #[serde(deny_unknown_fields)]
 pub struct SegmentGates {
     /// The least share of this segment's cases that pass, 0..1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "pass_rate"
+    )]
     pub pass_rate: Option<f64>,
     /// Criterion → the least mean judge score in this segment, 0..1.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "criteria"
+    )]
     pub criteria: BTreeMap<String, f64>,
 }
 

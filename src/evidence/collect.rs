@@ -112,12 +112,19 @@ pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
         })
         .collect();
 
+    // The same decision `promote` takes, environment by environment.
+    let gate = order
+        .iter()
+        .map(|env| crate::rollout::deploy::gate::decide(ws, &req.name, &digest, env, None))
+        .collect::<Result<Vec<_>, _>>()?;
+
     let pack = Pack {
         schema: super::pack::SCHEMA.into(),
         generated_at: crate::version::manifest::now_rfc3339()?,
         generator: format!("promptctl {}", env!("CARGO_PKG_VERSION")),
         prompt: prompt_section(ws, &req.name, &released, &redactor)?,
         runs,
+        gate,
         deploys,
         timeline,
         redaction: redaction_section(ws, &released),

@@ -61,6 +61,35 @@ pub fn render(p: &Pack) -> String {
                     }
                     @for r in &p.runs { (run(r)) }
                 }
+                @if !p.gate.is_empty() {
+                    section #gate {
+                        h2 { "Promote gate" }
+                        p { "What " code { "promptctl promote" } " decides for each environment: each gating suite's newest run of this digest, and whether it counts." }
+                        table {
+                            thead { tr { th { "environment" } th { "suite" } th { "run it relies on" } th { "why not" } } }
+                            tbody {
+                                @for d in &p.gate {
+                                    @if d.suites.is_empty() {
+                                        tr { td { (d.env) } td { "–" } td { span.tag.fail { "none" } } td { (d.suites_from) } }
+                                    }
+                                    @for s in &d.suites {
+                                        tr {
+                                            td { (d.env) }
+                                            td { code { (s.suite) } }
+                                            td {
+                                                @match &s.run {
+                                                    Some(r) => { span.tag.pass { "counts" } " " code { (r) } }
+                                                    None => { span.tag.fail { "none" } }
+                                                }
+                                            }
+                                            td { (s.refused.as_deref().unwrap_or("")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 section #runbook {
                     h2 { "Runbook" }
                     div.cols {

@@ -35,6 +35,25 @@ pub fn render(p: &Pack) -> String {
         );
     }
 
+    if !p.gate.is_empty() {
+        o.push_str("\n## Promote gate\n\n| environment | suite | run it relies on | why not |\n|---|---|---|---|\n");
+        for d in &p.gate {
+            if d.suites.is_empty() {
+                let _ = writeln!(o, "| `{}` | – | – | {} |", d.env, md_escape(&d.suites_from));
+            }
+            for s in &d.suites {
+                let _ = writeln!(
+                    o,
+                    "| `{}` | `{}` | {} | {} |",
+                    d.env,
+                    s.suite,
+                    s.run.as_ref().map_or("–".to_string(), |r| format!("`{r}`")),
+                    md_escape(s.refused.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+
     o.push_str("\n## Release\n\n| | |\n|---|---|\n");
     let mut facts = vec![
         ("prompt", format!("`{}`", pr.name)),

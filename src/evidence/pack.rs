@@ -38,6 +38,10 @@ pub struct Pack {
     pub prompt: PromptSection,
     /// The eval runs of this exact digest, one per suite (newest), or the ones named.
     pub runs: Vec<RunSection>,
+    /// The promote gate's decision for each environment, in promotion
+    /// order: per gating suite, the run it relies on or why none counts.
+    #[serde(default)]
+    pub gate: Vec<crate::rollout::deploy::decision::Decision>,
     /// Every deploy-history entry that concerns this version, oldest first.
     pub deploys: Vec<Event>,
     /// Dataset ready → rubric scored → gates passed → each environment in

@@ -110,10 +110,15 @@ impl<'de> Deserialize<'de> for LiteralKey {
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// USD per million input (prompt) tokens.
+    #[serde(deserialize_with = "input")]
     pub input: f64,
     /// USD per million output (completion) tokens.
+    #[serde(deserialize_with = "output")]
     pub output: f64,
 }
+
+crate::keyed!(input, amount, f64);
+crate::keyed!(output, amount, f64);
 
 /// One deployment environment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

@@ -5,6 +5,7 @@
 //! current one that holds `promptctl.yaml`. Every path under `prompts/` is
 //! built from a validated [`Name`], never from raw input.
 
+pub mod bounds;
 pub mod config;
 pub mod env;
 pub mod fsio;

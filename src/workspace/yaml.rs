@@ -14,7 +14,7 @@ use crate::error::Error;
 
 /// Parses `text` (read from `path`) into `T`, or an error naming file:line:column.
 pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
-    serde_yaml::from_str(text).map_err(|e| parse_error(path, &e))
+    serde_yaml::from_str(text).map_err(|e| parse_error(path, text, &e))
 }
 
 /// Reads and parses a YAML file.
@@ -28,7 +28,7 @@ pub fn to_string<T: serde::Serialize>(value: &T) -> String {
     serde_yaml::to_string(value).expect("promptctl's own types always serialise to YAML")
 }
 
-fn parse_error(path: &Path, err: &serde_yaml::Error) -> Error {
+fn parse_error(path: &Path, text: &str, err: &serde_yaml::Error) -> Error {
     let full = err.to_string();
     // The parser appends " at line N column M"; we put the position first.
     let message = match full.rfind(" at line ") {
@@ -37,7 +37,13 @@ fn parse_error(path: &Path, err: &serde_yaml::Error) -> Error {
     };
     let message = explain(&message);
     let position = match err.location() {
-        Some(loc) => format!("{}:{}:{}", path.display(), loc.line(), loc.column()),
+        Some(loc) => {
+            let (line, column) = crate::workspace::bounds::is_out_of_bounds(&message)
+                .then(|| key_position(text, loc.line(), &message))
+                .flatten()
+                .unwrap_or((loc.line(), loc.column()));
+            format!("{}:{line}:{column}", path.display())
+        }
         None => path.display().to_string(),
     };
     let mut error = Error::invalid(format!("`{position}`: {message}"));
@@ -45,6 +51,39 @@ fn parse_error(path: &Path, err: &serde_yaml::Error) -> Error {
         error = error.with_hint(hint);
     }
     error
+}
+
+/// The position of the key an error is about. A value refused while it is
+/// read (`gates: latency_p95_ms: -1 is not …`) is located by the parser at
+/// the start of the enclosing mapping; the key it names is on a later line.
+/// Looks for the message's last named key (`name:` or `` `name`: ``) at or
+/// after `from`, within the next 200 lines.
+fn key_position(text: &str, from: usize, message: &str) -> Option<(usize, usize)> {
+    let mut key = None;
+    for part in message.split(": ") {
+        let part = part.trim_matches('`');
+        if !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            key = Some(part);
+        } else {
+            break;
+        }
+    }
+    let key = key?;
+    let needle = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .take(200)
+        .find_map(|(i, l)| {
+            let at = l.find(&needle)?;
+            let before = l[..at].chars().last();
+            let starts = before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-');
+            (starts && !l.trim_start().starts_with('#')).then_some((i + 1, at + 1))
+        })
 }
 
 /// Makes the parser's terse messages say what to do.

@@ -57,6 +57,7 @@
 
 pub(crate) mod actions;
 pub mod bucket;
+pub(crate) mod decision;
 pub(crate) mod gate;
 mod history;
 mod ledger;
