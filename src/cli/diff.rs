@@ -22,8 +22,10 @@ use crate::workspace::name::PromptRef;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// The old side: `name` (the draft) or `name@X.Y.Z`
     #[arg(value_parser = super::args::prompt_ref)]
     from: PromptRef,
+    /// The new side: `name` (the draft) or `name@X.Y.Z`
     #[arg(value_parser = super::args::prompt_ref)]
     to: PromptRef,
 }

@@ -16,6 +16,7 @@ use crate::workspace::name::PromptRef;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// `name` for the draft, `name@X.Y.Z` for a released version
     #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
 }

@@ -14,6 +14,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// The prompt, by its folder name under prompts/
     #[arg(value_parser = super::args::prompt_name)]
     name: Name,
 }

@@ -20,6 +20,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// The prompt whose draft is released, by its folder name under prompts/
     #[arg(value_parser = super::args::prompt_name)]
     name: Name,
     /// Bump the latest version (from 0.0.0 for the first release)

@@ -15,6 +15,7 @@ use crate::workspace::name::Name;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
+    /// Only this prompt (all when none is given)
     #[arg(value_parser = super::args::prompt_name)]
     name: Option<Name>,
 }
