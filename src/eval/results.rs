@@ -9,6 +9,7 @@ use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub use super::case::CaseResult;
 use super::judge::Identity;
@@ -110,16 +111,14 @@ impl Run {
         Ok(run)
     }
 
-    /// Reads only a run's header: the cases are skipped, not kept.
+    /// Reads only a run's header: the cases are skipped as they are
+    /// parsed, never held in memory (serde's `flatten` would buffer them).
     pub fn load_header(path: &Path) -> Result<RunHeader, Error> {
-        #[derive(Deserialize)]
-        struct HeaderOnly {
-            #[serde(flatten)]
-            header: RunHeader,
-        }
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
-        let run: HeaderOnly =
-            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+        let fields = serde::Deserializer::deserialize_map(&mut de, WithoutCases)
+            .and_then(|map| serde_json::from_value::<RunHeader>(Value::Object(map)))
+            .map_err(|e| {
                 Error::invalid(format!(
                     "`{}:{}:{}`: not a promptctl run: {e}",
                     path.display(),
@@ -127,14 +126,14 @@ impl Run {
                     e.column()
                 ))
             })?;
-        if run.header.schema != SCHEMA {
+        if fields.schema != SCHEMA {
             return Err(Error::invalid(format!(
                 "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
                 path.display(),
-                run.header.schema
+                fields.schema
             )));
         }
-        Ok(run.header)
+        Ok(fields)
     }
 
     /// Writes a whole in-memory run (after `gate` or `merge`).
@@ -242,4 +241,27 @@ pub fn new_run_id() -> String {
         now.strftime("%Y%m%dT%H%M%SZ"),
         fastrand::u32(..0x100_0000)
     )
+}
+
+/// A run file's top-level fields but `cases`, which is skipped unread.
+struct WithoutCases;
+
+impl<'de> serde::de::Visitor<'de> for WithoutCases {
+    type Value = serde_json::Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a promptctl run (a JSON object)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "cases" {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                out.insert(key, map.next_value()?);
+            }
+        }
+        Ok(out)
+    }
 }

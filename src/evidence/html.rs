@@ -45,6 +45,7 @@ pub fn render(p: &Pack) -> String {
                 (timeline(&p.timeline))
                 nav.toc {
                     a href="#runs" { "Eval runs" } " · "
+                    @if !p.gate.is_empty() { a href="#gate" { "Promote gate" } " · " }
                     a href="#runbook" { "Runbook" } " · "
                     a href="#prompt" { "Prompt" } " · "
                     a href="#deploys" { "Deploy history" } " · "
