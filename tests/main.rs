@@ -16,4 +16,5 @@ mod input_errors;
 mod release;
 mod render;
 mod schemas;
+mod secrets;
 mod verify;

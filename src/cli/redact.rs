@@ -11,6 +11,8 @@ use crate::privacy::redact::Redactor;
 /// Applies the built-in detectors (email, phone, Luhn-checked credit cards,
 /// US SSNs, IBANs, IP addresses, API keys and bearer tokens) and the named
 /// patterns of `promptctl.yaml`; each match becomes `[REDACTED:<kind>]`.
+/// The values of the variables that `api_key_env` names, and any 12
+/// characters of one in any case, become `[REDACTED:api_key]`.
 /// Outside a workspace, all built-ins are used.
 ///
 /// Example:
@@ -24,12 +26,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
-    let config = match ctx.workspace() {
-        Ok(ws) => ws.config.redaction,
-        Err(_) if ctx.dir.is_none() => crate::workspace::config::Redaction::default(),
+    let redactor = match ctx.workspace() {
+        Ok(ws) => Redactor::new(&ws.config.redaction)?
+            .with_secrets(crate::provider::key::configured(&ws.config)),
+        Err(_) if ctx.dir.is_none() => {
+            Redactor::new(&crate::workspace::config::Redaction::default())?
+        }
         Err(e) => return Err(e.into()),
     };
-    let redactor = Redactor::new(&config)?;
     let text = match args.file.as_deref().filter(|f| f.as_os_str() != "-") {
         Some(path) => crate::error::read_input_string(path)?,
         None => {

@@ -11,8 +11,9 @@ use crate::workspace::name::Name;
 /// Copies `prompt.yaml` and every file it references into
 /// `prompts/<NAME>/versions/<X.Y.Z>/` with a `manifest.yaml` of sha256
 /// hashes, and regenerates `CHANGELOG.md`. Refuses an existing version, one
-/// not above the latest, an unchanged draft, an invalid draft, and a bump
-/// smaller than the change needs (a removed variable needs a major bump).
+/// not above the latest, an unchanged draft, an invalid draft, a draft with
+/// a credential in it (as `lint` finds them), and a bump smaller than the
+/// change needs (a removed variable needs a major bump).
 ///
 /// Example:
 ///   promptctl release support_bot --bump minor -m "Shorter troubleshooting answers"

@@ -5,6 +5,7 @@
 //! output schema), so no two different calls can share an answer (the trap of
 //! keys built from the prompt text alone). Answers are kept unredacted so a
 //! cached run and a live run agree; the folder and files are mode 0700/0600.
+//! The one thing taken out first, by the runner, is the workspace's keys.
 
 use std::path::PathBuf;
 

@@ -7,6 +7,8 @@
 //! on 429/5xx/transport errors with full-jitter exponential backoff that
 //! honours `Retry-After`. A refused key stops the run; a deadline stops it
 //! too. Every case not finished then is recorded as an error, never dropped.
+//! Every answer is scrubbed of the workspace's keys as it arrives, before the
+//! cache, the judge, a cassette or a result can see it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -27,6 +29,7 @@ use super::suite::{AssertionType, Case};
 use super::summary::Stat;
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
+use crate::privacy::secrets::Secrets;
 use crate::provider::replay::Recording;
 use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
 use crate::version::artifact::Artifact;
@@ -74,7 +77,10 @@ pub struct Plan {
     pub judge: Option<JudgePlan>,
     pub defaults: Vec<Compiled>,
     pub schema_check: Option<Compiled>,
+    /// Holds `secrets` too, so everything written is scrubbed of them.
     pub redactor: Redactor,
+    /// The workspace's keys, taken out of every answer as it arrives.
+    pub secrets: Secrets,
     pub prices: BTreeMap<String, Price>,
     pub cache: Option<Cache>,
     pub send_redacted: bool,
@@ -269,7 +275,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         tools: plan.artifact.tools.clone(),
         output_schema: plan.artifact.output_schema.clone(),
     };
-    let called = match call(&plan.target, &request, plan.cache.as_ref(), job.sample).await {
+    let called = match call(&plan.target, &request, &plan, job.sample).await {
         Ok(c) => c,
         Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
         Err((e, attempts)) => {
@@ -344,7 +350,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             let jreq = jp
                 .judge
                 .request(input, expected.as_deref(), &output, &criteria);
-            let verdict = match call(&jp.target, &jreq, plan.cache.as_ref(), job.sample).await {
+            let verdict = match call(&jp.target, &jreq, &plan, job.sample).await {
                 Ok(c) => c,
                 Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
                 Err((e, _)) => {
@@ -487,22 +493,24 @@ struct Called {
     attempts: u32,
 }
 
-/// One call with cache, limits and retries.
+/// One call with cache, limits and retries. The answer is scrubbed of the
+/// plan's secrets before it is cached or returned; a hit too, in case it was
+/// cached before the key was configured.
 async fn call(
     target: &Target,
     req: &ChatRequest,
-    cache: Option<&Cache>,
+    plan: &Plan,
     sample: u32,
 ) -> Result<Called, (CallError, u32)> {
     let provider = &target.endpoint.provider;
-    let cache = cache.filter(|_| provider.is_remote());
+    let cache = plan.cache.as_ref().filter(|_| provider.is_remote());
     let key = cache.map(|_| Cache::key(&provider.identity(), req, sample));
     if let (Some(cache), Some(key)) = (cache, &key)
         && let Some(hit) = cache.get(key)
     {
         return Ok(Called {
             latency_ms: hit.latency_ms.unwrap_or(0.0),
-            response: hit,
+            response: scrubbed(&plan.secrets, hit),
             cached: true,
             attempts: 0,
         });
@@ -552,7 +560,7 @@ async fn call(
     let latency_ms = response
         .latency_ms
         .unwrap_or(elapsed.as_secs_f64() * 1000.0);
-    let mut response = response;
+    let mut response = scrubbed(&plan.secrets, response);
     response.latency_ms = Some(latency_ms);
     if let (Some(cache), Some(key)) = (cache, &key) {
         cache.put(key, &response);
@@ -563,6 +571,14 @@ async fn call(
         cached: false,
         attempts: attempts.load(Ordering::Relaxed),
     })
+}
+
+/// The answer with every run of a key's characters replaced.
+fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
+    if let std::borrow::Cow::Owned(clean) = secrets.scrub(&response.content) {
+        response.content = clean;
+    }
+    response
 }
 
 /// "Full jitter": uniform in [0, d] (AWS architecture blog, 2015).

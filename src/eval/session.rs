@@ -89,13 +89,15 @@ pub fn run(
     let repeat = opts.repeat.max(1);
     on_total(checked.selected * repeat as u64);
     let criteria: Vec<String> = checked.known.criteria.iter().cloned().collect();
+    let secrets = crate::provider::key::configured(&ws.config);
     let plan = Arc::new(Plan {
         artifact: prompt.artifact.clone(),
         target: targets.main.clone(),
         judge: targets.judge,
         defaults: checked.defaults,
         schema_check: checked.schema_check,
-        redactor: Redactor::new(&ws.config.redaction)?,
+        redactor: Redactor::new(&ws.config.redaction)?.with_secrets(secrets.clone()),
+        secrets,
         prices: ws.config.prices.clone(),
         cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
         send_redacted: ws.config.redaction.send_to_provider

@@ -49,7 +49,8 @@ pub struct Collected {
 /// evidence pack for a version that was edited after release.
 pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
     let released = store::open(ws, &req.name, &req.version)?;
-    let redactor = Redactor::new(&ws.config.redaction)?;
+    let redactor = Redactor::new(&ws.config.redaction)?
+        .with_secrets(crate::provider::key::configured(&ws.config));
     let mut warnings = Vec::new();
     let digest = released.manifest.digest.clone();
 

@@ -137,20 +137,17 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
         }
     }
 
-    for (rel, bytes) in &artifact.files {
-        let text = String::from_utf8_lossy(bytes);
-        for found in crate::privacy::secrets::scan(&text) {
-            push(
-                Severity::Error,
-                "secret",
-                format!("{label}/{rel}"),
-                Some(found.line),
-                format!(
-                    "a credential ({}) is in the prompt's files; remove it and rotate it",
-                    found.kind
-                ),
-            );
-        }
+    for (rel, found) in crate::privacy::secrets::scan_files(&artifact.files) {
+        push(
+            Severity::Error,
+            "secret",
+            format!("{label}/{rel}"),
+            Some(found.line),
+            format!(
+                "a credential ({}) is in the prompt's files; remove it and rotate it",
+                found.kind
+            ),
+        );
     }
 
     let system: Vec<_> = artifact

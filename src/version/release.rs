@@ -1,6 +1,8 @@
 //! `release`: freeze the draft into an immutable, hashed version.
 //!
 //! Everything is decided before anything is written, under the prompt's lock.
+//! A draft that `lint` finds a credential in is refused: a version is
+//! immutable, so a key frozen into one could never be taken out.
 //! The version is built in a temporary folder beside its destination, fsynced
 //! and renamed into place, so a crash leaves no version or a whole one; a
 //! leftover `.tmp-…` folder is ignored by every reader and named by `verify`.
@@ -55,6 +57,19 @@ pub fn release(ws: &Workspace, req: &Request) -> Result<Outcome, Error> {
     let draft = Artifact::load(&ws.prompt_dir(name), &ws.prompt_label(name), name)
         .map_err(|e| refuse(&format!("the draft is invalid: {}", e.message()), e.hint()))?;
     draft.check_provider(&ws.config)?;
+    let secrets: Vec<String> = crate::privacy::secrets::scan_files(&draft.files)
+        .into_iter()
+        .map(|(rel, f)| format!("`{}/{rel}:{}` ({})", draft.label, f.line, f.kind))
+        .collect();
+    if !secrets.is_empty() {
+        return Err(refuse(
+            &format!(
+                "a credential is in the draft: {}; a released version can never be changed",
+                secrets.join(", ")
+            ),
+            Some("remove it, rotate the key, and release again (`promptctl lint` lists them)"),
+        ));
+    }
     let hashes = draft.hashes();
 
     let latest = match store::latest(ws, name)? {

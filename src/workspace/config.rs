@@ -1,7 +1,9 @@
 //! `promptctl.yaml`: strict wire structs, then checks across fields.
 //!
 //! Everything here is `deny_unknown_fields`; a literal `api_key:` gets its own
-//! error, because keys live only in environment variables (SPEC §9).
+//! error, because keys live only in environment variables (SPEC §9), and so
+//! does a `base_url` with a user or password in it, which the HTTP client
+//! would otherwise send as Basic auth in place of the key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +64,8 @@ pub struct Provider {
     pub kind: ProviderType,
     /// The API's address, e.g. `https://api.openai.com/v1` (the default for
     /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`).
+    /// Credentials (`user:password@`) are refused: name the key's variable
+    /// with `api_key_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// The name of the environment variable that holds the API key, e.g.
@@ -323,6 +327,24 @@ impl Config {
             }
         }
         for (name, p) in &self.providers {
+            if let Some(url) = p.base_url.as_deref().filter(|u| userinfo(u).is_some()) {
+                // Found by its value, which is never printed.
+                let line = crate::workspace::yaml::line_of(text, url)
+                    .or_else(|| crate::workspace::yaml::line_of(text, &format!("{name}:")));
+                let at = match line {
+                    Some(line) => format!("{}:{line}", path.display()),
+                    None => path.display().to_string(),
+                };
+                return Err(Error::invalid(format!(
+                    "`{at}`: providers.{name}.base_url has credentials in it (`{}`): \
+                     keys never go in files",
+                    without_userinfo(url)
+                ))
+                .with_hint(
+                    "remove the `user:password@` part; put the key in an environment \
+                     variable and name that with `api_key_env`",
+                ));
+            }
             if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
                 return Err(Error::invalid(format!(
                     "`{}`: providers.{name}.rps must be a positive number, not {rps}",
@@ -340,9 +362,66 @@ impl Config {
     }
 }
 
+/// The byte range of a URL's `user:password@` part, `@` included: what
+/// comes before the last `@` of the authority (after `scheme://`, before the
+/// first `/`, `?`, `#` or `\\`, as the WHATWG URL parser reads it).
+fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+    let scheme = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    let start = match url.find("://") {
+        Some(i) if scheme(&url[..i]) => i + 3,
+        _ => 0,
+    };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())];
+    authority.rfind('@').map(|at| start..start + at + 1)
+}
+
+/// The URL with its credentials shown as `…@`, to name it safely.
+fn without_userinfo(url: &str) -> String {
+    match userinfo(url) {
+        Some(r) => format!("{}…@{}", &url[..r.start], &url[r.end..]),
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_base_url_are_refused_without_printing_them() {
+        let text = "providers:\n  local: { type: openai }\n  svc:\n    type: openai\n    base_url: \"http://svc:S3cr3tPa55@gpu.internal:8000/v1\"\n";
+        let err = parse(text).unwrap_err();
+        let m = err.message();
+        assert!(m.contains("promptctl.yaml:5`"), "{m}");
+        assert!(m.contains("providers.svc.base_url"), "{m}");
+        assert!(m.contains("http://…@gpu.internal:8000/v1"), "{m}");
+        assert!(!m.contains("S3cr3tPa55") && !m.contains("svc:S"), "{m}");
+        assert!(err.hint().is_some_and(|h| h.contains("api_key_env")));
+        assert_eq!(err.class(), crate::error::Class::Invalid);
+    }
+
+    #[test]
+    fn userinfo_is_found_only_in_the_authority() {
+        for (url, found) in [
+            ("http://svc:SECRET@host/v1", Some("svc:SECRET@")),
+            ("https://token@host", Some("token@")),
+            ("http://a@b:p@ss@host:1/v1", Some("a@b:p@ss@")),
+            ("svc:SECRET@host/v1", Some("svc:SECRET@")),
+            ("http://host:8080/v1", None),
+            ("http://host/v1/@scope/models", None),
+            ("http://host/v1?user=a@b.c", None),
+            ("http://host\\@evil/v1", None),
+            ("http://localhost:11434/v1", None),
+            ("host/v1?next=http://a@b", None),
+        ] {
+            assert_eq!(userinfo(url).map(|r| &url[r]), found, "{url}");
+        }
+    }
 
     fn parse(text: &str) -> Result<Config, Error> {
         Config::parse(Path::new("promptctl.yaml"), text)

@@ -1,7 +1,10 @@
 //! Redaction: personal data and credentials become `[REDACTED:<kind>]` before
 //! anything that can be shared is written — results, cassettes, evidence,
 //! logs (SPEC §9). The local response cache is the one thing not redacted: it
-//! keeps raw answers, so a cached run and a live run agree.
+//! keeps raw answers, so a cached run and a live run agree. The workspace's
+//! own keys ([`Secrets`], given with [`Redactor::with_secrets`]) go first,
+//! before any detector can split one, and the runner takes them out of
+//! every answer before it is cached.
 //!
 //! The design decision: every detector proposes spans over the whole text and
 //! overlaps are resolved once, across detectors, leftmost-longest (the span
@@ -20,6 +23,7 @@ use std::ops::Range;
 use regex::Regex;
 
 use crate::error::Error;
+use crate::privacy::secrets::Secrets;
 use crate::workspace::config::{Builtin, Redaction};
 
 /// Replaces personal data and credentials in text with `[REDACTED:<kind>]`.
@@ -30,8 +34,10 @@ use crate::workspace::config::{Builtin, Redaction};
 pub struct Redactor {
     /// In tie-break order: named patterns, then builtins by kind.
     detectors: Vec<Detector>,
-    /// Matches exactly the markers `detectors` write.
+    /// Matches exactly the markers `detectors` and `secrets` write.
     markers: Regex,
+    /// The configured keys, replaced before any detector runs.
+    secrets: Secrets,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +82,9 @@ impl Redactor {
         for b in builtins {
             detectors.push(Detector::new(detectors::kind(b), Find::Builtin(b)));
         }
+        // `api_key` is what `secrets` writes, whichever builtins are on.
         let mut kinds: Vec<&str> = detectors.iter().map(|d| d.kind.as_str()).collect();
+        kinds.push("api_key");
         kinds.sort_unstable();
         kinds.dedup();
         let alternatives: Vec<String> = kinds.iter().map(|k| regex::escape(k)).collect();
@@ -84,12 +92,31 @@ impl Redactor {
             .map_err(|e| {
                 Error::invalid(format!("redaction: cannot build the marker pattern: {e}"))
             })?;
-        Ok(Redactor { detectors, markers })
+        Ok(Redactor {
+            detectors,
+            markers,
+            secrets: Secrets::default(),
+        })
+    }
+
+    /// The same redactor, which also replaces the workspace's own keys (and
+    /// any 12 characters of one) with `[REDACTED:api_key]`, first.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Redactor {
+        self.secrets = secrets;
+        self
     }
 
     /// Replaces each match with `[REDACTED:<kind>]`; borrows when nothing
     /// matched.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.secrets.scrub(text) {
+            Cow::Borrowed(text) => self.detect(text),
+            Cow::Owned(text) => Cow::Owned(self.detect(&text).into_owned()),
+        }
+    }
+
+    /// The detectors' passes, repeated until one changes nothing.
+    fn detect<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let Some(mut out) = self.pass(text) else {
             return Cow::Borrowed(text);
         };
@@ -385,6 +412,30 @@ mod tests {
         check(&r, "ref 123-45-6789", "[REDACTED:ref]-6789");
         let r = with_patterns(&[("short", r"\+44 20")]);
         check(&r, "+44 20 7946 0958", "[REDACTED:phone]");
+    }
+
+    #[test]
+    fn configured_keys_go_before_any_detector() {
+        // A key with a card number inside: one `api_key` marker, not a card.
+        let key = "tok-4111111111111111-zz";
+        let r = redactor().with_secrets(Secrets::new([key]));
+        check(&r, &format!("use {key} now"), "use [REDACTED:api_key] now");
+        check(
+            &r,
+            &format!("{} and a@b.com", key.to_uppercase()),
+            "[REDACTED:api_key] and [REDACTED:email]",
+        );
+        // Even with the `api_key` builtin off and a pattern that matches
+        // marker text, the key's marker is written once and kept.
+        let config = Redaction {
+            builtins: vec![Builtin::Email],
+            patterns: [("word".to_string(), "[a-z]{3,}".to_string())].into(),
+            ..Redaction::default()
+        };
+        let r = Redactor::new(&config)
+            .unwrap()
+            .with_secrets(Secrets::new([key]));
+        check(&r, &format!("x {key}"), "x [REDACTED:api_key]");
     }
 
     #[test]
