@@ -1082,7 +1082,7 @@ fn an_evidence_pack_shows_the_run_the_gate_relies_on_per_environment() {
 /// "newest" only about half of the time: the other half, promote relies on
 /// the older full pass.
 #[test]
-#[ignore = "bug: runs finished in the same second are ordered at random"]
+
 fn bug_a_filtered_run_right_after_a_full_pass_always_decides() {
     let ws = Workspace::init();
     ws.release(&["--version", "1.0.0", "-m", "first"]);
@@ -1118,7 +1118,7 @@ fn bug_a_filtered_run_right_after_a_full_pass_always_decides() {
 /// ties with that shard and the random nonce decides: a promote right after
 /// a merge is refused ("it is shard K/3 alone") about 3 times in 4.
 #[test]
-#[ignore = "bug: a merged run ties with its shards on finished_at"]
+
 fn bug_a_merge_right_after_the_last_shard_may_lose_to_a_lone_shard() {
     let ws = Workspace::init();
     ws.release(&["--version", "1.0.0", "-m", "first"]);
@@ -1159,7 +1159,7 @@ fn bug_a_merge_right_after_the_last_shard_may_lose_to_a_lone_shard() {
 /// alone; with no other suite, it says "no suite in `evals/` evaluates
 /// `support_bot`", which is not so.
 #[test]
-#[ignore = "bug: an invalid gating suite is silently dropped from the gate"]
+
 fn bug_an_invalid_suite_of_the_prompt_does_not_drop_out_of_the_gate() {
     let ws = Workspace::init();
     first_release(&ws);
@@ -1220,7 +1220,7 @@ fn bug_a_forged_summary_in_an_evidence_pack_is_not_believed() {
 /// A price out of bounds in a block-style mapping, or a segment gate, is
 /// reported at the line of the mapping's first key, not of the key named.
 #[test]
-#[ignore = "bug: a bad value in a nested block mapping is reported at the wrong line"]
+
 fn bug_a_bad_value_in_a_nested_block_mapping_is_reported_at_its_own_line() {
     let mut wrong = Vec::new();
 

@@ -62,12 +62,13 @@ fn key_position(text: &str, from: usize, message: &str) -> Option<(usize, usize)
     let mut key = None;
     for part in message.split(": ") {
         let part = part.trim_matches('`');
+        // A path (`prices.gpt-4o-mini`) or a key: the last segment names it.
         if !part.is_empty()
             && part
                 .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
         {
-            key = Some(part);
+            key = part.rsplit('.').next();
         } else {
             break;
         }

@@ -40,6 +40,10 @@ struct Found {
     from: String,
     /// The run file, when the run is local (its cases can be re-read).
     file: Option<std::path::PathBuf>,
+    /// When the run file was written, to order runs that finished in the
+    /// same second (a merge and its last shard, two quick runs): `finished_at`
+    /// has whole seconds, and the run id's tail is random.
+    written: Option<std::time::SystemTime>,
 }
 
 /// Decides whether `name`'s version of `digest` may enter `env`.
@@ -58,6 +62,7 @@ pub fn decide(
             header: run.header,
             from: path.display().to_string(),
             file: Some(path.to_path_buf()),
+            written: modified(path),
         });
     } else {
         found.extend(local(ws, digest));
@@ -69,9 +74,15 @@ pub fn decide(
     if explicit.is_none() {
         found.retain(|f| f.header.prompt.digest == digest);
     }
-    // Newest first; the run id (a timestamp and a nonce) breaks ties.
+    // Newest first: by finish time, then by when the file was written; a
+    // run in a pack (no file time) is older than a local run of the same
+    // second. The run id only breaks what is left.
     found.sort_by(|a, b| {
-        (&b.header.finished_at, &b.header.run_id).cmp(&(&a.header.finished_at, &a.header.run_id))
+        (&b.header.finished_at, b.written, &b.header.run_id).cmp(&(
+            &a.header.finished_at,
+            a.written,
+            &a.header.run_id,
+        ))
     });
 
     let mut decisions = Vec::new();
@@ -159,8 +170,17 @@ fn gating_suites(ws: &Workspace, name: &Name, env: &str) -> Result<(Vec<Suite>, 
     }
     let mut out = Vec::new();
     for (_, loaded) in Suite::all_by_path(ws) {
-        // A suite that does not load gates nothing; `lint` and `doctor` say why.
-        let Ok(suite) = loaded else { continue };
+        // A suite that does not load might gate this prompt: fail closed,
+        // naming it, rather than gate on the others alone.
+        let suite = loaded.map_err(|e| {
+            Error::invalid(format!(
+                "a suite in `evals/` does not load, so what gates `{env}` is unknown: {}",
+                e.message()
+            ))
+            .with_hint(format!(
+                "fix it (`promptctl lint`), or name the gating suites: `environments.{env}.suites: [...]` in `promptctl.yaml`"
+            ))
+        })?;
         if PromptRef::parse(&suite.spec.prompt).is_ok_and(|r| &r.name == name) {
             out.push(suite);
         }
@@ -275,6 +295,10 @@ fn regated(suite: &Suite, f: &Found) -> Result<gates::Verdict, Error> {
     Ok(gates::verdict(&summary, &results, None))
 }
 
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
 /// The run headers in `.promptctl/runs/` for `digest`, newest file first.
 fn local(ws: &Workspace, digest: &str) -> Vec<Found> {
     let dir = ws.state_dir().join("runs");
@@ -285,6 +309,7 @@ fn local(ws: &Workspace, digest: &str) -> Vec<Found> {
             let header = Run::load_header(&p).ok()?;
             (header.prompt.digest == digest).then(|| Found {
                 from: p.strip_prefix(&ws.root).unwrap_or(&p).display().to_string(),
+                written: modified(&p),
                 file: Some(p),
                 header,
             })
@@ -314,6 +339,7 @@ fn packed(ws: &Workspace, digest: &str) -> Vec<Found> {
                 header: run.header,
                 from: format!("the evidence pack `{}`", report.label),
                 file: None,
+                written: None,
             });
         }
     }
