@@ -11,6 +11,7 @@ mod doctor;
 mod eval;
 mod evidence;
 mod exits;
+mod files;
 mod hashing;
 mod input_errors;
 mod promote_gate;

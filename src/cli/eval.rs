@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::context::Context;
-use super::exit::{ExitStatus, answer, print_error};
+use super::exit::{ExitStatus, answer, answer_as, print_error};
 use super::output::{GREEN, Printer, RED};
 use crate::error::Error;
 use crate::eval::case::CaseResult;
@@ -12,6 +12,7 @@ use crate::eval::gates::Verdict;
 use crate::eval::report;
 use crate::eval::results::{Run, RunHeader};
 use crate::eval::session::{self, Options};
+use crate::eval::stop::Signal;
 use crate::workspace::name::PromptRef;
 
 /// Evaluate a prompt against a suite and gate on the result
@@ -20,7 +21,9 @@ use crate::workspace::name::PromptRef;
 /// retries and a response cache), checks assertions, asks the judge, applies
 /// the suite's gates and saves the run to `.promptctl/runs/<run-id>.json`.
 /// Fails closed: a case that could not be evaluated is an error, never a
-/// pass; an empty selection is inconclusive (exit 5).
+/// pass; an empty selection is inconclusive (exit 5). Ctrl-C or SIGTERM
+/// stops the run, saves what it did marked interrupted (it never counts for
+/// `promote`) and exits 130 or 143.
 ///
 /// Example:
 ///   promptctl eval support                      # the bundled suite, offline via its cassette
@@ -165,6 +168,17 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
             .unwrap_or(&outcome.path)
             .display()
     ));
+    if let Some(signal) = outcome.signal {
+        let status = match signal {
+            Signal::Interrupt => ExitStatus::Interrupted,
+            Signal::Terminate => ExitStatus::Terminated,
+        };
+        return Ok(answer_as(
+            p,
+            status,
+            &Error::incomplete(h.verdict.reason.clone()),
+        ));
+    }
     Ok(verdict(p, &h.verdict).with_outputs_written(written))
 }
 

@@ -31,6 +31,11 @@ pub enum ExitStatus {
     Integrity,
     /// 5: inconclusive: too little data to decide.
     Inconclusive,
+    /// 130 (128 + SIGINT): the command was stopped by Ctrl-C; what it had
+    /// done was saved, marked interrupted (`eval`).
+    Interrupted,
+    /// 143 (128 + SIGTERM): the same, stopped by SIGTERM.
+    Terminated,
 }
 
 impl ExitStatus {
@@ -43,6 +48,8 @@ impl ExitStatus {
             ExitStatus::Incomplete => 3,
             ExitStatus::Integrity => 4,
             ExitStatus::Inconclusive => 5,
+            ExitStatus::Interrupted => 130,
+            ExitStatus::Terminated => 143,
         }
     }
 
@@ -55,6 +62,7 @@ impl ExitStatus {
             ExitStatus::Incomplete => "INCOMPLETE",
             ExitStatus::Integrity => "INTEGRITY",
             ExitStatus::Inconclusive => "INCONCLUSIVE",
+            ExitStatus::Interrupted | ExitStatus::Terminated => "INTERRUPTED",
         }
     }
 
@@ -80,6 +88,8 @@ impl ExitStatus {
             ExitStatus::Incomplete => Some(Class::Incomplete),
             ExitStatus::Integrity => Some(Class::Integrity),
             ExitStatus::Inconclusive => Some(Class::Inconclusive),
+            // The work was not completed.
+            ExitStatus::Interrupted | ExitStatus::Terminated => Some(Class::Incomplete),
         }
     }
 
@@ -179,7 +189,11 @@ pub fn print_error(printer: &Printer, err: &anyhow::Error) {
 /// as `FAIL (exit 1): …` with its hint, and returned as the status. Not an
 /// error: the command did its work, and this is its answer.
 pub fn answer(printer: &Printer, no: &Error) -> ExitStatus {
-    let status = ExitStatus::from(no.class());
+    answer_as(printer, ExitStatus::from(no.class()), no)
+}
+
+/// [`answer`] with the status given: `INTERRUPTED (exit 130): …`.
+pub fn answer_as(printer: &Printer, status: ExitStatus, no: &Error) -> ExitStatus {
     let mut out = format!(
         "{} (exit {}): {}\n",
         printer.err_style_error(status.label()),

@@ -74,6 +74,8 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         merged.header.duration_ms = merged.header.duration_ms.max(run.header.duration_ms);
         merged.header.finished_at = merged.header.finished_at.max(run.header.finished_at);
         merged.header.started_at = merged.header.started_at.min(run.header.started_at);
+        // One interrupted shard makes the whole run a partial one.
+        merged.header.settings.interrupted |= run.header.settings.interrupted;
     }
     merged.header.run_id = crate::eval::results::new_run_id();
     merged.header.settings.shard = None;

@@ -68,7 +68,11 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         let text = k.text();
         let unchanged = std::fs::read(&path).is_ok_and(|old| old == text.as_bytes());
         if !unchanged {
-            crate::workspace::fsio::write_atomic(&path, text.as_bytes())?;
+            crate::workspace::fsio::write_atomic(
+                &path,
+                text.as_bytes(),
+                crate::workspace::fsio::Access::Shared,
+            )?;
         }
         written.push((path, unchanged));
     }

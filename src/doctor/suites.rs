@@ -243,8 +243,8 @@ fn cassette(
             )
         });
     }
-    let recordings = match crate::provider::replay::read(&path) {
-        Ok(r) => r,
+    let recordings: Vec<_> = match crate::provider::replay::read(&path, &label) {
+        Ok(r) => r.into_iter().map(|(_, r)| r).collect(),
         Err(e) => {
             return Some(Check::bad(
                 replays,

@@ -4,7 +4,8 @@
 //! no price for the model) fails and says why. A gate that names a criterion,
 //! segment or metric the suite does not have is a config error, never
 //! silently skipped. The verdict maps to the exit code: 0 pass, 1 a gate
-//! failed, 3 errors beyond `max_error_rate`, 5 nothing was evaluated.
+//! failed, 3 errors beyond `max_error_rate` or a run interrupted by a
+//! signal, 5 nothing was evaluated.
 
 use std::collections::BTreeSet;
 
@@ -31,7 +32,7 @@ pub struct GateResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
-    /// `pass`, `fail`, `error` or `inconclusive`.
+    /// `pass`, `fail`, `error`, `inconclusive` or `interrupted`.
     pub status: String,
     pub exit_code: u8,
     pub reason: String,
@@ -285,6 +286,20 @@ pub fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verd
         );
     }
     v(None, "pass", format!("all {} gates passed", gates.len()))
+}
+
+/// The verdict of a run stopped by a signal (`None`: not known which):
+/// `interrupted`, exit 3 (the work was not completed), whatever its gates
+/// say of the cases it did finish.
+pub fn interrupted(signal: Option<&str>) -> Verdict {
+    let by = signal.map(|s| format!(" by {s}")).unwrap_or_default();
+    Verdict {
+        status: "interrupted".into(),
+        exit_code: Class::Incomplete as u8,
+        reason: format!(
+            "the run was interrupted{by} before its end: a partial run, which does not count for `promote`"
+        ),
+    }
 }
 
 #[cfg(test)]

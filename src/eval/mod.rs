@@ -9,5 +9,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod session;
+pub mod stop;
 pub mod suite;
 pub mod summary;

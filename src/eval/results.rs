@@ -59,6 +59,10 @@ pub struct Settings {
     pub shard: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_time_s: Option<f64>,
+    /// Stopped by SIGINT or SIGTERM before its end: a partial run, which
+    /// never counts for `promote`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Everything but the cases: written first, then the cases are spliced in.
@@ -140,7 +144,7 @@ impl Run {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_vec_pretty(self).expect("a run serialises");
         text.push(b'\n');
-        crate::workspace::fsio::write_atomic(path, &text)
+        crate::workspace::fsio::write_atomic(path, &text, crate::workspace::fsio::Access::Private)
     }
 }
 
@@ -161,6 +165,8 @@ pub fn run_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Case results spilled to disk as they finish, with their case order.
+/// The spool file is owner-only and is removed when the spool is dropped,
+/// whether the run was saved or failed (a full disk, say).
 pub struct Spool {
     path: PathBuf,
     file: BufWriter<std::fs::File>,
@@ -172,8 +178,13 @@ impl Spool {
     pub fn create(dir: &Path, run_id: &str) -> Result<Spool, Error> {
         std::fs::create_dir_all(dir).map_err(|e| crate::error::io_incomplete(dir, &e))?;
         let path = dir.join(format!(".{run_id}.cases.tmp"));
-        let file =
-            std::fs::File::create(&path).map_err(|e| crate::error::io_incomplete(&path, &e))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&path)
+            .map_err(|e| crate::error::io_incomplete(&path, &e))?;
         Ok(Spool {
             path,
             file: BufWriter::new(file),
@@ -194,8 +205,8 @@ impl Spool {
         Ok(())
     }
 
-    /// Writes the run file: the header with the cases spliced in, in case
-    /// order; then removes the spool. Atomic, like every write.
+    /// Writes the run file (owner-only): the header with the cases spliced
+    /// in, in case order; then removes the spool. Atomic, like every write.
     pub fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {
         let io = |e: std::io::Error| crate::error::io_incomplete(dest, &e);
         self.file.flush().map_err(io)?;
@@ -228,8 +239,13 @@ impl Spool {
         }
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(dest).map_err(|e| io(e.error))?;
-        let _ = std::fs::remove_file(&self.path);
         Ok(())
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -263,5 +279,26 @@ impl<'de> serde::de::Visitor<'de> for WithoutCases {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spool_dropped_unfinished_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::create(dir.path(), "r1").unwrap();
+        let path = dir.path().join(".r1.cases.tmp");
+        assert!(path.is_file());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        drop(spool); // as when a push fails on a full disk and the run errors
+        assert!(!path.exists());
     }
 }

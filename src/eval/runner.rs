@@ -5,10 +5,12 @@
 //! finish. Every call, the judge's included, passes the provider's
 //! `max_in_flight` semaphore and `rps` limiter (GCRA, burst 1) and is retried
 //! on 429/5xx/transport errors with full-jitter exponential backoff that
-//! honours `Retry-After`. A refused key stops the run; a deadline stops it
-//! too. Every case not finished then is recorded as an error, never dropped.
-//! Every answer is scrubbed of the workspace's keys as it arrives, before the
-//! cache, the judge, a cassette or a result can see it.
+//! honours `Retry-After`. A refused key stops the run; a deadline or a
+//! signal ([`super::stop`]) stops it too. Every case not finished then is
+//! recorded as an error, never dropped. Only a case that completed (with no
+//! error) hands back its recordings for `--record`. Every answer is scrubbed
+//! of the workspace's keys as it arrives, before the cache, the judge, a
+//! cassette or a result can see it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
@@ -25,6 +27,7 @@ use super::assertions::{Compiled, Observed, Outcome};
 use super::cache::Cache;
 use super::judge::{self, Judge};
 use super::results::{CaseResult, Spool};
+use super::stop::{Signal, Stop};
 use super::suite::{AssertionType, Case};
 use super::summary::Stat;
 use crate::error::Error;
@@ -97,25 +100,31 @@ pub struct Job {
 
 pub struct Finished {
     pub stats: Vec<Stat>,
+    /// The recordings of the cases that completed.
     pub recordings: Vec<Recording>,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// The signal that stopped it, if one did.
+    pub signal: Option<Signal>,
 }
 
-/// Runs every job; never fails for a case's sake (that is a case error).
+/// Runs every job until they are done or `stop` resolves; never fails for a
+/// case's sake (that is a case error).
 pub async fn run(
     plan: Arc<Plan>,
     jobs: &mut dyn Iterator<Item = Job>,
     concurrency: usize,
-    deadline: Option<(Instant, String)>,
+    stop: impl Future<Output = Stop>,
     spool: &mut Spool,
     on_done: &mut dyn FnMut(usize, &CaseResult),
 ) -> Result<Finished, Error> {
+    let mut stop = std::pin::pin!(stop);
     let mut set = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, (usize, CaseResult)> = HashMap::new();
     let mut stats = Vec::new();
     let mut recordings = Vec::new();
     let mut aborted: Option<String> = None;
+    let mut signal: Option<Signal> = None;
     let mut finish =
         |order: usize, result: CaseResult, stats: &mut Vec<Stat>| -> Result<(), Error> {
             on_done(order, &result);
@@ -133,18 +142,18 @@ pub async fn run(
         if set.is_empty() {
             break;
         }
-        let next = match (&deadline, &aborted) {
-            (Some((at, why)), None) => {
-                match tokio::time::timeout_at((*at).into(), set.join_next_with_id()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        aborted = Some(why.clone());
-                        set.abort_all();
-                        continue;
-                    }
+        let next = if aborted.is_none() {
+            tokio::select! {
+                next = set.join_next_with_id() => next,
+                why = &mut stop => {
+                    aborted = Some(why.reason);
+                    signal = why.signal;
+                    set.abort_all();
+                    continue;
                 }
             }
-            _ => set.join_next_with_id().await,
+        } else {
+            set.join_next_with_id().await
         };
         match next {
             None => break,
@@ -152,7 +161,11 @@ pub async fn run(
                 let (order, skeleton) = in_flight.remove(&id).expect("every task is tracked");
                 match outcome {
                     Ok((result, recs)) => {
-                        recordings.extend(recs);
+                        // A case that did not complete (its judge failed,
+                        // say) leaves its old recordings as they are.
+                        if result.error.is_none() {
+                            recordings.extend(recs);
+                        }
                         finish(order, result, &mut stats)?;
                     }
                     Err(reason) => {
@@ -190,6 +203,7 @@ pub async fn run(
         stats,
         recordings,
         aborted,
+        signal,
     })
 }
 

@@ -5,6 +5,10 @@
 //! has a bad assertion is invalid input (exit 2) before a single request is
 //! sent, and a gate naming an unknown criterion or segment is caught too.
 //! The second pass streams the selected cases into the runner.
+//!
+//! With `--record`, the cassette is read in the first pass too (a line that
+//! does not parse is exit 2 before any request), and at the end only the
+//! recordings of the cases that completed are merged into it.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use super::results::{
     self, CaseResult, PromptInfo, ProviderInfo, Run, RunHeader, Settings, SuiteInfo,
 };
 use super::runner::{self, JudgePlan, Limiter, Plan, Target};
+use super::stop::{self, Signal};
 use super::suite::{AssertionType, Case, CasesSpec, Suite};
 use super::summary::{self, Stat};
 use crate::error::Error;
@@ -48,11 +53,13 @@ pub struct Options {
 }
 
 /// A finished run: its header (with summary, gates, verdict), where it was
-/// saved, and the first failures, for the report.
+/// saved, the first failures, for the report, and the signal that cut it
+/// short, if one did.
 pub struct Outcome {
     pub header: RunHeader,
     pub path: PathBuf,
     pub failures: Vec<CaseResult>,
+    pub signal: Option<Signal>,
 }
 
 /// How many failing cases a report shows.
@@ -73,6 +80,11 @@ pub fn run(
         .evals_dir()
         .join("cassettes")
         .join(format!("{}.jsonl", suite.name));
+    let cassette_label = cassette
+        .strip_prefix(&ws.root)
+        .unwrap_or(&cassette)
+        .display()
+        .to_string();
     let targets = build_targets(ws, &suite, opts, &prompt.artifact, &cassette)?;
     let selection = Selection(opts);
     let checked = validate(
@@ -85,6 +97,10 @@ pub fn run(
         Some(b) => Some(load_baseline(ws, &suite, &prompt.name_ref.name, b)?),
         None => None,
     };
+    if opts.record {
+        // What the run will merge into: refused now, not after the calls.
+        crate::provider::replay::read(&cassette, &cassette_label)?;
+    }
 
     let repeat = opts.repeat.max(1);
     on_total(checked.selected * repeat as u64);
@@ -107,6 +123,16 @@ pub fn run(
 
     let run_id = results::new_run_id();
     let runs_dir = ws.state_dir().join("runs");
+    // Signals are caught before the spool exists, so that a Ctrl-C from here
+    // on saves a partial run and leaves no spool behind.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::incomplete(format!("cannot start the async runtime: {e}")))?;
+    let signals = {
+        let _entered = runtime.enter();
+        stop::listen()?
+    };
     let mut spool = results::Spool::create(&runs_dir, &run_id)?;
     let started_at = crate::version::manifest::now_rfc3339()?;
     let started = Instant::now();
@@ -118,13 +144,23 @@ pub fn run(
     // The first failures in case order (not the order cases finish in), so
     // a report lists the same cases at any `-j`.
     let mut failures: BTreeMap<(usize, u32), CaseResult> = BTreeMap::new();
+    let deadline = opts.max_time.map(|d| {
+        (
+            Instant::now() + d,
+            format!(
+                "the run's time budget (`--max-time {}s`) ran out",
+                d.as_secs_f64()
+            ),
+        )
+    });
     let finished = execute(
+        &runtime,
         &suite,
         &plan,
         &selection,
         repeat,
         concurrency,
-        opts.max_time,
+        stop::first(deadline, signals),
         &mut spool,
         &mut |order: usize, r: &CaseResult| {
             if !r.passed {
@@ -147,9 +183,21 @@ pub fn run(
         )
     });
     let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
-    let verdict = gates::verdict(&summary, &gate_results, finished.aborted.as_deref());
-    if opts.record && finished.aborted.is_none() {
-        save_recordings(&cassette, finished.recordings, selection.is_partial())?;
+    let verdict = match finished.signal {
+        Some(signal) => gates::interrupted(Some(signal.name())),
+        None => gates::verdict(&summary, &gate_results, finished.aborted.as_deref()),
+    };
+    if opts.record {
+        // The cases that completed, even in a run cut short: each recording
+        // is a whole answer.
+        crate::provider::replay::merge(
+            &cassette,
+            &cassette_label,
+            &ws.state_dir()
+                .join("locks")
+                .join(format!("{}.cassette.lock", suite.name)),
+            finished.recordings,
+        )?;
     }
 
     let header = RunHeader {
@@ -173,7 +221,10 @@ pub fn run(
         started_at,
         finished_at: crate::version::manifest::now_rfc3339()?,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        settings: settings(opts, repeat, concurrency),
+        settings: Settings {
+            interrupted: finished.signal.is_some(),
+            ..settings(opts, repeat, concurrency)
+        },
         summary,
         gates: gate_results,
         baseline: comparison,
@@ -185,6 +236,7 @@ pub fn run(
         header,
         path,
         failures: failures.into_values().collect(),
+        signal: finished.signal,
     })
 }
 
@@ -321,15 +373,6 @@ impl Selection<'_> {
             && o.shard
                 .is_none_or(|(k, n)| i as u64 % n as u64 == (k - 1) as u64)
     }
-
-    /// Whether some cases may be left out.
-    fn is_partial(&self) -> bool {
-        let o = self.0;
-        !o.filter_id.is_empty()
-            || !o.filter_segment.is_empty()
-            || !o.tags.is_empty()
-            || o.shard.is_some()
-    }
 }
 
 /// What validation found: the compiled default assertions and output
@@ -429,27 +472,20 @@ fn validate(
 }
 
 /// Pass 2: streams the selected cases (and their samples) into the runner,
-/// on a runtime started for this run only.
+/// on the runtime started for this run, until they are done or `until`
+/// says stop.
 #[allow(clippy::too_many_arguments)]
 fn execute(
+    runtime: &tokio::runtime::Runtime,
     suite: &Suite,
     plan: &Arc<Plan>,
     selection: &Selection,
     repeat: u32,
     concurrency: usize,
-    max_time: Option<Duration>,
+    until: impl std::future::Future<Output = stop::Stop>,
     spool: &mut results::Spool,
     on_done: &mut dyn FnMut(usize, &CaseResult),
 ) -> Result<runner::Finished, Error> {
-    let deadline = max_time.map(|d| {
-        (
-            Instant::now() + d,
-            format!(
-                "the run's time budget (`--max-time {}s`) ran out",
-                d.as_secs_f64()
-            ),
-        )
-    });
     let mut jobs = suite
         .cases()?
         .enumerate()
@@ -462,36 +498,14 @@ fn execute(
             asserts: compile_case(&case, "").unwrap_or_default(),
             case,
         });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::incomplete(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(runner::run(
         plan.clone(),
         &mut jobs,
         concurrency,
-        deadline,
+        until,
         spool,
         on_done,
     ))
-}
-
-/// Writes `--record`'s recordings to the suite's cassette; a partial run
-/// keeps the recordings of the cases it did not touch.
-fn save_recordings(
-    cassette: &std::path::Path,
-    mut recordings: Vec<crate::provider::replay::Recording>,
-    partial: bool,
-) -> Result<(), Error> {
-    if partial && let Ok(old) = crate::provider::replay::read(cassette) {
-        let touched: HashSet<&str> = recordings.iter().map(|r| r.case.as_str()).collect();
-        let keep: Vec<_> = old
-            .into_iter()
-            .filter(|r| !touched.contains(r.case.as_str()))
-            .collect();
-        recordings.extend(keep);
-    }
-    crate::provider::replay::write(cassette, recordings)
 }
 
 /// The suite as a run file names it, with the sha256 of its file and dataset.
@@ -516,6 +530,7 @@ fn settings(opts: &Options, repeat: u32, concurrency: usize) -> Settings {
         tags: opts.tags.clone(),
         shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
         max_time_s: opts.max_time.map(|d| d.as_secs_f64()),
+        interrupted: false,
     }
 }
 
@@ -649,7 +664,15 @@ pub fn regate(ws: &Workspace, run: &mut Run, baseline: Option<&str>) -> Result<V
         None => None,
     };
     let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
-    // A run that was cut short stays cut short.
+    // A run that was cut short stays cut short; an interrupted one stays
+    // interrupted.
+    if run.header.settings.interrupted {
+        run.header.verdict = gates::interrupted(None);
+        run.header.summary = summary;
+        run.header.gates = gate_results;
+        run.header.baseline = comparison;
+        return Ok(warnings);
+    }
     let aborted = (run.header.verdict.status == "error"
         && run.cases.iter().any(|c| {
             c.error

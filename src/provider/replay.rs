@@ -6,8 +6,13 @@
 //! recording made against OpenAI replays under `replay`, and any change to the
 //! prompt, a parameter or a variable misses, loudly, instead of replaying a
 //! stale answer. Lines are sorted (case, kind, key) so diffs stay readable.
+//!
+//! A recording run never rewrites a cassette from scratch: [`merge`] replaces
+//! the recordings of the cases the run completed and keeps every other line
+//! exactly as it was, under a lock, so a failed run, a failing judge or two
+//! runs at once lose nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use futures_util::future::BoxFuture;
@@ -43,22 +48,10 @@ impl Replay {
             .unwrap_or(path)
             .display()
             .to_string();
-        let mut recordings = HashMap::new();
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                for (i, line) in text.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let r: Recording = serde_json::from_str(line).map_err(|e| {
-                        Error::invalid(format!("`{label}:{}`: not a recording: {e}", i + 1))
-                    })?;
-                    recordings.insert(r.key, r.response);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(crate::error::io_invalid(path, &e)),
-        }
+        let recordings = read(path, &label)?
+            .into_iter()
+            .map(|(_, r)| (r.key, r.response))
+            .collect();
         Ok(Replay { label, recordings })
     }
 }
@@ -89,27 +82,164 @@ impl Provider for Replay {
     }
 }
 
-/// Reads every recording of a cassette (for merging a partial re-record).
-pub fn read(path: &Path) -> Result<Vec<Recording>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_invalid(path, &e))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::invalid(format!("`{}:{}`: {e}", path.display(), i + 1)))
-        })
-        .collect()
+/// Reads a cassette: every recording with its line as it is in the file
+/// (without the newline). A missing file is an empty cassette; a line that
+/// is not a recording (a merge-conflict marker, say) is invalid input
+/// naming `label:line`.
+pub fn read(path: &Path, label: &str) -> Result<Vec<(String, Recording)>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::error::io_invalid(path, &e)),
+    };
+    let mut out = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("`{label}:{}`", i + 1);
+        if ["<<<<<<<", "=======", ">>>>>>>", "|||||||"]
+            .iter()
+            .any(|m| line.starts_with(m))
+        {
+            return Err(Error::invalid(format!(
+                "{at}: a merge-conflict marker: the cassette is in the middle of a git merge"
+            ))
+            .with_hint(format!(
+                "resolve the conflict in `{label}` (keep whole lines, one recording each), or delete it and record every case again"
+            )));
+        }
+        let r: Recording = serde_json::from_str(line)
+            .map_err(|e| Error::invalid(format!("{at}: not a recording: {e}")))?;
+        out.push((line.to_string(), r));
+    }
+    Ok(out)
 }
 
-/// Writes a cassette: sorted, one recording a line, atomically.
-pub fn write(path: &Path, mut recordings: Vec<Recording>) -> Result<(), Error> {
-    recordings.sort_by(|a, b| (&a.case, &a.kind, &a.key).cmp(&(&b.case, &b.kind, &b.key)));
-    recordings.dedup_by(|a, b| a.key == b.key);
+/// Merges the recordings of the cases a run completed into the cassette,
+/// under the lock at `lock`: the old recordings of those cases are replaced
+/// by theirs; every other line is kept byte for byte. The cassette is read
+/// again under the lock, so that a recording run that finished meanwhile
+/// keeps its recordings too. Lines are sorted (case, kind, key); no
+/// recordings, no write.
+pub fn merge(
+    path: &Path,
+    label: &str,
+    lock: &Path,
+    mut recordings: Vec<Recording>,
+) -> Result<(), Error> {
+    if recordings.is_empty() {
+        return Ok(());
+    }
+    let _lock = crate::workspace::fsio::lock(lock)?;
+    let sort_key = |r: &Recording| (r.case.clone(), r.kind.clone(), r.key.clone());
+    recordings.sort_by_key(sort_key);
+    recordings.dedup_by(|a, b| a.key == b.key && a.case == b.case);
+    let replaced: HashSet<&str> = recordings.iter().map(|r| r.case.as_str()).collect();
+    let mut lines: Vec<((String, String, String), String)> = read(path, label)?
+        .into_iter()
+        .filter(|(_, r)| !replaced.contains(r.case.as_str()))
+        .map(|(line, r)| (sort_key(&r), line))
+        .collect();
+    lines.extend(recordings.iter().map(|r| {
+        let line = serde_json::to_string(r).expect("a recording serialises");
+        (sort_key(r), line)
+    }));
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
     let mut text = String::new();
-    for r in &recordings {
-        text.push_str(&serde_json::to_string(r).expect("a recording serialises"));
+    for (_, line) in &lines {
+        text.push_str(line);
         text.push('\n');
     }
-    crate::workspace::fsio::write_atomic(path, text.as_bytes())
+    crate::workspace::fsio::write_atomic(
+        path,
+        text.as_bytes(),
+        crate::workspace::fsio::Access::Shared,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording(case: &str, kind: &str, key: &str, content: &str) -> Recording {
+        Recording {
+            case: case.into(),
+            kind: kind.into(),
+            key: key.into(),
+            model: "m".into(),
+            response: ChatResponse {
+                content: content.into(),
+                tokens_in: None,
+                tokens_out: None,
+                latency_ms: None,
+            },
+        }
+    }
+
+    #[test]
+    fn merge_replaces_the_cases_given_and_keeps_other_lines_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let lock = dir.path().join("t.lock");
+        // Not as promptctl would write them: spaced, and a CRLF line end.
+        let a = r#"{ "case": "a", "kind": "prompt", "key": "k1", "model": "m", "response": { "content": "old a" } }"#;
+        let a = format!("{a}\r");
+        let b =
+            r#"{"case":"b","kind":"prompt","key":"k2","model":"m","response":{"content":"old b"}}"#;
+        let b_judge =
+            r#"{"case":"b","kind":"judge","key":"k3","model":"m","response":{"content":"old"}}"#;
+        std::fs::write(&path, format!("{b}\n{a}\n\n{b_judge}\n")).unwrap();
+        merge(
+            &path,
+            "t.jsonl",
+            &lock,
+            vec![recording("b", "prompt", "k4", "new b")],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines[0], a);
+        assert!(
+            lines[1].contains("new b") && lines[1].contains("\"k4\""),
+            "{text}"
+        );
+        assert_eq!(lines[2], "");
+    }
+
+    #[test]
+    fn merge_of_nothing_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(&path, "not even json\n").unwrap();
+        merge(&path, "t.jsonl", &dir.path().join("t.lock"), Vec::new()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not even json\n");
+    }
+
+    #[test]
+    fn a_conflict_marker_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let ok =
+            r#"{"case":"a","kind":"prompt","key":"k1","model":"m","response":{"content":"x"}}"#;
+        std::fs::write(&path, format!("{ok}\n\n<<<<<<< HEAD\n{ok}\n")).unwrap();
+        let err = read(&path, "c/t.jsonl").unwrap_err();
+        assert_eq!(err.class(), crate::error::Class::Invalid);
+        assert!(
+            err.message()
+                .starts_with("`c/t.jsonl:3`: a merge-conflict marker"),
+            "{}",
+            err.message()
+        );
+        let err = merge(
+            &path,
+            "c/t.jsonl",
+            &dir.path().join("t.lock"),
+            vec![recording("a", "prompt", "k9", "y")],
+        )
+        .unwrap_err();
+        assert!(err.message().contains("c/t.jsonl:3"));
+        assert!(std::fs::read_to_string(&path).unwrap().contains("<<<<<<<"));
+    }
 }

@@ -260,5 +260,9 @@ pub fn write_changelog(ws: &Workspace, name: &Name) -> Result<(), Error> {
         ));
         text.push_str(&format!("{}\n", facts.join(" · ")));
     }
-    crate::workspace::fsio::write_atomic(&ws.prompt_dir(name).join(CHANGELOG_FILE), text.as_bytes())
+    crate::workspace::fsio::write_atomic(
+        &ws.prompt_dir(name).join(CHANGELOG_FILE),
+        text.as_bytes(),
+        crate::workspace::fsio::Access::Shared,
+    )
 }

@@ -5,6 +5,10 @@
 //! commands on the same prompt take turns instead of racing. The one
 //! exception, [`append_at`], is for files whose committed length is kept
 //! elsewhere (written atomically after it), so a torn append is never read.
+//!
+//! Every atomic write says who may read the file ([`Access`]): a temp file
+//! is owner-only by default, which is right for local state and wrong for a
+//! file that is committed or shared, so that is never left to the default.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -12,12 +16,44 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, io_incomplete};
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_atomic_parts(path, &[bytes])
+/// Who may read a file that promptctl writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A file meant to be committed or shared (`prompt.yaml`, cassettes,
+    /// `releases.yaml`, reports, schemas): created as any tool creates a
+    /// file, `0666` less the user's umask (`0644` under the usual `022`).
+    Shared,
+    /// Local state (run files): owner-only, `0600`, whatever the umask.
+    Private,
 }
 
-/// Writes a file the user named (`-o FILE`) atomically. Unlike
+/// Writes `bytes` to `path` atomically, readable as `access` says.
+pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> Result<(), Error> {
+    write_atomic_parts(path, &[bytes], access)
+}
+
+/// A temp file in `dir` for an atomic write of `path`. The mode is given to
+/// open(2), so the kernel applies the umask to a shared file.
+fn temp_in(dir: &Path, path: &Path, access: Access) -> Result<tempfile::NamedTempFile, Error> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".promptctl-tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = match access {
+            Access::Shared => 0o666,
+            Access::Private => 0o600,
+        };
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+    builder
+        .tempfile_in(dir)
+        .map_err(|e| io_incomplete(path, &e))
+}
+
+/// Writes a file the user named (`-o FILE`) atomically, for sharing. Unlike
 /// [`write_atomic`], its folder must exist: a mistyped path is an error
 /// naming it, not a new folder tree.
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
@@ -29,18 +65,15 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
             dir.display()
         )));
     }
-    write_atomic(path, bytes)
+    write_atomic(path, bytes, Access::Shared)
 }
 
 /// Writes the concatenation of `parts` to `path` atomically, without first
 /// joining them in memory.
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<(), Error> {
+pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], access: Access) -> Result<(), Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".promptctl-tmp-")
-        .tempfile_in(&dir)
-        .map_err(|e| io_incomplete(path, &e))?;
+    let mut tmp = temp_in(&dir, path, access)?;
     for part in parts {
         tmp.write_all(part).map_err(|e| io_incomplete(path, &e))?;
     }
@@ -114,14 +147,11 @@ pub fn crash_point(point: &str) {
     }
 }
 
-/// Writes a new file, failing if it exists (for `init` and `new`).
+/// Writes a new shared file, failing if it exists (for `init` and `new`).
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".promptctl-tmp-")
-        .tempfile_in(&dir)
-        .map_err(|e| io_incomplete(path, &e))?;
+    let mut tmp = temp_in(&dir, path, Access::Shared)?;
     tmp.write_all(bytes).map_err(|e| io_incomplete(path, &e))?;
     tmp.as_file()
         .sync_all()
@@ -152,7 +182,8 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes a file inside a folder that will be renamed into place, and fsyncs it.
+/// Writes a file inside a folder that will be renamed into place, and
+/// fsyncs it. Created as any file is, under the umask: for shared files.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_incomplete(dir, &e))?;

@@ -215,6 +215,9 @@ fn disqualify(ws: &Workspace, suite: &Suite, f: &Found, digest: &str) -> Vec<Str
             "it is shard {shard} alone: merge every shard with `promptctl merge`"
         ));
     }
+    if s.interrupted || h.verdict.status == "interrupted" {
+        why.push("it was interrupted (SIGINT or SIGTERM) before its end".to_string());
+    }
     let own_provider = suite
         .spec
         .provider

@@ -18,6 +18,7 @@ use super::state::{
 };
 use crate::error::Error;
 use crate::workspace::Workspace;
+use crate::workspace::fsio::Access;
 use crate::workspace::name::Name;
 
 /// `releases.yaml` as a change sees it, with what the change records.
@@ -177,7 +178,7 @@ impl Ledger {
             environments: self.environments,
             history: Some(History::File(file)),
         });
-        crate::workspace::fsio::write_atomic(releases, text.as_bytes())
+        crate::workspace::fsio::write_atomic(releases, text.as_bytes(), Access::Shared)
     }
 
     /// Appends `lines` after the committed bytes, dropping any uncommitted tail.
@@ -194,7 +195,11 @@ impl Ledger {
     fn migrate(&self, old: &[Event], lines: &str) -> Result<HistoryFile, Error> {
         let mut text: String = old.iter().map(history::line).collect();
         text.push_str(lines);
-        crate::workspace::fsio::write_atomic(&self.dir.join(HISTORY_FILE), text.as_bytes())?;
+        crate::workspace::fsio::write_atomic(
+            &self.dir.join(HISTORY_FILE),
+            text.as_bytes(),
+            Access::Shared,
+        )?;
         Ok(HistoryFile {
             file: HISTORY_FILE.to_string(),
             entries: (old.len() + self.new.len()) as u64,
