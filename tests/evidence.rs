@@ -555,6 +555,23 @@ fn promote_accepts_the_run_in_an_intact_pack_and_nothing_from_a_tampered_one() {
     pc(&ws, &["evidence", "support_bot@1.0.0"]).success();
     // A fresh clone: the pack is committed, the local runs are not.
     std::fs::remove_dir_all(ws.path(".promptctl/runs")).unwrap();
+    // An intact pack that is not committed is nobody's record: its sums
+    // are its own, so anyone could have edited it and recomputed them.
+    pc(&ws, &["promote", "support_bot@1.0.0", "--env", "staging"])
+        .code(1)
+        .stderr_has("no run of this digest");
+    ws.git(&["init", "-q"]);
+    ws.git(&["add", "-A"]);
+    ws.git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.test",
+        "commit",
+        "-q",
+        "-m",
+        "the pack",
+    ]);
     let md = format!("{PACK}/evidence.md");
     let original = ws.read_bytes(&md);
     ws.change_one_byte(&md);

@@ -1181,7 +1181,6 @@ fn bug_an_invalid_suite_of_the_prompt_does_not_drop_out_of_the_gate() {
 /// the pack recorded. So an errored run, packed, with the pack's summary
 /// and verdict edited and SHA256SUMS recomputed, promotes.
 #[test]
-#[ignore = "bug: a forged summary in an evidence pack is believed"]
 fn bug_a_forged_summary_in_an_evidence_pack_is_not_believed() {
     use sha2::{Digest, Sha256};
     let ws = Workspace::init();

@@ -98,6 +98,29 @@ fn read_head(git_dir: &Path) -> Read {
     Read::Unborn
 }
 
+/// Whether every file under `path` (a folder of the repository at `root`)
+/// is tracked by git and unchanged from `HEAD`. `false` when `root` is not
+/// in a repository, git is missing, or anything there is new or edited.
+pub fn committed_unchanged(root: &Path, path: &Path) -> bool {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .arg("--")
+            .arg(path)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    let tracked = git(&["ls-files"]).is_some_and(|o| !o.stdout.is_empty());
+    let clean = git(&["status", "--porcelain", "--untracked-files=all"])
+        .is_some_and(|o| o.stdout.is_empty());
+    tracked && clean
+}
+
 fn is_id(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.chars().all(|c| c.is_ascii_hexdigit())
 }

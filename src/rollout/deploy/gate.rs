@@ -320,15 +320,20 @@ fn local(ws: &Workspace, digest: &str) -> Vec<Found> {
         .collect()
 }
 
-/// The run headers in intact evidence packs that name `digest`. A pack
-/// whose files do not match its SHA256SUMS is not evidence of anything and
-/// is skipped.
+/// The run headers in intact, committed evidence packs that name `digest`.
+/// A pack whose files do not match its SHA256SUMS is not evidence of
+/// anything. Nor is one that is not committed, or changed since: its sums
+/// are its own, so anyone can edit a summary and recompute them; a commit
+/// is what a reviewer sees, and git history is the record.
 fn packed(ws: &Workspace, digest: &str) -> Vec<Found> {
     let (packs, _) = crate::evidence::check::find(ws, &[]);
     let mut out = Vec::new();
     for dir in packs {
         let report = crate::evidence::check::check(ws, &dir);
         if !report.problems.is_empty() || report.digest.as_deref() != Some(digest) {
+            continue;
+        }
+        if !crate::workspace::git::committed_unchanged(&ws.root, &dir) {
             continue;
         }
         let Ok(bytes) = std::fs::read(dir.join(crate::evidence::pack::JSON_FILE)) else {
