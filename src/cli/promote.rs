@@ -77,10 +77,14 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
             .manifest
             .digest;
         let decision = gate::decide(&ws, &name, &digest, &env, args.run.as_deref())?;
-        if args.explain {
+        // With `--json`, the decision is printed once, with the change.
+        if args.explain && !p.json {
             p.out(&explain(&decision));
         }
         if !decision.passed() {
+            if args.explain && p.json {
+                p.json(&serde_json::json!({ "gate": decision }));
+            }
             let no = Error::failed(format!(
                 "`{name}@{version}` may not enter `{env}`: {}",
                 decision.refusals().join("; ")
@@ -97,6 +101,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         }
         Gate::Decided(decision)
     };
+    let shown = match (&gate, args.explain && p.json) {
+        (Gate::Decided(d), true) => Some(d.clone()),
+        _ => None,
+    };
     let change = actions::promote(
         &ws,
         &Promote {
@@ -108,7 +116,10 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
             reason: args.reason,
         },
     )?;
-    super::rollback::print_change(ctx, &change);
+    match shown {
+        Some(decision) => p.json(&serde_json::json!({ "gate": decision, "change": change })),
+        None => super::rollback::print_change(ctx, &change),
+    }
     Ok(ExitStatus::Success)
 }
 
