@@ -13,6 +13,7 @@ mod evidence;
 mod exits;
 mod hashing;
 mod input_errors;
+mod messages;
 mod release;
 mod render;
 mod schemas;

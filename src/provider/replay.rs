@@ -46,6 +46,7 @@ impl Replay {
         let mut recordings = HashMap::new();
         match std::fs::read_to_string(path) {
             Ok(text) => {
+                let text = crate::workspace::text::strip_bom(&text);
                 for (i, line) in text.lines().enumerate() {
                     if line.trim().is_empty() {
                         continue;
@@ -92,7 +93,8 @@ impl Provider for Replay {
 /// Reads every recording of a cassette (for merging a partial re-record).
 pub fn read(path: &Path) -> Result<Vec<Recording>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| crate::error::io_invalid(path, &e))?;
-    text.lines()
+    crate::workspace::text::strip_bom(&text)
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {

@@ -289,7 +289,7 @@ impl Config {
 
     /// Checks that need more than one field.
     fn check(&self, path: &Path, text: &str) -> Result<(), Error> {
-        let at = |needle: &str| match crate::workspace::yaml::line_of(text, needle) {
+        let at = |steps: &[&str]| match crate::workspace::yaml::line_at(text, steps) {
             Some(line) => format!("{}:{line}", path.display()),
             None => path.display().to_string(),
         };
@@ -298,13 +298,13 @@ impl Config {
                 if !self.environments.contains_key(req) {
                     return Err(Error::invalid(format!(
                         "`{}`: environments.{name}.requires: unknown environment `{req}`",
-                        at(&format!("requires: {req}"))
+                        at(&["environments", name, "requires"])
                     )));
                 }
                 if req == name {
                     return Err(Error::invalid(format!(
                         "`{}`: environments.{name}.requires names itself",
-                        at(&format!("requires: {req}"))
+                        at(&["environments", name, "requires"])
                     )));
                 }
             }
@@ -313,7 +313,7 @@ impl Config {
             if let Err(e) = regex::Regex::new(pattern) {
                 return Err(Error::invalid(format!(
                     "`{}`: redaction.patterns.{name}: invalid regular expression: {e}",
-                    at(&format!("{name}:"))
+                    at(&["redaction", "patterns", name])
                 )));
             }
         }
@@ -321,13 +321,13 @@ impl Config {
             if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
                 return Err(Error::invalid(format!(
                     "`{}`: providers.{name}.rps must be a positive number, not {rps}",
-                    at(&format!("{name}:"))
+                    at(&["providers", name, "rps"])
                 )));
             }
             if let Some(t) = p.timeout_s.filter(|t| !(t.is_finite() && *t > 0.0)) {
                 return Err(Error::invalid(format!(
                     "`{}`: providers.{name}.timeout_s must be a positive number, not {t}",
-                    at(&format!("{name}:"))
+                    at(&["providers", name, "timeout_s"])
                 )));
             }
         }
