@@ -96,7 +96,34 @@ pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
 pub fn read_input_string(path: &std::path::Path) -> Result<String> {
     let bytes = read_input(path)?;
     String::from_utf8(bytes)
-        .map_err(|_| Error::invalid(format!("`{}` is not valid UTF-8", path.display())))
+        .map_err(|e| not_utf8(&path.display().to_string(), e.as_bytes(), &e.utf8_error()))
+}
+
+/// A file (called `label` in the message) that is not UTF-8: the line and
+/// column of the first bad byte, and its offset from the start of the file.
+pub fn not_utf8(label: &str, bytes: &[u8], err: &std::str::Utf8Error) -> Error {
+    not_utf8_in(label, bytes, err, 1, 0)
+}
+
+/// As [`not_utf8`], for `bytes` that start at line `first_line` and byte
+/// `offset` of the file (one line of a JSONL file, say).
+pub fn not_utf8_in(
+    label: &str,
+    bytes: &[u8],
+    err: &std::str::Utf8Error,
+    first_line: usize,
+    offset: u64,
+) -> Error {
+    let good = &bytes[..err.valid_up_to()];
+    let line = first_line + good.iter().filter(|&&b| b == b'\n').count();
+    let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    // The prefix is valid UTF-8 by definition; columns count characters.
+    let column = std::str::from_utf8(&good[start..]).map_or(1, |s| s.chars().count() + 1);
+    Error::invalid(format!(
+        "`{label}:{line}:{column}`: not valid UTF-8 (byte offset {})",
+        offset + err.valid_up_to() as u64
+    ))
+    .with_hint("save the file as UTF-8")
 }
 
 /// An I/O error on a file the user is responsible for, as invalid input.
@@ -112,4 +139,30 @@ pub fn io_invalid(path: &std::path::Path, e: &std::io::Error) -> Error {
 /// An I/O error while writing our own state: the work could not be completed.
 pub fn io_incomplete(path: &std::path::Path, e: &std::io::Error) -> Error {
     Error::incomplete(format!("cannot write `{}`: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(invalid_from_utf8)] // the point of the test
+    fn not_utf8_says_where() {
+        let bytes = b"a: 1\nb: caf\xc3\xa9 \xff\n";
+        let err = std::str::from_utf8(bytes).unwrap_err();
+        let e = not_utf8("f.yaml", bytes, &err);
+        assert_eq!(
+            e.message(),
+            "`f.yaml:2:9`: not valid UTF-8 (byte offset 14)"
+        );
+        assert_eq!(e.class(), Class::Invalid);
+        // One line of a longer file.
+        let line = b"{\"id\": \"\xe9\"}";
+        let err = std::str::from_utf8(line).unwrap_err();
+        let e = not_utf8_in("c.jsonl", line, &err, 7, 100);
+        assert_eq!(
+            e.message(),
+            "`c.jsonl:7:9`: not valid UTF-8 (byte offset 108)"
+        );
+    }
 }

@@ -14,6 +14,7 @@ mod exits;
 mod files;
 mod hashing;
 mod input_errors;
+mod messages;
 mod promote_gate;
 mod release;
 mod render;

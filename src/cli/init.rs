@@ -11,8 +11,9 @@ use crate::error::Error;
 /// has the five recommended sections), an eval suite with its cases and the
 /// recorded cassette that `promptctl eval support` replays offline, the JSON
 /// Schemas under `schemas/` that the YAML files name on their first line (for
-/// editors), and a `.gitignore` for local state. Refuses to overwrite any
-/// existing file.
+/// editors), a `.gitignore` for local state, and a `.gitattributes` that
+/// keeps git from converting the line endings of hashed files. Refuses to
+/// overwrite any existing file.
 ///
 /// Example:
 ///   promptctl init my-prompts && cd my-prompts && promptctl lint
@@ -51,7 +52,22 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../evals/cassettes/support.jsonl"),
     ),
     (".gitignore", ".promptctl/\n"),
+    (".gitattributes", GITATTRIBUTES),
 ];
+
+/// What keeps a checkout byte for byte as committed. promptctl hashes
+/// these files' bytes (released files, digests of the templates, the
+/// cassette keys of rendered requests, suite and dataset sha256s, evidence
+/// sums), so a Windows checkout with `core.autocrlf` would change every
+/// digest and fail `verify`. `-text` turns off end-of-line conversion
+/// either way; `eol=lf` would instead rewrite a CRLF file on commit, so the
+/// bytes committed would no longer be the bytes hashed.
+const GITATTRIBUTES: &str = "\
+# promptctl hashes these files byte for byte: never convert their line endings.
+prompts/** -text
+evals/** -text
+evidence/** -text
+";
 
 /// Every file `init` writes: the example, then the schemas.
 fn files() -> Vec<(String, String)> {
@@ -109,4 +125,22 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
         p.status("next: `promptctl eval support` (offline, from the cassette), then `promptctl release support_bot --bump minor -m \"First release\"`");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository is itself a workspace (its example is what `init`
+    /// writes), so it keeps the same files byte for byte.
+    #[test]
+    fn the_repository_keeps_what_init_keeps() {
+        let own = include_str!("../../.gitattributes");
+        for rule in GITATTRIBUTES.lines().filter(|l| !l.starts_with('#')) {
+            assert!(
+                own.lines().any(|l| l.trim() == rule),
+                "`.gitattributes` lacks `{rule}`"
+            );
+        }
+    }
 }

@@ -5,12 +5,11 @@ use super::check::{Check, plural};
 use super::needs::{SuiteFile, model_provider, suite_providers};
 use crate::error::Class;
 use crate::eval::results::Run;
-use crate::eval::suite::{CasesSpec, Suite};
+use crate::eval::suite::{CasesSpec, Ids, Suite};
 use crate::version::artifact::Artifact;
 use crate::workspace::Workspace;
 use crate::workspace::config::ProviderType;
 use crate::workspace::name::PromptRef;
-use std::collections::HashSet;
 
 /// The newest saved run of a suite (by name), whatever the prompt. Run ids
 /// start with the UTC time, so the name order is the time order.
@@ -141,7 +140,7 @@ fn dataset(
         }
         CasesSpec::Inline(_) => "inline".to_string(),
     };
-    let reader = match suite.cases() {
+    let mut reader = match suite.cases() {
         Ok(r) => r,
         Err(e) => {
             return (
@@ -156,8 +155,8 @@ fn dataset(
         }
     };
     let mut ids = Vec::new();
-    let mut seen = HashSet::new();
-    for case in reader {
+    let mut seen = Ids::default();
+    while let Some(case) = reader.next() {
         let case = match case {
             Ok(c) => c,
             Err(e) => {
@@ -172,13 +171,13 @@ fn dataset(
                 );
             }
         };
-        if !seen.insert(case.id.clone()) {
+        if let Err(e) = seen.check(suite, ids.len(), reader.line(), &case) {
             return (
                 Check::fail(
                     Class::Invalid,
                     row,
-                    format!("{what}: case id `{}` appears twice", case.id),
-                    "give every case its own id",
+                    e.message(),
+                    e.hint().unwrap_or("give every case its own id"),
                 ),
                 None,
             );

@@ -10,7 +10,7 @@
 //! does not parse is exit 2 before any request), and at the end only the
 //! recordings of the cases that completed are merged into it.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use super::results::{
 };
 use super::runner::{self, JudgePlan, Limiter, Plan, Target};
 use super::stop::{self, Signal};
-use super::suite::{AssertionType, Case, CasesSpec, Suite};
+use super::suite::{AssertionType, Case, CasesSpec, Ids, Suite};
 use super::summary::{self, Stat};
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
@@ -416,25 +416,16 @@ fn validate(
             "a `rubric` assertion needs a judge: add `rubric: { judge: … }` to the suite",
         )));
     }
-    let mut ids = HashSet::new();
+    let mut ids = Ids::default();
     let mut segments = BTreeSet::new();
     let mut metrics = BTreeSet::new();
     let mut selected = 0u64;
-    for (i, case) in suite.cases()?.enumerate() {
+    let mut cases = suite.cases()?;
+    let mut i = 0;
+    while let Some(case) = cases.next() {
         let case = case?;
+        ids.check(suite, i, cases.line(), &case)?;
         let here = at(&format!("case `{}`", case.id));
-        if case.id.trim().is_empty() {
-            return Err(Error::invalid(at(&format!(
-                "case #{}: `id` is empty",
-                i + 1
-            ))));
-        }
-        if !ids.insert(case.id.clone()) {
-            return Err(Error::invalid(at(&format!(
-                "case id `{}` appears twice",
-                case.id
-            ))));
-        }
         let asserts = compile_case(&case, &here)?;
         if needs_judge(&asserts) && !has_judge {
             return Err(Error::invalid(format!(
@@ -451,6 +442,7 @@ fn validate(
         if selection.selects(i, &case) {
             selected += 1;
         }
+        i += 1;
     }
     let known = Known {
         criteria: suite

@@ -4,7 +4,7 @@
 //! read line by line ([`CaseReader`]) so a large dataset never sits in memory
 //! whole, and every bad line is reported with its line number.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
@@ -333,11 +333,14 @@ impl Suite {
             .and_then(|s| s.to_str())
             .unwrap_or(name_or_path)
             .to_string();
-        let text = crate::error::read_input_string(&path).map_err(|_| {
-            Error::invalid(format!(
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::invalid(format!(
                 "no suite `{name_or_path}`: `{label}` does not exist"
-            ))
+            )),
+            _ => Error::invalid(format!("cannot read `{label}`: {e}")),
         })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| crate::error::not_utf8(&label, e.as_bytes(), &e.utf8_error()))?;
         let spec: SuiteSpec = crate::workspace::yaml::from_str(Path::new(&label), &text)?;
         Ok(Suite {
             name,
@@ -393,6 +396,37 @@ impl Suite {
         }
     }
 
+    /// How errors name the file the cases are in: the cases file beside
+    /// the suite, or the suite itself for inline cases.
+    pub fn cases_label(&self) -> String {
+        match &self.spec.cases {
+            CasesSpec::File(file) => Path::new(&self.label)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(file)
+                .display()
+                .to_string(),
+            CasesSpec::Inline(_) => self.label.clone(),
+        }
+    }
+
+    /// The line of case `index` (0-based, in file order) in
+    /// [`Suite::cases_label`]: `line` when the reader knew it (JSONL), else
+    /// the line of the case's `id:` in the YAML. For errors only: it reads
+    /// the file again.
+    pub fn case_line(&self, index: usize, line: Option<usize>) -> Option<usize> {
+        if line.is_some() {
+            return line;
+        }
+        let i = index.to_string();
+        let (path, steps) = match &self.spec.cases {
+            CasesSpec::Inline(_) => (self.path.clone(), vec!["cases", &i, "id"]),
+            CasesSpec::File(_) => (self.cases_path()?, vec![&i, "id"]),
+        };
+        let text = std::fs::read_to_string(path).ok()?;
+        crate::workspace::yaml::line_at(&text, &steps)
+    }
+
     /// The suite's cases, read one at a time.
     pub fn cases(&self) -> Result<CaseReader, Error> {
         match &self.spec.cases {
@@ -400,12 +434,7 @@ impl Suite {
             CasesSpec::File(file) => {
                 let dir = self.path.parent().unwrap_or(Path::new("."));
                 let path = dir.join(file);
-                let label = Path::new(&self.label)
-                    .parent()
-                    .unwrap_or(Path::new(""))
-                    .join(file)
-                    .display()
-                    .to_string();
+                let label = self.cases_label();
                 if file.ends_with(".jsonl") {
                     let f = std::fs::File::open(&path).map_err(|e| {
                         Error::invalid(format!(
@@ -414,9 +443,11 @@ impl Suite {
                         ))
                     })?;
                     Ok(CaseReader::Jsonl {
-                        lines: std::io::BufReader::new(f).lines(),
+                        reader: std::io::BufReader::new(f),
+                        buf: Vec::new(),
                         label,
                         line: 0,
+                        offset: 0,
                     })
                 } else {
                     let cases: Vec<Case> = crate::workspace::yaml::load(&path).map_err(|e| {
@@ -429,14 +460,82 @@ impl Suite {
     }
 }
 
+/// The case ids of a suite read so far: an empty or repeated id is
+/// invalid, and the error names the file and line of each occurrence.
+#[derive(Debug, Default)]
+pub struct Ids(HashMap<String, (usize, Option<usize>)>);
+
+impl Ids {
+    /// Checks case `index` (0-based, in file order), read from JSONL `line`
+    /// if known ([`CaseReader::line`]).
+    pub fn check(
+        &mut self,
+        suite: &Suite,
+        index: usize,
+        line: Option<usize>,
+        case: &Case,
+    ) -> Result<(), Error> {
+        let at = |index: usize, line: Option<usize>| match suite.case_line(index, line) {
+            Some(l) => format!("{}:{l}", suite.cases_label()),
+            None => suite.cases_label(),
+        };
+        if case.id.trim().is_empty() {
+            return Err(Error::invalid(format!(
+                "`{}`: case #{}: `id` is empty",
+                at(index, line),
+                index + 1
+            )));
+        }
+        let Some(&(first, first_line)) = self.0.get(&case.id) else {
+            self.0.insert(case.id.clone(), (index, line));
+            return Ok(());
+        };
+        let message = match (
+            suite.case_line(first, first_line),
+            suite.case_line(index, line),
+        ) {
+            (Some(a), Some(b)) => format!(
+                "`{}:{b}`: case id `{}` appears twice (first at line {a})",
+                suite.cases_label(),
+                case.id
+            ),
+            _ => format!(
+                "`{}`: case id `{}` appears twice (cases #{} and #{})",
+                suite.cases_label(),
+                case.id,
+                first + 1,
+                index + 1
+            ),
+        };
+        Err(Error::invalid(message).with_hint("give every case its own id"))
+    }
+}
+
 /// Cases in file order; a line that does not parse is an error naming it.
+/// A JSONL file may start with a UTF-8 byte-order mark.
 pub enum CaseReader {
     Inline(std::vec::IntoIter<Case>),
     Jsonl {
-        lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+        reader: std::io::BufReader<std::fs::File>,
+        /// The bytes of the line being read.
+        buf: Vec<u8>,
         label: String,
+        /// The 1-based number of the last line read.
         line: usize,
+        /// The byte offset of the next line.
+        offset: u64,
     },
+}
+
+impl CaseReader {
+    /// The line of a JSONL file that the last case came from; `None` for
+    /// cases in YAML (see [`Suite::case_line`]).
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            CaseReader::Inline(_) => None,
+            CaseReader::Jsonl { line, .. } => Some(*line),
+        }
+    }
 }
 
 impl Iterator for CaseReader {
@@ -445,16 +544,45 @@ impl Iterator for CaseReader {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             CaseReader::Inline(it) => it.next().map(Ok),
-            CaseReader::Jsonl { lines, label, line } => loop {
-                let text = match lines.next()? {
-                    Ok(t) => t,
+            CaseReader::Jsonl {
+                reader,
+                buf,
+                label,
+                line,
+                offset,
+            } => loop {
+                buf.clear();
+                let start = *offset;
+                match reader.read_until(b'\n', buf) {
+                    Ok(0) => return None,
+                    Ok(n) => *offset += n as u64,
                     Err(e) => return Some(Err(Error::invalid(format!("`{label}`: {e}")))),
-                };
+                }
                 *line += 1;
+                let mut bytes = buf.strip_suffix(b"\n").unwrap_or(buf);
+                bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                let mut skipped = 0;
+                if *line == 1 {
+                    let rest = crate::workspace::text::strip_bom_bytes(bytes);
+                    skipped = (bytes.len() - rest.len()) as u64;
+                    bytes = rest;
+                }
+                let text = match std::str::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Some(Err(crate::error::not_utf8_in(
+                            label,
+                            bytes,
+                            &e,
+                            *line,
+                            start + skipped,
+                        )));
+                    }
+                };
                 if text.trim().is_empty() {
                     continue;
                 }
-                return Some(serde_json::from_str(&text).map_err(|e| {
+                return Some(serde_json::from_str(text).map_err(|e| {
                     let msg = e.to_string();
                     let msg = msg
                         .rfind(" at line ")

@@ -87,11 +87,12 @@ impl Provider for Replay {
 /// is not a recording (a merge-conflict marker, say) is invalid input
 /// naming `label:line`.
 pub fn read(path: &Path, label: &str) -> Result<Vec<(String, Recording)>, Error> {
-    let text = match std::fs::read_to_string(path) {
+    let raw = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(crate::error::io_invalid(path, &e)),
     };
+    let text = crate::workspace::text::strip_bom(&raw);
     let mut out = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         if line.trim().is_empty() {

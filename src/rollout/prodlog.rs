@@ -259,10 +259,14 @@ impl<R: BufRead> Iterator for Reader<R> {
                     ))));
                 }
             };
+            let text = match self.line {
+                1 => crate::workspace::text::strip_bom(&text),
+                _ => &text,
+            };
             if text.trim().is_empty() {
                 continue;
             }
-            return Some(parse_line(&text).map_err(|(column, message)| {
+            return Some(parse_line(text).map_err(|(column, message)| {
                 let at = match column {
                     Some(c) => format!("{}:{}:{c}", self.label, self.line),
                     None => format!("{}:{}", self.label, self.line),
@@ -386,6 +390,14 @@ mod tests {
         assert_eq!(l.field("tier").as_deref(), Some("3"));
         assert_eq!(l.field("outcome").as_deref(), Some("refusal"));
         assert_eq!(l.field("nope"), None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_starts_a_log_only() {
+        let lines = read(&format!("\u{feff}{GOOD}\n{GOOD}\n"));
+        assert!(lines.iter().all(Result::is_ok), "{lines:?}");
+        let msg = error_of(&format!("\n\u{feff}{GOOD}\n"));
+        assert!(msg.starts_with("`prod.jsonl:2:1`"), "{msg}");
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn lint_prompt(ws: &Workspace, name: &Name, suites: &[Suite], report: &mut Repor
                 Severity::Warning,
                 "unused-variable",
                 prompt_file.clone(),
-                crate::workspace::yaml::line_of(&artifact.source, &format!("{var}:")),
+                crate::workspace::yaml::line_at(&artifact.source, &["variables", var]),
                 format!("variable `{var}` is declared but no message uses it"),
             );
         }

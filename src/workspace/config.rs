@@ -298,7 +298,7 @@ impl Config {
 
     /// Checks that need more than one field.
     fn check(&self, path: &Path, text: &str) -> Result<(), Error> {
-        let at = |needle: &str| match crate::workspace::yaml::line_of(text, needle) {
+        let at = |steps: &[&str]| match crate::workspace::yaml::line_at(text, steps) {
             Some(line) => format!("{}:{line}", path.display()),
             None => path.display().to_string(),
         };
@@ -307,13 +307,13 @@ impl Config {
                 if !self.environments.contains_key(req) {
                     return Err(Error::invalid(format!(
                         "`{}`: environments.{name}.requires: unknown environment `{req}`",
-                        at(&format!("requires: {req}"))
+                        at(&["environments", name, "requires"])
                     )));
                 }
                 if req == name {
                     return Err(Error::invalid(format!(
                         "`{}`: environments.{name}.requires names itself",
-                        at(&format!("requires: {req}"))
+                        at(&["environments", name, "requires"])
                     )));
                 }
             }
@@ -322,15 +322,13 @@ impl Config {
             if let Err(e) = regex::Regex::new(pattern) {
                 return Err(Error::invalid(format!(
                     "`{}`: redaction.patterns.{name}: invalid regular expression: {e}",
-                    at(&format!("{name}:"))
+                    at(&["redaction", "patterns", name])
                 )));
             }
         }
         for (name, p) in &self.providers {
             if let Some(url) = p.base_url.as_deref().filter(|u| userinfo(u).is_some()) {
-                // Found by its value, which is never printed.
-                let line = crate::workspace::yaml::line_of(text, url)
-                    .or_else(|| crate::workspace::yaml::line_of(text, &format!("{name}:")));
+                let line = crate::workspace::yaml::line_at(text, &["providers", name, "base_url"]);
                 let at = match line {
                     Some(line) => format!("{}:{line}", path.display()),
                     None => path.display().to_string(),
@@ -348,13 +346,13 @@ impl Config {
             if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
                 return Err(Error::invalid(format!(
                     "`{}`: providers.{name}.rps must be a positive number, not {rps}",
-                    at(&format!("{name}:"))
+                    at(&["providers", name, "rps"])
                 )));
             }
             if let Some(t) = p.timeout_s.filter(|t| !(t.is_finite() && *t > 0.0)) {
                 return Err(Error::invalid(format!(
                     "`{}`: providers.{name}.timeout_s must be a positive number, not {t}",
-                    at(&format!("{name}:"))
+                    at(&["providers", name, "timeout_s"])
                 )));
             }
         }

@@ -12,6 +12,7 @@ pub mod fsio;
 pub mod git;
 pub mod name;
 pub mod schema;
+pub mod text;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

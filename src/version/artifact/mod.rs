@@ -74,7 +74,7 @@ impl Artifact {
             _ => Error::invalid(format!("cannot read `{at}`: {e}")),
         })?;
         let source = String::from_utf8(bytes.clone())
-            .map_err(|_| Error::invalid(format!("`{at}` is not valid UTF-8")))?;
+            .map_err(|e| crate::error::not_utf8(&at, &bytes, &e.utf8_error()))?;
         let spec: PromptSpec = crate::workspace::yaml::from_str(Path::new(&at), &source)?;
         let loader = Loader {
             dir: dir.to_path_buf(),
@@ -84,7 +84,7 @@ impl Artifact {
         if spec.name != *name {
             return Err(Error::invalid(format!(
                 "`{}`: name `{}` does not match its folder `{name}`",
-                loader.at("name:"),
+                loader.at(&["name"]),
                 spec.name
             )));
         }
@@ -96,9 +96,19 @@ impl Artifact {
         for (i, m) in spec.messages.iter().enumerate() {
             let (text, file) = match &m.source {
                 MessageSource::File(rel) => {
-                    let bytes = loader.read(rel, &format!("messages[{i}].file"))?;
-                    let text = String::from_utf8(bytes.clone()).map_err(|_| {
-                        Error::invalid(format!("`{label}/{}` is not valid UTF-8", rel.as_str()))
+                    let bytes = loader.read(
+                        rel,
+                        &format!("messages[{i}].file"),
+                        &["messages", &i.to_string(), "file"],
+                    )?;
+                    // A BOM here is kept: the text is the prompt, and its
+                    // parsed form is hashed (see `workspace::text`).
+                    let text = String::from_utf8(bytes.clone()).map_err(|e| {
+                        crate::error::not_utf8(
+                            &format!("{label}/{}", rel.as_str()),
+                            &bytes,
+                            &e.utf8_error(),
+                        )
                     })?;
                     files.insert(rel.as_str().to_string(), bytes);
                     (text, Some(rel.as_str().to_string()))
@@ -112,7 +122,7 @@ impl Artifact {
                 )),
                 None => Error::invalid(format!(
                     "`{}`: messages[{i}].template: {}",
-                    loader.at(text.lines().next().unwrap_or("template:")),
+                    loader.at(&["messages", &i.to_string(), "template"]),
                     e.message
                 )),
             })?;
@@ -133,7 +143,7 @@ impl Artifact {
             None => None,
             Some(SchemaSpec::Inline(map)) => Some(Value::Object(map.clone())),
             Some(SchemaSpec::File(rel)) => {
-                let bytes = loader.read(rel, "output_schema")?;
+                let bytes = loader.read(rel, "output_schema", &["output_schema"])?;
                 let value = loader.json(rel, &bytes)?;
                 if !value.is_object() {
                     return Err(Error::invalid(format!(
@@ -148,7 +158,7 @@ impl Artifact {
         let tools = match &spec.tools {
             None => None,
             Some(t) => {
-                let bytes = loader.read(&t.file, "tools.file")?;
+                let bytes = loader.read(&t.file, "tools.file", &["tools", "file"])?;
                 let value = loader.json(&t.file, &bytes)?;
                 files.insert(t.file.as_str().to_string(), bytes);
                 Some(value)
@@ -179,20 +189,20 @@ impl Artifact {
             if !is_variable_name(name) {
                 return Err(Error::invalid(format!(
                     "`{}`: variables: `{name}` is not a valid name (letters, digits, `_`)",
-                    loader.at(&format!("{name}:"))
+                    loader.at(&["variables", name])
                 )));
             }
             if var.required && var.default.is_some() {
                 return Err(Error::invalid(format!(
                     "`{}`: variables.{name}: `required: true` and a `default` contradict each other",
-                    loader.at(&format!("{name}:"))
+                    loader.at(&["variables", name])
                 )));
             }
             if let Some(p) = &var.pattern {
                 regex::Regex::new(p).map_err(|e| {
                     Error::invalid(format!(
                         "`{}`: variables.{name}.pattern: {e}",
-                        loader.at(&format!("{name}:"))
+                        loader.at(&["variables", name])
                     ))
                 })?;
             }
@@ -200,7 +210,7 @@ impl Artifact {
                 crate::version::artifact::variables::check(name, var, d).map_err(|e| {
                     Error::invalid(format!(
                         "`{}`: variables.{name}.default: {e}",
-                        loader.at(&format!("{name}:"))
+                        loader.at(&["variables", name])
                     ))
                 })?;
             }
@@ -329,16 +339,18 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    /// `label/prompt.yaml:LINE` for the first line containing `needle`.
-    fn at(&self, needle: &str) -> String {
-        match crate::workspace::yaml::line_of(self.source, needle) {
+    /// `label/prompt.yaml:LINE` for the node at `path` (see
+    /// [`crate::workspace::yaml::line_at`]).
+    fn at(&self, path: &[&str]) -> String {
+        match crate::workspace::yaml::line_at(self.source, path) {
             Some(line) => format!("{}/{PROMPT_FILE}:{line}", self.label),
             None => format!("{}/{PROMPT_FILE}", self.label),
         }
     }
 
-    fn read(&self, rel: &RelPath, field: &str) -> Result<Vec<u8>, Error> {
-        let at = self.at(rel.as_str());
+    /// Reads the file that `field` (at `path` in `prompt.yaml`) names.
+    fn read(&self, rel: &RelPath, field: &str, path: &[&str]) -> Result<Vec<u8>, Error> {
+        let at = self.at(path);
         let path = self.dir.join(rel.as_str());
         let meta = std::fs::symlink_metadata(&path);
         if meta
@@ -378,6 +390,7 @@ impl Loader<'_> {
     }
 
     fn json(&self, rel: &RelPath, bytes: &[u8]) -> Result<Value, Error> {
+        let bytes = crate::workspace::text::strip_bom_bytes(bytes);
         serde_json::from_slice(bytes).map_err(|e| {
             Error::invalid(format!(
                 "`{}/{}:{}:{}`: invalid JSON: {}",
@@ -402,7 +415,7 @@ impl Artifact {
         if config.providers.contains_key(p) {
             return Ok(());
         }
-        let line = crate::workspace::yaml::line_of(&self.source, "provider")
+        let line = crate::workspace::yaml::line_at(&self.source, &["model", "provider"])
             .map(|l| format!(":{l}"))
             .unwrap_or_default();
         let mut err = Error::invalid(format!(

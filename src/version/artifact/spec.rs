@@ -269,19 +269,34 @@ pub enum SchemaSpec {
 }
 
 // By hand rather than `untagged`, which would replace a precise error (a path
-// outside the folder) with "did not match any variant".
+// outside the folder) with "did not match any variant". A visitor rather than
+// a `Value` read first, so that an error is raised while the parser is at the
+// value and carries its line, not the line where `prompt.yaml` starts.
 impl<'de> Deserialize<'de> for SchemaSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match Value::deserialize(d)? {
-            Value::String(s) => RelPath::try_from(s)
-                .map(SchemaSpec::File)
-                .map_err(D::Error::custom),
-            Value::Object(map) => Ok(SchemaSpec::Inline(map)),
-            _ => Err(D::Error::custom(
-                "output_schema is a file name or an inline JSON Schema object",
-            )),
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = SchemaSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a file name or an inline JSON Schema object")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SchemaSpec, E> {
+                RelPath::try_from(s.to_string())
+                    .map(SchemaSpec::File)
+                    .map_err(E::custom)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SchemaSpec, A::Error> {
+                serde_json::Map::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(SchemaSpec::Inline)
+            }
         }
+        d.deserialize_any(Either)
     }
 }
 
