@@ -12,6 +12,7 @@ mod eval;
 mod evidence;
 mod exits;
 mod hashing;
+mod hostile;
 mod input_errors;
 mod release;
 mod render;

@@ -3,7 +3,8 @@
 //! Every promptctl file is read into wire structs with `deny_unknown_fields`;
 //! unknown keys are usually typos, so the error names the closest valid key.
 //! The YAML parser caps alias expansion, so an alias bomb fails fast instead
-//! of eating memory.
+//! of eating memory; nesting is bounded before the parser starts
+//! ([`super::nesting`]), so a document a million brackets deep fails fast too.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -14,6 +15,13 @@ use crate::error::Error;
 
 /// Parses `text` (read from `path`) into `T`, or an error naming file:line:column.
 pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+    use super::nesting::{MAX_DEPTH, too_deep};
+    if let Some((line, column)) = too_deep(text, MAX_DEPTH) {
+        return Err(Error::invalid(format!(
+            "`{}:{line}:{column}`: nesting deeper than {MAX_DEPTH} levels; refusing to parse",
+            path.display()
+        )));
+    }
     serde_yaml::from_str(text).map_err(|e| parse_error(path, &e))
 }
 
@@ -53,7 +61,10 @@ fn explain(message: &str) -> String {
         return "too many alias expansions (is this an alias bomb?); refusing to expand".into();
     }
     if message.contains("recursion limit exceeded") {
-        return "nesting too deep; refusing to parse".into();
+        return format!(
+            "nesting deeper than {} levels; refusing to parse",
+            super::nesting::MAX_DEPTH
+        );
     }
     message.to_string()
 }
