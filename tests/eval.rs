@@ -43,6 +43,9 @@ struct Limits {
     timeout_s: f64,
     retries: u32,
     max_in_flight: u32,
+    /// High, so that tests of retries see every retry: the circuit breaker
+    /// has its own tests (`hostile.rs`).
+    circuit_breaker: u32,
 }
 
 impl Default for Limits {
@@ -51,16 +54,17 @@ impl Default for Limits {
             timeout_s: 2.0,
             retries: 2,
             max_in_flight: 8,
+            circuit_breaker: 100,
         }
     }
 }
 
 fn config(openai: &str, anthropic: &str, l: Limits) -> String {
-    let (t, r, m) = (l.timeout_s, l.retries, l.max_in_flight);
+    let (t, r, m, b) = (l.timeout_s, l.retries, l.max_in_flight, l.circuit_breaker);
     format!(
         r#"providers:
-  fake:   {{ type: openai, base_url: "{openai}", api_key_env: {OPENAI_KEY_ENV}, timeout_s: {t}, retries: {r}, max_in_flight: {m} }}
-  claude: {{ type: anthropic, base_url: "{anthropic}", api_key_env: {ANTHROPIC_KEY_ENV}, timeout_s: {t}, retries: {r}, max_in_flight: {m} }}
+  fake:   {{ type: openai, base_url: "{openai}", api_key_env: {OPENAI_KEY_ENV}, timeout_s: {t}, retries: {r}, max_in_flight: {m}, circuit_breaker: {b} }}
+  claude: {{ type: anthropic, base_url: "{anthropic}", api_key_env: {ANTHROPIC_KEY_ENV}, timeout_s: {t}, retries: {r}, max_in_flight: {m}, circuit_breaker: {b} }}
   echo:   {{ type: echo }}
   replay: {{ type: replay }}
 prices: {{ gpt-4o-mini: {{ input: 0.15, output: 0.60 }}, gpt-4o: {{ input: 2.5, output: 10 }} }}
@@ -751,7 +755,7 @@ fn a_server_that_is_down_is_an_error_within_budget() {
     let limits = Limits {
         timeout_s: 2.0,
         retries: 1,
-        max_in_flight: 8,
+        ..Limits::default()
     };
     let ws = workspace_at(&openai, &anthropic, limits);
     write_suite(&ws, 3);

@@ -13,6 +13,7 @@ mod evidence;
 mod exits;
 mod files;
 mod hashing;
+mod hostile;
 mod input_errors;
 mod messages;
 mod promote_gate;

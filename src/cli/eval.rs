@@ -1,7 +1,9 @@
 //! `promptctl eval`: run a suite, gate on it, report it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use super::context::Context;
 use super::exit::{ExitStatus, answer, answer_as, print_error};
@@ -13,6 +15,7 @@ use crate::eval::report;
 use crate::eval::results::{Run, RunHeader};
 use crate::eval::session::{self, Options};
 use crate::eval::stop::Signal;
+use crate::workspace::bounded::Bound;
 use crate::workspace::name::PromptRef;
 
 /// Evaluate a prompt against a suite and gate on the result
@@ -43,10 +46,16 @@ pub struct Args {
     /// Use this provider for the judge (default: the suite's; under `replay`, the cassette)
     #[arg(long)]
     judge_provider: Option<String>,
-    /// Cases evaluated at once
-    #[arg(short = 'j', long, default_value_t = crate::eval::runner::DEFAULT_CONCURRENCY, env = crate::workspace::env::PROMPTCTL_CONCURRENCY)]
+    /// Cases evaluated at once (1 to 10000)
+    #[arg(
+        short = 'j',
+        long,
+        default_value_t = crate::eval::runner::DEFAULT_CONCURRENCY,
+        env = crate::workspace::env::PROMPTCTL_CONCURRENCY,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000)
+    )]
     concurrency: usize,
-    /// Requests per second to the provider (overrides its `rps`)
+    /// Requests per second to the provider (overrides its `rps`; 0.001 to 10000)
     #[arg(long)]
     rps: Option<f64>,
     /// Do not read or write the response cache
@@ -73,7 +82,7 @@ pub struct Args {
     /// Compare with a version's latest saved run, or a run file
     #[arg(long, value_name = "VERSION|RUN.json")]
     baseline: Option<String>,
-    /// Stop after this many seconds; unfinished cases are errors (exit 3)
+    /// Stop after this many seconds (at most 604800, 7 days); unfinished cases are errors (exit 3)
     #[arg(long, value_name = "SECONDS", env = crate::workspace::env::PROMPTCTL_MAX_TIME)]
     max_time: Option<f64>,
     /// Report format on stdout (or in `-o FILE`)
@@ -104,16 +113,27 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
+/// The longest `--max-time`: a week, far beyond any CI job, and far from
+/// where a `Duration` overflows.
+const MAX_TIME: Bound = Bound {
+    min: 0.0,
+    min_excluded: true,
+    max: 604_800.0,
+    unit: "seconds",
+};
+
+/// How often a run without a progress bar says how far it got, unless
+/// `PROMPTCTL_HEARTBEAT` says otherwise.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
 pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
-    if let Some(t) = args.max_time.filter(|t| !(t.is_finite() && *t > 0.0)) {
-        return Err(Error::invalid(format!(
-            "`--max-time {t}` must be a positive number of seconds"
-        ))
-        .into());
-    }
-    if let Some(r) = args.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
-        return Err(Error::invalid(format!("`--rps {r}` must be a positive number")).into());
-    }
+    let flag = |name: &str, bound: &Bound, v: Option<f64>| match v.map(|v| bound.check(v)) {
+        Some(Err(why)) => Err(Error::invalid(format!("`{name}`: {why}"))),
+        _ => Ok(()),
+    };
+    flag("--max-time", &MAX_TIME, args.max_time)?;
+    flag("--rps", &crate::workspace::config::bounds::RPS, args.rps)?;
+    let heartbeat = heartbeat_interval()?;
     let ws = ctx.workspace()?;
     let opts = Options {
         prompt: args.prompt,
@@ -134,16 +154,36 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let bar = ctx
         .printer
         .progress("{spinner} {pos}/{len} cases [{bar:30}] {per_sec} eta {eta} {msg}");
-    let mut on_total = |n: u64| bar.set_length(n);
-    let mut failed = 0u64;
+    let progress = Progress::default();
+    let mut on_total = |n: u64| {
+        bar.set_length(n);
+        progress.lock().total = Some(n);
+    };
     let mut on_done = |r: &crate::eval::results::CaseResult| {
+        let failed = {
+            let mut p = progress.lock();
+            p.done += 1;
+            p.failed += u64::from(!r.passed);
+            p.failed
+        };
         if !r.passed {
-            failed += 1;
             bar.set_message(format!("{failed} failing"));
         }
         bar.inc(1);
     };
-    let outcome = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done)?;
+    // Without a progress bar (stderr is not a terminal: a CI log), a line
+    // every so often shows the run is alive, and how far it got.
+    let beat = heartbeat.filter(|_| bar.is_hidden() && !ctx.printer.quiet);
+    let outcome = std::thread::scope(|scope| {
+        let (stop, stopped) = mpsc::channel::<()>();
+        if let Some(every) = beat {
+            let (p, progress, suite) = (ctx.printer, &progress, args.suite.as_str());
+            scope.spawn(move || heartbeat_lines(p, suite, progress, every, &stopped));
+        }
+        let outcome = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done);
+        drop(stop);
+        outcome
+    })?;
     bar.finish_and_clear();
     let h = &outcome.header;
     // The verdict is decided; from here on, output can only make a pass
@@ -180,6 +220,84 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
         ));
     }
     Ok(verdict(p, &h.verdict).with_outputs_written(written))
+}
+
+/// How far a run got, for the heartbeat: what `on_total` and `on_done` saw.
+#[derive(Default)]
+struct Progress(Mutex<Counts>);
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    /// `None` while the cases are still being checked.
+    total: Option<u64>,
+    done: u64,
+    failed: u64,
+}
+
+impl Progress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The heartbeat's interval: `PROMPTCTL_HEARTBEAT` seconds (`0`: none),
+/// else [`HEARTBEAT`].
+fn heartbeat_interval() -> Result<Option<Duration>, Error> {
+    let var = crate::workspace::env::PROMPTCTL_HEARTBEAT;
+    let Some(value) = std::env::var_os(var).filter(|v| !v.is_empty()) else {
+        return Ok(Some(HEARTBEAT));
+    };
+    match value.to_str().and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(0) => Ok(None),
+        Some(secs @ 1..=3600) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(Error::invalid(format!(
+            "`{var}={}` must be a whole number of seconds from 1 to 3600, or 0 for no heartbeat",
+            value.to_string_lossy()
+        ))),
+    }
+}
+
+/// Says every `every` how far the run got, on stderr, until `stop` is
+/// dropped: `eval `t`: 37/200 cases done, 3 failing, 1m10s elapsed`.
+fn heartbeat_lines(
+    p: &Printer,
+    suite: &str,
+    progress: &Progress,
+    every: Duration,
+    stop: &mpsc::Receiver<()>,
+) {
+    let started = Instant::now();
+    let mut before: Option<u64> = None;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let now = *progress.lock();
+        let elapsed = clock(started.elapsed());
+        let line = match now.total {
+            None => format!("eval `{suite}`: checking the cases, {elapsed} elapsed"),
+            Some(total) => {
+                let stalled = if before == Some(now.done) {
+                    format!("; none finished in the last {}", clock(every))
+                } else {
+                    String::new()
+                };
+                before = Some(now.done);
+                format!(
+                    "eval `{suite}`: {}/{total} cases done, {} failing, {elapsed} elapsed{stalled}",
+                    now.done, now.failed
+                )
+            }
+        };
+        p.status(&line);
+    }
+}
+
+/// `9s`, `1m10s`, `2h05m`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// Writes the report in `format` to `output` (atomically) or to stdout.

@@ -74,6 +74,9 @@ mod tests {
             rps: None,
             timeout_s: None,
             retries: None,
+            circuit_breaker: None,
+            max_retry_wait_s: None,
+            max_response_bytes: None,
             api_key: None,
         }
     }

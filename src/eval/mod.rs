@@ -1,6 +1,7 @@
 //! Evaluation: suites, cases and (in time) the runner, assertions and gates.
 
 pub mod assertions;
+pub mod breaker;
 pub mod cache;
 pub mod case;
 pub mod gates;

@@ -5,8 +5,10 @@
 //! finish. Every call, the judge's included, passes the provider's
 //! `max_in_flight` semaphore and `rps` limiter (GCRA, burst 1) and is retried
 //! on 429/5xx/transport errors with full-jitter exponential backoff that
-//! honours `Retry-After`. A refused key stops the run; a deadline or a
-//! signal ([`super::stop`]) stops it too. Every case not finished then is
+//! honours `Retry-After` up to the provider's `max_retry_wait_s` (a longer
+//! hint fails the case at once). A refused key stops the run; so do a
+//! deadline, a signal ([`super::stop`]) and a provider the circuit breaker
+//! ([`super::breaker`]) declared down. Every case not finished then is
 //! recorded as an error, never dropped. Only a case that completed (with no
 //! error) hands back its recordings for `--record`. Every answer is scrubbed
 //! of the workspace's keys as it arrives, before the cache, the judge, a
@@ -24,6 +26,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::assertions::{Compiled, Observed, Outcome};
+use super::breaker::Breaker;
 use super::cache::Cache;
 use super::judge::{self, Judge};
 use super::results::{CaseResult, Spool};
@@ -33,6 +36,7 @@ use super::summary::Stat;
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
 use crate::privacy::secrets::Secrets;
+use crate::provider::chat::Limits;
 use crate::provider::replay::Recording;
 use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
 use crate::version::artifact::Artifact;
@@ -41,21 +45,29 @@ use crate::workspace::config::Price;
 /// Cases in flight at once when `-j` is not given.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
-/// A provider's shared limits: in-flight slots and a request rate.
+/// A provider's shared limits: in-flight slots, a request rate, and the
+/// circuit breaker that declares it down.
 pub struct Limiter {
     slots: Semaphore,
     rate: Option<governor::DefaultDirectRateLimiter>,
+    breaker: Breaker,
 }
 
 impl Limiter {
-    pub fn new(max_in_flight: usize, rps: Option<f64>) -> Limiter {
-        let rate = rps.filter(|r| r.is_finite() && *r > 0.0).and_then(|r| {
-            governor::Quota::with_period(Duration::from_secs_f64(1.0 / r))
-                .map(|q| governor::RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
-        });
+    /// The limiter of provider `name`. Its `rps` (from `promptctl.yaml` or
+    /// `--rps`) has been checked against its bounds.
+    pub fn new(name: &str, limits: &Limits) -> Limiter {
+        let rate = limits
+            .rps
+            .filter(|r| r.is_finite() && *r >= 1e-6)
+            .and_then(|r| {
+                governor::Quota::with_period(Duration::from_secs_f64(1.0 / r))
+                    .map(|q| governor::RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)))
+            });
         Limiter {
-            slots: Semaphore::new(max_in_flight.max(1)),
+            slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             rate,
+            breaker: Breaker::new(name, limits.circuit_breaker),
         }
     }
 }
@@ -256,7 +268,8 @@ fn redact_vars(plan: &Plan, vars: &BTreeMap<String, Value>) -> BTreeMap<String, 
 
 type TaskOutput = Result<(CaseResult, Vec<Recording>), String>;
 
-/// Evaluates one job. `Err` only for what must stop the run (a refused key).
+/// Evaluates one job. `Err` only for what must stop the run (a refused key,
+/// a provider that is down).
 async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     let mut r = skeleton(&plan, &job);
     let mut recordings = Vec::new();
@@ -291,7 +304,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     };
     let called = match call(&plan.target, &request, &plan, job.sample).await {
         Ok(c) => c,
-        Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
+        Err((CallError::Auth(m) | CallError::Down(m), _)) => return Err(clean.text(&m)),
         Err((e, attempts)) => {
             r.attempts = attempts;
             let hint =
@@ -366,7 +379,9 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                 .request(input, expected.as_deref(), &output, &criteria);
             let verdict = match call(&jp.target, &jreq, &plan, job.sample).await {
                 Ok(c) => c,
-                Err((CallError::Auth(m), _)) => return Err(clean.text(&m)),
+                Err((CallError::Auth(m) | CallError::Down(m), _)) => {
+                    return Err(clean.text(&m));
+                }
                 Err((e, _)) => {
                     r.output = Some(clean.text(&output));
                     r.assertions = outcomes;
@@ -536,8 +551,12 @@ async fn call(
         .with_max_delay(Duration::from_secs(30))
         .with_factor(2.0)
         .with_max_times(limits.retries as usize);
+    let breaker = &target.limiter.breaker;
+    let down = |why: &str| CallError::Down(why.to_string());
     let once = || async {
-        attempts.fetch_add(1, Ordering::Relaxed);
+        if let Some(why) = breaker.down() {
+            return Err(down(why));
+        }
         let _slot = target
             .limiter
             .slots
@@ -547,9 +566,31 @@ async fn call(
         if let Some(rate) = &target.limiter.rate {
             rate.until_ready().await;
         }
+        // It may have gone down while this call waited for its turn.
+        if let Some(why) = breaker.down() {
+            return Err(down(why));
+        }
+        attempts.fetch_add(1, Ordering::Relaxed);
         let start = Instant::now();
-        let response = provider.complete(req).await?;
-        Ok::<_, CallError>((response, start.elapsed()))
+        match provider.complete(req).await {
+            Ok(response) => {
+                breaker.answered();
+                Ok((response, start.elapsed()))
+            }
+            Err(CallError::NoAnswer(message)) => match breaker.no_answer(&message) {
+                Some(why) => Err(down(why)),
+                None => Err(CallError::NoAnswer(message)),
+            },
+            Err(e) => {
+                breaker.answered();
+                match e.retry_after() {
+                    Some(wait) if wait > limits.max_retry_wait => {
+                        Err(CallError::Fatal(too_long_a_wait(&e, wait, limits)))
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
     };
     let (response, elapsed) = once
         .retry(backoff)
@@ -559,14 +600,18 @@ async fn call(
         .await
         .map_err(|e| {
             let n = attempts.load(Ordering::Relaxed);
+            let gave_up = |message: String| {
+                format!(
+                    "{message} (gave up after {n} attempt{})",
+                    if n == 1 { "" } else { "s" }
+                )
+            };
             let e = match e {
                 CallError::Retryable { message, .. } => CallError::Retryable {
-                    message: format!(
-                        "{message} (gave up after {n} attempt{})",
-                        if n == 1 { "" } else { "s" }
-                    ),
+                    message: gave_up(message),
                     retry_after: None,
                 },
+                CallError::NoAnswer(message) => CallError::NoAnswer(gave_up(message)),
                 other => other,
             };
             (e, n)
@@ -593,6 +638,18 @@ fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
         response.content = clean;
     }
     response
+}
+
+/// Why a case fails without waiting: the server asked for a longer pause
+/// than `max_retry_wait_s` allows (a `Retry-After: 86400` would otherwise
+/// hold the run for a day).
+fn too_long_a_wait(e: &CallError, wait: Duration, limits: &Limits) -> String {
+    format!(
+        "{e}; it asked to wait {:.0} s before a retry (`Retry-After`), longer than \
+         `max_retry_wait_s` allows ({} s): not waiting",
+        wait.as_secs_f64().ceil(),
+        limits.max_retry_wait.as_secs_f64()
+    )
 }
 
 /// "Full jitter": uniform in [0, d] (AWS architecture blog, 2015).

@@ -307,12 +307,7 @@ fn build_targets(
         }
         let limiter = limiters
             .entry(name.to_string())
-            .or_insert_with(|| {
-                Arc::new(Limiter::new(
-                    endpoint.limits.max_in_flight,
-                    endpoint.limits.rps,
-                ))
-            })
+            .or_insert_with(|| Arc::new(Limiter::new(name, &endpoint.limits)))
             .clone();
         Ok(Target { endpoint, limiter })
     };

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::workspace::Workspace;
+use crate::workspace::bounded;
 
 /// The whole of an eval suite file, `evals/<suite>.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -216,42 +217,42 @@ pub struct Gates {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "pass_rate"
+        deserialize_with = "rate"
     )]
     pub pass_rate: Option<f64>,
     /// Criterion → the least mean judge score, 0..1.
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "criteria"
+        deserialize_with = "rates"
     )]
     pub criteria: BTreeMap<String, f64>,
     /// The most share of cases that could not be evaluated (default 0).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "max_error_rate"
+        deserialize_with = "rate"
     )]
     pub max_error_rate: Option<f64>,
     /// The most 95th-percentile latency, in milliseconds.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "latency_p95_ms"
+        deserialize_with = "amount"
     )]
     pub latency_p95_ms: Option<f64>,
     /// The most the run may cost, in USD.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "max_cost_usd"
+        deserialize_with = "amount"
     )]
     pub max_cost_usd: Option<f64>,
     /// The most the pass rate may drop against `--baseline`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "max_regression"
+        deserialize_with = "rate"
     )]
     pub max_regression: Option<f64>,
     /// Segment → gates for the cases of that segment.
@@ -259,12 +260,17 @@ pub struct Gates {
     pub segments: BTreeMap<String, SegmentGates>,
 }
 
-crate::keyed!(pass_rate, opt_rate, Option<f64>);
-crate::keyed!(max_error_rate, opt_rate, Option<f64>);
-crate::keyed!(max_regression, opt_rate, Option<f64>);
-crate::keyed!(latency_p95_ms, opt_amount, Option<f64>);
-crate::keyed!(max_cost_usd, opt_amount, Option<f64>);
-crate::keyed!(criteria, rate_map, BTreeMap<String, f64>);
+fn rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    bounded::optional_f64(d, &bounded::RATE)
+}
+
+fn amount<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    bounded::optional_f64(d, &bounded::AMOUNT)
+}
+
+fn rates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
+    bounded::map_f64(d, &bounded::RATE)
+}
 
 impl Gates {
     /// No gate is set (no `gates:`, or `gates: {}`): the strict default
@@ -288,14 +294,14 @@ pub struct SegmentGates {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "pass_rate"
+        deserialize_with = "rate"
     )]
     pub pass_rate: Option<f64>,
     /// Criterion → the least mean judge score in this segment, 0..1.
     #[serde(
         default,
         skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "criteria"
+        deserialize_with = "rates"
     )]
     pub criteria: BTreeMap<String, f64>,
 }

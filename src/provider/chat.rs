@@ -56,13 +56,26 @@ pub enum CallError {
     /// The key was refused (401/403) or is missing: stop the whole run.
     #[error("{0}")]
     Auth(String),
-    /// Worth another try: 429, 5xx, a timeout, a dropped connection, a garbled body.
+    /// Worth another try: 429, 5xx, a garbled body.
     #[error("{message}")]
     Retryable {
         message: String,
         retry_after: Option<Duration>,
     },
-    /// This case cannot succeed (400, 404, 422, a missing recording).
+    /// No answer at all: a timeout, a refused connection, a connection
+    /// dropped before the answer was read. Worth another try, and counted by
+    /// the runner's circuit breaker, which declares a provider that keeps
+    /// giving no answer down.
+    #[error("{0}")]
+    NoAnswer(String),
+    /// The provider's circuit breaker is open: it gave no answer too many
+    /// times in a row. Never returned by a provider: the runner says so, and
+    /// stops the whole run.
+    #[error("{0}")]
+    Down(String),
+    /// This case cannot succeed (400, 404, 422, a missing recording, an
+    /// answer over `max_response_bytes`, a `Retry-After` over
+    /// `max_retry_wait_s`).
     #[error("{0}")]
     Fatal(String),
 }
@@ -76,7 +89,7 @@ impl CallError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self, CallError::Retryable { .. })
+        matches!(self, CallError::Retryable { .. } | CallError::NoAnswer(_))
     }
 }
 
@@ -104,4 +117,10 @@ pub struct Limits {
     pub rps: Option<f64>,
     pub timeout: Duration,
     pub retries: u32,
+    /// Calls in a row without an answer after which the provider is down.
+    pub circuit_breaker: u32,
+    /// The longest single wait a `Retry-After` may ask for.
+    pub max_retry_wait: Duration,
+    /// The largest response body read.
+    pub max_response_bytes: u64,
 }

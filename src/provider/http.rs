@@ -3,9 +3,14 @@
 //!
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
 //! `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`;
-//! 401 and 403 stop the run; any other 4xx fails the case at once.
-//! [`Connection::probe`] is `doctor`'s health check over the same client,
-//! with the same scrubbing of every message a server sends back.
+//! 401 and 403 stop the run; any other 4xx fails the case at once. No answer
+//! at all (a timeout, a refused or dropped connection) is
+//! [`CallError::NoAnswer`], which the runner's circuit breaker counts.
+//!
+//! A body is read chunk by chunk and never past the connection's
+//! `max_response_bytes`: an answer over it fails its case without being held
+//! in memory whole. [`Connection::probe`] is `doctor`'s health check over the
+//! same client, with the same scrubbing of every message a server sends back.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +29,13 @@ pub struct Connection {
     pub key: Option<ApiKey>,
     pub key_env: Option<String>,
     pub client: reqwest::Client,
+    /// The largest answer body read; a larger one fails the call.
+    pub max_body: u64,
 }
+
+/// How much of an error answer (or a health check's) is read: enough for
+/// the provider's message, which is all that is shown of it.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 impl Connection {
     /// `path` is appended to `base_url` (trailing `/` trimmed) to make the URL.
@@ -35,6 +46,7 @@ impl Connection {
         key: Option<ApiKey>,
         key_env: Option<String>,
         timeout: Duration,
+        max_body: u64,
     ) -> Result<Connection, Error> {
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(Connection {
@@ -44,6 +56,7 @@ impl Connection {
             key,
             key_env,
             client: client(timeout)?,
+            max_body,
         })
     }
 
@@ -60,6 +73,7 @@ impl Connection {
             self.key.as_ref(),
             request,
             body,
+            self.max_body,
         )
         .await
     }
@@ -97,13 +111,13 @@ impl Connection {
         };
         let started = Instant::now();
         let request = auth(self.client.get(&self.url), key);
-        let response = match request.send().await {
+        let mut response = match request.send().await {
             Ok(r) => r,
             Err(e) => return Probe::Unreachable(transport(&self.name, &e, &scrub).to_string()),
         };
         let status = response.status();
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
+        let bytes = match read_up_to(&mut response, ERROR_BODY_BYTES).await {
+            Ok((b, _)) => b,
             Err(e) => return Probe::Unreachable(transport(&self.name, &e, &scrub).to_string()),
         };
         let elapsed = started.elapsed();
@@ -148,29 +162,51 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::incomplete(format!("cannot build the HTTP client: {e}")))
 }
 
-/// Sends a JSON POST and returns the parsed JSON body of a 2xx answer.
+/// Sends a JSON POST and returns the parsed JSON body of a 2xx answer. A
+/// 2xx body over `max_body` bytes is [`CallError::Fatal`], found out from
+/// its `Content-Length` before a byte is read or, without one, once that
+/// many bytes have come.
 pub async fn post_json(
     provider: &str,
     key_env: Option<&str>,
     key: Option<&ApiKey>,
     request: reqwest::RequestBuilder,
     body: &serde_json::Value,
+    max_body: u64,
 ) -> Result<serde_json::Value, CallError> {
     let scrub = |s: String| match key {
         Some(k) => k.scrub(&s),
         None => crate::privacy::secrets::mask(&s),
     };
-    let response = request
+    let mut response = request
         .json(body)
         .send()
         .await
         .map_err(|e| transport(provider, &e, &scrub))?;
     let status = response.status();
     let retry_after = retry_after(response.headers());
-    let bytes = response
-        .bytes()
+    let too_large = |this: String| {
+        CallError::Fatal(format!(
+            "provider `{provider}` sent an answer larger than `max_response_bytes` \
+             ({max_body} bytes; {this}); it was not read"
+        ))
+    };
+    if status.is_success()
+        && let Some(length) = response.content_length().filter(|n| *n > max_body)
+    {
+        return Err(too_large(format!("this one: {length} bytes")));
+    }
+    let cap = if status.is_success() {
+        max_body
+    } else {
+        ERROR_BODY_BYTES
+    };
+    let (bytes, whole) = read_up_to(&mut response, cap)
         .await
         .map_err(|e| transport(provider, &e, &scrub))?;
+    if status.is_success() && !whole {
+        return Err(too_large("reading stopped there".into()));
+    }
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| CallError::Retryable {
             message: format!("provider `{provider}` sent a body that is not JSON ({e})"),
@@ -180,6 +216,30 @@ pub async fn post_json(
     let detail = error_detail(&bytes);
     let message = scrub(format!("provider `{provider}` answered {status}: {detail}"));
     Err(classify(status, message, retry_after, key_env))
+}
+
+/// Reads at most `cap` bytes of a body, chunk by chunk, and whether that
+/// was all of it. Reading stops at the cap: whatever else the server sends
+/// is never held in memory, and the connection is dropped with the response.
+async fn read_up_to(
+    response: &mut reqwest::Response,
+    cap: u64,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let expected = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut body = Vec::with_capacity(expected.min(cap).min(1 << 20));
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
 }
 
 fn classify(
@@ -214,10 +274,7 @@ fn transport<F: Fn(String) -> String>(provider: &str, e: &reqwest::Error, scrub:
     while let Some(next) = cause.source() {
         cause = next;
     }
-    CallError::Retryable {
-        message: scrub(format!("provider `{provider}`: {what}: {cause}")),
-        retry_after: None,
-    }
+    CallError::NoAnswer(scrub(format!("provider `{provider}`: {what}: {cause}")))
 }
 
 /// The provider's own error message, from either API's error shape.

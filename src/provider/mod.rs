@@ -5,6 +5,8 @@
 //! limits, retries and the response cache, so every provider gets them the
 //! same way. Errors are classified here, once, by what the runner should do
 //! next: retry, give up on this case, or stop the whole run (auth refused).
+//! No answer at all is its own kind ([`CallError::NoAnswer`]), which the
+//! runner's circuit breaker counts to declare a provider down.
 
 pub mod anthropic;
 pub mod chat;
@@ -49,14 +51,17 @@ pub fn build(
         }
         return Err(err);
     };
-    let limits = Limits {
-        max_in_flight: p.max_in_flight.unwrap_or(16).max(1) as usize,
-        rps: p.rps,
-        timeout: Duration::from_secs_f64(p.timeout_s.unwrap_or(60.0)),
-        retries: p.retries.unwrap_or(4),
+    let limits = limits(p);
+    let connect = |default_base: &str, path: &str| {
+        connection(
+            name,
+            p,
+            default_base,
+            path,
+            limits.timeout,
+            limits.max_response_bytes,
+        )
     };
-    let connect =
-        |default_base: &str, path: &str| connection(name, p, default_base, path, limits.timeout);
     let provider: Arc<dyn Provider> = match p.kind {
         ProviderType::Openai => Arc::new(openai::OpenAi::new(connect(
             openai::OpenAi::DEFAULT_BASE_URL,
@@ -81,6 +86,30 @@ pub fn build(
     })
 }
 
+/// Calls in a row without an answer after which a provider is down, when
+/// `circuit_breaker` is not set.
+pub const DEFAULT_CIRCUIT_BREAKER: u32 = 5;
+/// The longest `Retry-After` obeyed, when `max_retry_wait_s` is not set.
+pub const DEFAULT_MAX_RETRY_WAIT_S: f64 = 60.0;
+/// The largest answer read (8 MiB), when `max_response_bytes` is not set.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A provider's limits from `promptctl.yaml`, with the defaults for those
+/// not set. The config loader has checked every value's bounds.
+fn limits(p: &crate::workspace::config::Provider) -> Limits {
+    Limits {
+        max_in_flight: p.max_in_flight.unwrap_or(16).max(1) as usize,
+        rps: p.rps,
+        timeout: Duration::from_secs_f64(p.timeout_s.unwrap_or(60.0)),
+        retries: p.retries.unwrap_or(4),
+        circuit_breaker: p.circuit_breaker.unwrap_or(DEFAULT_CIRCUIT_BREAKER).max(1),
+        max_retry_wait: Duration::from_secs_f64(
+            p.max_retry_wait_s.unwrap_or(DEFAULT_MAX_RETRY_WAIT_S),
+        ),
+        max_response_bytes: p.max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+    }
+}
+
 /// The connection to a network provider at `path` under its base URL, with
 /// its key read from the environment (an error naming the variable if unset).
 fn connection(
@@ -89,13 +118,22 @@ fn connection(
     default_base: &str,
     path: &str,
     timeout: Duration,
+    max_body: u64,
 ) -> Result<http::Connection, Error> {
     let key = match &p.api_key_env {
         Some(var) => Some(key::ApiKey::from_env(name, var)?),
         None => None,
     };
     let base = p.base_url.as_deref().unwrap_or(default_base);
-    http::Connection::new(name, base, path, key, p.api_key_env.clone(), timeout)
+    http::Connection::new(
+        name,
+        base,
+        path,
+        key,
+        p.api_key_env.clone(),
+        timeout,
+        max_body,
+    )
 }
 
 /// A health check of one network provider: `GET …/models` with its key and
@@ -128,7 +166,8 @@ impl HealthCheck {
             ),
             ProviderType::Replay | ProviderType::Echo => return Ok(None),
         };
-        let conn = connection(name, p, base, path, timeout)?;
+        let max_body = limits(p).max_response_bytes;
+        let conn = connection(name, p, base, path, timeout, max_body)?;
         Ok(Some(HealthCheck { kind: p.kind, conn }))
     }
 

@@ -72,27 +72,157 @@ pub struct Provider {
     /// `OPENAI_API_KEY`. The key itself never goes in a file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
-    /// At most this many requests in flight at once (default 16).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// At most this many requests in flight at once (default 16; 1 to 10000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_max_in_flight"
+    )]
+    #[schemars(range(min = 1, max = 10000))]
     pub max_in_flight: Option<u32>,
-    /// At most this many requests per second (default: no limit).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("exclusiveMinimum" = 0))]
+    /// At most this many requests per second (default: no limit; 0.001 to 10000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_rps"
+    )]
+    #[schemars(range(min = 0.001, max = 10000))]
     pub rps: Option<f64>,
-    /// Seconds one call may take before it is abandoned (default 60).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("exclusiveMinimum" = 0))]
+    /// Seconds one call may take before it is abandoned (default 60; above 0,
+    /// at most 3600).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_timeout_s"
+    )]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 3600))]
     pub timeout_s: Option<f64>,
     /// How often a 429, 5xx or dropped call is retried, with jittered
-    /// exponential backoff (default 4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// exponential backoff (default 4; at most 100).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_retries"
+    )]
+    #[schemars(range(max = 100))]
     pub retries: Option<u32>,
+    /// The circuit breaker: after this many calls in a row that got no
+    /// answer (timed out, or could not connect), the provider is down and the
+    /// run stops, every unfinished case an error (default 5; 1 to 10000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_circuit_breaker"
+    )]
+    #[schemars(range(min = 1, max = 10000))]
+    pub circuit_breaker: Option<u32>,
+    /// The longest wait a `Retry-After` (or `retry-after-ms`) is obeyed for,
+    /// in seconds; a longer one fails the case at once, without waiting
+    /// (default 60; 0 to 3600).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_max_retry_wait_s"
+    )]
+    #[schemars(range(min = 0, max = 3600))]
+    pub max_retry_wait_s: Option<f64>,
+    /// The largest answer read, in bytes; a larger one fails its case and is
+    /// never held in memory whole (default 8388608, 8 MiB; 1024 to
+    /// 1073741824, 1 GiB).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_max_response_bytes"
+    )]
+    #[schemars(range(min = 1024, max = 1073741824))]
+    pub max_response_bytes: Option<u64>,
     /// Never accepted: see [`LiteralKey`]. Left out of the schema, so that
     /// `additionalProperties: false` rejects it there too.
     #[serde(default, skip_serializing)]
     #[schemars(skip)]
     #[allow(dead_code, reason = "read only by serde, to refuse it")]
     pub api_key: Option<LiteralKey>,
+}
+
+/// The bounds of a provider's numbers (and of the flags that override
+/// them). Wide enough for any real endpoint; narrow enough that nothing
+/// derived from them overflows (a `Duration` of 1e300 s panics) or stands
+/// still (an `rps` of 1e-300 is one request in 10^292 years).
+pub mod bounds {
+    use crate::workspace::bounded::Bound;
+
+    pub const MAX_IN_FLIGHT: Bound = Bound {
+        min: 1.0,
+        min_excluded: false,
+        max: 10_000.0,
+        unit: "requests",
+    };
+    pub const RPS: Bound = Bound {
+        min: 0.001,
+        min_excluded: false,
+        max: 10_000.0,
+        unit: "requests per second",
+    };
+    /// One call: at most an hour.
+    pub const TIMEOUT_S: Bound = Bound {
+        min: 0.0,
+        min_excluded: true,
+        max: 3600.0,
+        unit: "seconds",
+    };
+    pub const RETRIES: Bound = Bound {
+        min: 0.0,
+        min_excluded: false,
+        max: 100.0,
+        unit: "retries",
+    };
+    pub const CIRCUIT_BREAKER: Bound = Bound {
+        min: 1.0,
+        min_excluded: false,
+        max: 10_000.0,
+        unit: "calls",
+    };
+    pub const MAX_RETRY_WAIT_S: Bound = Bound {
+        min: 0.0,
+        min_excluded: false,
+        max: 3600.0,
+        unit: "seconds",
+    };
+    /// From 1 KiB to 1 GiB.
+    pub const MAX_RESPONSE_BYTES: Bound = Bound {
+        min: 1024.0,
+        min_excluded: false,
+        max: 1_073_741_824.0,
+        unit: "bytes",
+    };
+}
+
+fn de_max_in_flight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    crate::workspace::bounded::optional_u32(d, &bounds::MAX_IN_FLIGHT)
+}
+
+fn de_rps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    crate::workspace::bounded::optional_f64(d, &bounds::RPS)
+}
+
+fn de_timeout_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    crate::workspace::bounded::optional_f64(d, &bounds::TIMEOUT_S)
+}
+
+fn de_retries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    crate::workspace::bounded::optional_u32(d, &bounds::RETRIES)
+}
+
+fn de_circuit_breaker<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    crate::workspace::bounded::optional_u32(d, &bounds::CIRCUIT_BREAKER)
+}
+
+fn de_max_retry_wait_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    crate::workspace::bounded::optional_f64(d, &bounds::MAX_RETRY_WAIT_S)
+}
+
+fn de_max_response_bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    crate::workspace::bounded::optional_u64(d, &bounds::MAX_RESPONSE_BYTES)
 }
 
 /// A key written into YAML. Deserialising one is always an error, raised
@@ -114,15 +244,16 @@ impl<'de> Deserialize<'de> for LiteralKey {
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// USD per million input (prompt) tokens.
-    #[serde(deserialize_with = "input")]
+    #[serde(deserialize_with = "de_price")]
     pub input: f64,
     /// USD per million output (completion) tokens.
-    #[serde(deserialize_with = "output")]
+    #[serde(deserialize_with = "de_price")]
     pub output: f64,
 }
 
-crate::keyed!(input, amount, f64);
-crate::keyed!(output, amount, f64);
+fn de_price<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    crate::workspace::bounded::required_f64(d, &crate::workspace::bounded::AMOUNT)
+}
 
 /// One deployment environment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -318,6 +449,15 @@ impl Config {
                 }
             }
         }
+        if let Some(cycle) = self.requires_cycle() {
+            let first = &cycle[0];
+            return Err(Error::invalid(format!(
+                "`{}`: environments.{first}.requires: a cycle ({}): no version could ever be promoted to any of them",
+                at(&["environments", first, "requires"]),
+                cycle.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(" requires ")
+            ))
+            .with_hint("a promotion path runs one way, e.g. `production: { requires: staging }` and `staging: {}`"));
+        }
         for (name, pattern) in &self.redaction.patterns {
             if let Err(e) = regex::Regex::new(pattern) {
                 return Err(Error::invalid(format!(
@@ -343,20 +483,30 @@ impl Config {
                      variable and name that with `api_key_env`",
                 ));
             }
-            if let Some(rps) = p.rps.filter(|r| !(r.is_finite() && *r > 0.0)) {
-                return Err(Error::invalid(format!(
-                    "`{}`: providers.{name}.rps must be a positive number, not {rps}",
-                    at(&["providers", name, "rps"])
-                )));
-            }
-            if let Some(t) = p.timeout_s.filter(|t| !(t.is_finite() && *t > 0.0)) {
-                return Err(Error::invalid(format!(
-                    "`{}`: providers.{name}.timeout_s must be a positive number, not {t}",
-                    at(&["providers", name, "timeout_s"])
-                )));
-            }
         }
         Ok(())
+    }
+
+    /// The first loop of `requires` (alphabetically by where it is first
+    /// met), as the environments along it with the first repeated at the
+    /// end: `[production, staging, production]`. Every `requires` names a
+    /// known environment other than itself (checked before).
+    fn requires_cycle(&self) -> Option<Vec<String>> {
+        let envs = &self.environments;
+        for start in envs.keys() {
+            let mut path: Vec<&String> = vec![start];
+            let mut at = start;
+            while let Some(next) = envs.get(at).and_then(|e| e.requires.as_ref()) {
+                if let Some(i) = path.iter().position(|e| *e == next) {
+                    let mut cycle: Vec<String> = path[i..].iter().map(|e| e.to_string()).collect();
+                    cycle.push(next.clone());
+                    return Some(cycle);
+                }
+                path.push(next);
+                at = next;
+            }
+        }
+        None
     }
 }
 
@@ -446,6 +596,63 @@ mod tests {
             "{}",
             err.message()
         );
+    }
+
+    #[test]
+    fn a_requires_cycle_is_rejected_with_its_line() {
+        let err = parse(
+            "environments:\n  production: { requires: staging }\n  staging: { requires: production }\n",
+        )
+        .unwrap_err();
+        let m = err.message();
+        assert!(m.starts_with("`promptctl.yaml:2`: environments.production.requires: a cycle (`production` requires `staging` requires `production`)"), "{m}");
+        let err = parse(
+            "environments:\n  a: { requires: b }\n  b: { requires: c }\n  c: { requires: a }\n  d: { requires: a }\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.message()
+                .contains("(`a` requires `b` requires `c` requires `a`)"),
+            "{}",
+            err.message()
+        );
+        // A path, however long, is fine.
+        parse("environments:\n  a: { requires: b }\n  b: { requires: c }\n  c: {}\n").unwrap();
+    }
+
+    #[test]
+    fn provider_numbers_out_of_bounds_name_line_and_key() {
+        for (key, value) in [
+            ("timeout_s", "1e300"),
+            ("timeout_s", "0"),
+            ("timeout_s", "3601"),
+            ("rps", "1e-300"),
+            ("rps", "0"),
+            ("rps", "10001"),
+            ("max_in_flight", "0"),
+            ("retries", "101"),
+            ("circuit_breaker", "0"),
+            ("max_retry_wait_s", "-1"),
+            ("max_retry_wait_s", "86400"),
+            ("max_response_bytes", "10"),
+            ("max_response_bytes", "1e12"),
+        ] {
+            let text = format!("providers:\n  fake:\n    type: openai\n    {key}: {value}\n");
+            let err = parse(&text).unwrap_err();
+            let m = err.message();
+            assert!(
+                m.starts_with(&format!(
+                    "`promptctl.yaml:4:{}`: providers.fake.{key}: must be ",
+                    7 + key.len()
+                )),
+                "{key}: {value}: {m}"
+            );
+        }
+        let ok = parse(
+            "providers:\n  fake: { type: openai, timeout_s: 3600, rps: 0.001, max_in_flight: 1, retries: 0, circuit_breaker: 1, max_retry_wait_s: 0, max_response_bytes: 1024 }\n",
+        )
+        .unwrap();
+        assert_eq!(ok.providers["fake"].circuit_breaker, Some(1));
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub const PROMPTCTL_CONCURRENCY: &str = "PROMPTCTL_CONCURRENCY";
 pub const PROMPTCTL_NO_CACHE: &str = "PROMPTCTL_NO_CACHE";
 /// The run's time budget in seconds; the same as `--max-time`.
 pub const PROMPTCTL_MAX_TIME: &str = "PROMPTCTL_MAX_TIME";
+/// Seconds between the lines an `eval` without a progress bar (stderr not
+/// a terminal) writes to say how far it got: 1 to 3600, default 10; `0`
+/// writes none.
+pub const PROMPTCTL_HEARTBEAT: &str = "PROMPTCTL_HEARTBEAT";
 /// Set by GitHub Actions: the Markdown summary of an eval is appended to it.
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 /// Who is recorded as making a change (promote, rollback); else git's `user.name`, else `$USER`.

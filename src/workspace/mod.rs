@@ -5,12 +5,13 @@
 //! current one that holds `promptctl.yaml`. Every path under `prompts/` is
 //! built from a validated [`Name`], never from raw input.
 
-pub mod bounds;
+pub mod bounded;
 pub mod config;
 pub mod env;
 pub mod fsio;
 pub mod git;
 pub mod name;
+pub mod nesting;
 pub mod schema;
 pub mod text;
 pub mod yaml;

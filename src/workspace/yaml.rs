@@ -3,7 +3,8 @@
 //! Every promptctl file is read into wire structs with `deny_unknown_fields`;
 //! unknown keys are usually typos, so the error names the closest valid key.
 //! The YAML parser caps alias expansion, so an alias bomb fails fast instead
-//! of eating memory.
+//! of eating memory; nesting is bounded before the parser starts
+//! ([`super::nesting`]), so a document a million brackets deep fails fast too.
 //!
 //! Positions come from the parser, never from searching the text: a key
 //! that a mapping repeats (which serde would report at the mapping's first
@@ -27,7 +28,14 @@ use crate::workspace::text::strip_bom;
 /// A leading byte-order mark is skipped; a key repeated in a mapping is an
 /// error at its second occurrence.
 pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+    use super::nesting::{MAX_DEPTH, too_deep};
     let text = strip_bom(text);
+    if let Some((line, column)) = too_deep(text, MAX_DEPTH) {
+        return Err(Error::invalid(format!(
+            "`{}:{line}:{column}`: nesting deeper than {MAX_DEPTH} levels; refusing to parse",
+            path.display()
+        )));
+    }
     // The second walk runs only where a repeated key may be: after a parse
     // that succeeded (a map keeps the last of two keys without a word), or
     // failed on a repeated struct field. Input that fails otherwise (too
@@ -40,9 +48,9 @@ pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error
         // serde's "duplicate field `x`", placed at the mapping's first line.
         Err(e) if e.to_string().contains("duplicate ") => match duplicate_key(text) {
             Some(dup) => Err(dup.error(path)),
-            None => Err(parse_error(path, text, &e)),
+            None => Err(parse_error(path, &e)),
         },
-        Err(e) => Err(parse_error(path, text, &e)),
+        Err(e) => Err(parse_error(path, &e)),
     }
 }
 
@@ -57,7 +65,7 @@ pub fn to_string<T: serde::Serialize>(value: &T) -> String {
     serde_yaml::to_string(value).expect("promptctl's own types always serialise to YAML")
 }
 
-fn parse_error(path: &Path, text: &str, err: &serde_yaml::Error) -> Error {
+fn parse_error(path: &Path, err: &serde_yaml::Error) -> Error {
     let full = err.to_string();
     // The parser appends " at line N column M"; we put the position first.
     let message = match full.rfind(" at line ") {
@@ -67,11 +75,7 @@ fn parse_error(path: &Path, text: &str, err: &serde_yaml::Error) -> Error {
     let message = explain(&message);
     let position = match err.location() {
         Some(loc) => {
-            let (line, column) = crate::workspace::bounds::is_out_of_bounds(&message)
-                .then(|| key_position(text, loc.line(), &message))
-                .flatten()
-                .unwrap_or((loc.line(), loc.column()));
-            format!("{}:{line}:{column}", path.display())
+            format!("{}:{}:{}", path.display(), loc.line(), loc.column())
         }
         None => path.display().to_string(),
     };
@@ -82,47 +86,16 @@ fn parse_error(path: &Path, text: &str, err: &serde_yaml::Error) -> Error {
     error
 }
 
-/// The position of the key an error is about. A value refused while it is
-/// read (`gates: latency_p95_ms: -1 is not …`) is located by the parser at
-/// the start of the enclosing mapping; the key it names is on a later line.
-/// Looks for the message's last named key (`name:` or `` `name`: ``) at or
-/// after `from`, within the next 200 lines.
-fn key_position(text: &str, from: usize, message: &str) -> Option<(usize, usize)> {
-    let mut key = None;
-    for part in message.split(": ") {
-        let part = part.trim_matches('`');
-        // A path (`prices.gpt-4o-mini`) or a key: the last segment names it.
-        if !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
-        {
-            key = part.rsplit('.').next();
-        } else {
-            break;
-        }
-    }
-    let key = key?;
-    let needle = format!("{key}:");
-    text.lines()
-        .enumerate()
-        .skip(from.saturating_sub(1))
-        .take(200)
-        .find_map(|(i, l)| {
-            let at = l.find(&needle)?;
-            let before = l[..at].chars().last();
-            let starts = before.is_none_or(|c| c == ' ' || c == '{' || c == ',' || c == '-');
-            (starts && !l.trim_start().starts_with('#')).then_some((i + 1, at + 1))
-        })
-}
-
 /// Makes the parser's terse messages say what to do.
 fn explain(message: &str) -> String {
     if message.contains("repetition limit exceeded") {
         return "too many alias expansions (is this an alias bomb?); refusing to expand".into();
     }
     if message.contains("recursion limit exceeded") {
-        return "nesting too deep; refusing to parse".into();
+        return format!(
+            "nesting deeper than {} levels; refusing to parse",
+            super::nesting::MAX_DEPTH
+        );
     }
     message.to_string()
 }

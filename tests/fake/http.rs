@@ -229,12 +229,17 @@ async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u
     }
 }
 
-/// One response, written whole with a `Content-Length`.
+/// One response, written whole with a `Content-Length`, or in chunks
+/// without one (`chunked`), so the client learns its size only by reading it.
 pub(super) struct Response {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    pub chunked: bool,
 }
+
+/// The size of each chunk of a chunked response.
+const CHUNK: usize = 64 * 1024;
 
 impl Response {
     pub fn json(status: u16, body: &serde_json::Value) -> Response {
@@ -242,6 +247,7 @@ impl Response {
             status,
             headers: vec![("content-type", "application/json".to_string())],
             body: body.to_string().into_bytes(),
+            chunked: false,
         }
     }
 
@@ -251,8 +257,8 @@ impl Response {
     }
 }
 
-/// Writes `response` in one go. Without `keep_alive` it says
-/// `connection: close`; the caller then drops the stream.
+/// Writes `response` in one go (a chunked one chunk by chunk). Without
+/// `keep_alive` it says `connection: close`; the caller then drops the stream.
 pub(super) async fn write_response(
     stream: &mut TcpStream,
     response: &Response,
@@ -270,13 +276,29 @@ pub(super) async fn write_response(
     for (name, value) in &response.headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    out.extend_from_slice(format!("content-length: {}\r\n", response.body.len()).as_bytes());
+    if response.chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    } else {
+        out.extend_from_slice(format!("content-length: {}\r\n", response.body.len()).as_bytes());
+    }
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&response.body);
+    if !response.chunked {
+        out.extend_from_slice(&response.body);
+        stream.write_all(&out).await?;
+        return stream.flush().await;
+    }
     stream.write_all(&out).await?;
+    for chunk in response.body.chunks(CHUNK) {
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await?;
+        stream.write_all(chunk).await?;
+        stream.write_all(b"\r\n").await?;
+    }
+    stream.write_all(b"0\r\n\r\n").await?;
     stream.flush().await
 }
 

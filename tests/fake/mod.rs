@@ -6,7 +6,8 @@
 //! raw tokio socket (`http.rs`), not axum, so faults are real socket
 //! behaviour. [`Fault::Drop`] reads the whole request and closes the
 //! connection without a byte of response; [`Fault::Hang`] keeps it open and
-//! silent until the client gives up. Each server has its own thread and tokio
+//! silent until the client gives up (so `always: Some(Fault::Hang)` is a
+//! server that accepts connections and never answers). Each server has its own thread and tokio
 //! runtime, so it serves the real binary from a plain `#[test]` as well as
 //! reqwest from a `#[tokio::test]`.
 //!
@@ -81,6 +82,8 @@ pub enum Fault {
     Status(u16),
     /// 429 with this `Retry-After` value (seconds or an HTTP date).
     RateLimited { retry_after: String },
+    /// 429 with this `retry-after-ms` value (OpenAI's milliseconds).
+    RateLimitedMs { retry_after_ms: String },
     /// Read the whole request, then close the TCP connection (FIN) without
     /// any response.
     Drop,
@@ -94,6 +97,10 @@ pub enum Fault {
     /// 200 with this exact content text in the normal envelope (after the
     /// configured latency).
     Reply(String),
+    /// 200 with a normal envelope around `bytes` bytes of content: an
+    /// answer too large to hold. `chunked` sends it without a
+    /// `Content-Length`, so the client finds its size only by reading it.
+    Huge { bytes: usize, chunked: bool },
     /// That status with this message in the API's error shape: a server that
     /// echoes what it was sent (the key, say) back in its error.
     Error { status: u16, message: String },
@@ -545,6 +552,15 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
     match verdict {
         Verdict::Normal => answer.normal(shared, request, None),
         Verdict::Fault(Fault::Reply(content)) => answer.normal(shared, request, Some(content)),
+        Verdict::Fault(Fault::Huge { bytes, chunked }) => {
+            match answer.normal(shared, request, Some("x".repeat(bytes))) {
+                (Action::Respond(mut response), delay) => {
+                    response.chunked = chunked;
+                    (Action::Respond(response), delay)
+                }
+                other => other,
+            }
+        }
         Verdict::Fault(Fault::Drop) => (Action::Drop, Duration::ZERO),
         Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
         Verdict::Fault(Fault::Status(status)) => respond_now(answer.error(status, None)),
@@ -557,10 +573,16 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
                 .error(429, None)
                 .with_header("retry-after", retry_after),
         ),
+        Verdict::Fault(Fault::RateLimitedMs { retry_after_ms }) => respond_now(
+            answer
+                .error(429, None)
+                .with_header("retry-after-ms", retry_after_ms),
+        ),
         Verdict::Fault(Fault::Malformed) => respond_now(answer.tagged(Response {
             status: 200,
             headers: vec![("content-type", "application/json".into())],
             body: MALFORMED.to_vec(),
+            chunked: false,
         })),
         Verdict::OverLimit => {
             let limit = shared.config.rps_limit.unwrap_or_default();

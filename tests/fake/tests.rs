@@ -617,3 +617,41 @@ fn dropping_the_server_closes_hung_connections() {
     let mut buf = [0u8; 16];
     assert!(matches!(stream.read(&mut buf), Ok(0) | Err(_)));
 }
+
+#[tokio::test]
+async fn huge_answers_come_with_or_without_a_length() {
+    let server = FakeServer::start(FakeConfig::default());
+    let client = client();
+    server.push_faults([
+        Fault::Huge {
+            bytes: 100_000,
+            chunked: false,
+        },
+        Fault::Huge {
+            bytes: 100_000,
+            chunked: true,
+        },
+    ]);
+    for chunked in [false, true] {
+        let response = openai(&server, &client, "x").await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.content_length().is_none(), chunked);
+        let body: Value = response.json().await.unwrap();
+        let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+        assert_eq!(content.len(), 100_000);
+    }
+    // Keep-alive survives a chunked answer.
+    assert_eq!(openai(&server, &client, "x").await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn rate_limited_ms_sends_retry_after_ms() {
+    let server = FakeServer::start(FakeConfig::default());
+    server.push_faults([Fault::RateLimitedMs {
+        retry_after_ms: "86400000".into(),
+    }]);
+    let response = openai(&server, &client(), "x").await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after-ms"], "86400000");
+    assert!(response.headers().get("retry-after").is_none());
+}
