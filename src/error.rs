@@ -30,7 +30,7 @@ pub struct Error {
     hint: Option<String>,
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(class: Class, message: impl Into<String>) -> Self {
@@ -88,12 +88,12 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Reads a file the user gave us, naming it when that fails (exit 2).
-pub fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| io_invalid(path, &e))
 }
 
 /// Reads a UTF-8 file the user gave us, naming it when that fails (exit 2).
-pub fn read_input_string(path: &std::path::Path) -> Result<String> {
+pub(crate) fn read_input_string(path: &std::path::Path) -> Result<String> {
     let bytes = read_input(path)?;
     String::from_utf8(bytes)
         .map_err(|e| not_utf8(&path.display().to_string(), e.as_bytes(), &e.utf8_error()))
@@ -101,13 +101,13 @@ pub fn read_input_string(path: &std::path::Path) -> Result<String> {
 
 /// A file (called `label` in the message) that is not UTF-8: the line and
 /// column of the first bad byte, and its offset from the start of the file.
-pub fn not_utf8(label: &str, bytes: &[u8], err: &std::str::Utf8Error) -> Error {
+pub(crate) fn not_utf8(label: &str, bytes: &[u8], err: &std::str::Utf8Error) -> Error {
     not_utf8_in(label, bytes, err, 1, 0)
 }
 
 /// As [`not_utf8`], for `bytes` that start at line `first_line` and byte
 /// `offset` of the file (one line of a JSONL file, say).
-pub fn not_utf8_in(
+pub(crate) fn not_utf8_in(
     label: &str,
     bytes: &[u8],
     err: &std::str::Utf8Error,
@@ -127,7 +127,7 @@ pub fn not_utf8_in(
 }
 
 /// An I/O error on a file the user is responsible for, as invalid input.
-pub fn io_invalid(path: &std::path::Path, e: &std::io::Error) -> Error {
+pub(crate) fn io_invalid(path: &std::path::Path, e: &std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::invalid(format!("`{}` does not exist", path.display()))
@@ -137,7 +137,7 @@ pub fn io_invalid(path: &std::path::Path, e: &std::io::Error) -> Error {
 }
 
 /// An I/O error while writing our own state: the work could not be completed.
-pub fn io_incomplete(path: &std::path::Path, e: &std::io::Error) -> Error {
+pub(crate) fn io_incomplete(path: &std::path::Path, e: &std::io::Error) -> Error {
     Error::incomplete(format!("cannot write `{}`: {e}", path.display()))
 }
 

@@ -4,7 +4,11 @@
 //! they are evaluated against model APIs with gates that fail closed, and
 //! promoted, canaried and rolled back per environment. The binary is a thin
 //! doorway to [`run`]; `cli` parses and prints, every other module is domain
-//! logic that returns data and typed [`error::Error`]s.
+//! logic that returns data and typed [`error::Error`]s. The library API is
+//! [`run`] and the canary bucketing rule (`rollout::deploy::bucket`);
+//! everything else is `pub(crate)`, which `unreachable_pub` keeps so.
+
+#![warn(unreachable_pub)]
 
 pub(crate) mod cli;
 pub(crate) mod doctor;

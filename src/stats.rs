@@ -12,7 +12,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 /// The `p`-th percentile (0..=100) by linear interpolation between closest
 /// ranks (NumPy's default, "type 7"). `None` for no data or any NaN.
-pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
     if values.is_empty() || values.iter().any(|v| v.is_nan()) {
         return None;
     }
@@ -24,7 +24,7 @@ pub fn percentile(values: &mut [f64], p: f64) -> Option<f64> {
 
 /// The mean, or `None` for no data or any NaN. The sum is [`fsum`]'s, so
 /// the mean of the same values is the same bits in any order.
-pub fn mean(values: &[f64]) -> Option<f64> {
+pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     if values.is_empty() || values.iter().any(|v| v.is_nan()) {
         return None;
     }
@@ -40,7 +40,7 @@ pub fn mean(values: &[f64]) -> Option<f64> {
 /// the same results give the same summary, gate and evidence bytes at any
 /// `-j`. With an infinity among the terms it is the plain sum (infinite or
 /// NaN whatever the order).
-pub fn fsum(values: &[f64]) -> f64 {
+pub(crate) fn fsum(values: &[f64]) -> f64 {
     if values.iter().any(|v| !v.is_finite()) {
         return values.iter().sum();
     }
@@ -93,7 +93,7 @@ pub fn fsum(values: &[f64]) -> f64 {
 }
 
 /// The Wilson score interval for `successes` out of `n` at z (1.96 for 95%).
-pub fn wilson(successes: u64, n: u64, z: f64) -> Option<(f64, f64)> {
+pub(crate) fn wilson(successes: u64, n: u64, z: f64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
@@ -107,7 +107,7 @@ pub fn wilson(successes: u64, n: u64, z: f64) -> Option<(f64, f64)> {
 /// McNemar's exact test on discordant pairs: `b` cases that passed before and
 /// fail now, `c` that failed before and pass now. The two-sided p-value is
 /// twice the smaller binomial(b + c, 1/2) tail, capped at 1.
-pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
+pub(crate) fn mcnemar_exact(b: u64, c: u64) -> f64 {
     let n = b + c;
     if n == 0 {
         return 1.0;
@@ -128,7 +128,7 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
 
 /// The result of a two-sample test of `b - a` (or `p2 - p1`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Test {
+pub(crate) struct Test {
     /// The estimated difference, second sample minus first.
     pub estimate: f64,
     /// A 95% confidence interval for the difference.
@@ -140,7 +140,7 @@ pub struct Test {
 }
 
 /// The standard normal quantile at `q` (0 < q < 1).
-pub fn normal_quantile(q: f64) -> f64 {
+pub(crate) fn normal_quantile(q: f64) -> f64 {
     Normal::standard().inverse_cdf(q)
 }
 
@@ -156,7 +156,7 @@ fn normal_two_sided(z: f64) -> f64 {
 /// As `statsmodels.stats.proportion.proportions_ztest([x2, x1], [n2, n1])`
 /// and `confint_proportions_2indep(x2, n2, x1, n1, method="wald")`. `None`
 /// when a sample is empty or a count exceeds its sample.
-pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Test> {
+pub(crate) fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Test> {
     if n1 == 0 || n2 == 0 || x1 > n1 || x2 > n2 {
         return None;
     }
@@ -186,7 +186,7 @@ pub fn two_proportion_z(x1: u64, n1: u64, x2: u64, n2: u64) -> Option<Test> {
 /// Welch–Satterthwaite degrees of freedom and a 95% interval from the t
 /// quantile (`scipy.stats.ttest_ind(b, a, equal_var=False)`). `None` when a
 /// sample has fewer than two values or any NaN, or both have zero variance.
-pub fn welch_t(a: &[f64], b: &[f64]) -> Option<Test> {
+pub(crate) fn welch_t(a: &[f64], b: &[f64]) -> Option<Test> {
     let moments = |xs: &[f64]| -> Option<(f64, f64, f64)> {
         if xs.len() < 2 {
             return None;
@@ -223,7 +223,7 @@ pub fn welch_t(a: &[f64], b: &[f64]) -> Option<Test> {
 /// freedom: the sample-ratio-mismatch test. Returns `(statistic, p)`;
 /// `None` for fewer than two categories, mismatched lengths, no
 /// observations, or a share that is not positive.
-pub fn chi_square_gof(observed: &[u64], expected_share: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn chi_square_gof(observed: &[u64], expected_share: &[f64]) -> Option<(f64, f64)> {
     let k = observed.len();
     if k < 2 || expected_share.len() != k {
         return None;
@@ -251,11 +251,11 @@ pub fn chi_square_gof(observed: &[u64], expected_share: &[f64]) -> Option<(f64, 
 /// The p-value below which a sample-ratio mismatch is reported. Deliberately
 /// strict: a real mismatch in production traffic is usually overwhelming,
 /// and a looser alarm would fire on every tenth look.
-pub const SRM_ALPHA: f64 = 0.001;
+pub(crate) const SRM_ALPHA: f64 = 0.001;
 
 /// A sample-ratio-mismatch check of two arms.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Srm {
+pub(crate) struct Srm {
     /// Requests observed in each arm.
     pub observed: [u64; 2],
     /// The share each arm was configured to get (sums to one).
@@ -268,7 +268,7 @@ pub struct Srm {
 
 /// Checks two arms' counts against their configured shares; `None` when
 /// there are no requests or a share is not positive.
-pub fn srm(observed: [u64; 2], expected_share: [f64; 2]) -> Option<Srm> {
+pub(crate) fn srm(observed: [u64; 2], expected_share: [f64; 2]) -> Option<Srm> {
     let (statistic, p_value) = chi_square_gof(&observed, &expected_share)?;
     let sum = expected_share[0] + expected_share[1];
     Some(Srm {
@@ -288,7 +288,7 @@ pub fn srm(observed: [u64; 2], expected_share: [f64; 2]) -> Option<Srm> {
 /// rounded up (Fleiss, *Statistical Methods for Rates and Proportions*,
 /// without the continuity correction). `None` unless both rates lie strictly
 /// between 0 and 1, `mde` is not zero and `alpha` and `power` are in (0, 1).
-pub fn sample_size_two_proportions(p: f64, mde: f64, alpha: f64, power: f64) -> Option<u64> {
+pub(crate) fn sample_size_two_proportions(p: f64, mde: f64, alpha: f64, power: f64) -> Option<u64> {
     let (p1, p2) = (p, p + mde);
     let open_unit = |x: f64| x > 0.0 && x < 1.0;
     if !(open_unit(p1) && open_unit(p2) && open_unit(alpha) && open_unit(power)) || mde == 0.0 {
@@ -305,7 +305,7 @@ pub fn sample_size_two_proportions(p: f64, mde: f64, alpha: f64, power: f64) -> 
 }
 
 /// A p-value for people: four decimals, or `<0.0001`.
-pub fn format_p(p: f64) -> String {
+pub(crate) fn format_p(p: f64) -> String {
     if p < 0.0001 {
         "<0.0001".to_string()
     } else {
@@ -314,7 +314,7 @@ pub fn format_p(p: f64) -> String {
 }
 
 /// A p-value after "p": `= 0.0496` or `< 0.0001`.
-pub fn p_phrase(p: f64) -> String {
+pub(crate) fn p_phrase(p: f64) -> String {
     if p < 0.0001 {
         "< 0.0001".to_string()
     } else {
@@ -323,7 +323,7 @@ pub fn p_phrase(p: f64) -> String {
 }
 
 /// A count with thousands separators: `3,841`.
-pub fn format_count(n: u64) -> String {
+pub(crate) fn format_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

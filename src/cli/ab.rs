@@ -25,7 +25,7 @@ use crate::rollout::prodlog::Metric;
 ///   promptctl ab analyze --logs prod.jsonl --metric latency_ms --arms 1.2.0,1.3.0
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
 }
@@ -135,7 +135,7 @@ fn parse_split(s: &str) -> Result<[f64; 2], String> {
     Ok([a, b])
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     match args.command {
         Command::Plan(a) => plan(a, ctx).map(|()| ExitStatus::Success),
         Command::Analyze(a) => analyze(a, ctx),

@@ -22,7 +22,7 @@ use crate::rollout::deploy::actions::{self, Rollback};
 ///   promptctl canary support_bot --env production --logs prod.jsonl --apply
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     target: super::args::PromptEnv,
     /// Production logs, JSONL, one request a line (SPEC §8)
@@ -33,7 +33,7 @@ pub struct Args {
     apply: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     crate::rollout::deploy::check_env(&ws, &args.target.env)?;
     ws.require_prompt(&args.target.name)?;

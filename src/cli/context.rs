@@ -8,19 +8,19 @@ use crate::error::Error;
 use crate::workspace::Workspace;
 
 /// What every command gets: the printer and where the workspace is.
-pub struct Context<'a> {
+pub(super) struct Context<'a> {
     pub printer: &'a Printer,
     pub dir: Option<PathBuf>,
 }
 
 impl Context<'_> {
-    pub fn workspace(&self) -> Result<Workspace, Error> {
+    pub(super) fn workspace(&self) -> Result<Workspace, Error> {
         Workspace::discover(self.dir.as_deref())
     }
 }
 
 /// Loads a draft or a verified released version.
-pub fn load_ref(
+pub(super) fn load_ref(
     ws: &Workspace,
     r: &crate::workspace::name::PromptRef,
 ) -> Result<

@@ -21,7 +21,7 @@ use crate::workspace::name::PromptRef;
 ///   promptctl diff support_bot@1.3.0 support_bot      # latest release vs draft
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The old side: `name` (the draft) or `name@X.Y.Z`
     #[arg(value_parser = super::args::prompt_ref)]
     from: PromptRef,
@@ -44,7 +44,7 @@ struct ConfigChange {
     to: Option<Value>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let (a, a_manifest) = super::context::load_ref(&ws, &args.from)?;
     let (b, _) = super::context::load_ref(&ws, &args.to)?;

@@ -32,7 +32,7 @@ use crate::error::Error;
 ///   promptctl doctor --timeout 10 --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// Seconds to wait for each provider, connecting included
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = seconds)]
     timeout: Duration,
@@ -55,7 +55,7 @@ struct Summary {
     exit_code: u8,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let checks = crate::doctor::run(
         &ws,

@@ -34,7 +34,7 @@ use crate::workspace::name::PromptRef;
 ///   promptctl eval support --prompt support_bot@1.0.0 --baseline 0.9.0
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// A suite name under `evals/`, or a path to a suite file
     suite: String,
     /// Evaluate this version instead of the suite's prompt (`name@X.Y.Z`)
@@ -94,7 +94,7 @@ pub struct Args {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(super) enum Format {
     Table,
     Json,
     Junit,
@@ -126,7 +126,7 @@ const MAX_TIME: Bound = Bound {
 /// `PROMPTCTL_HEARTBEAT` says otherwise.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let flag = |name: &str, bound: &Bound, v: Option<f64>| match v.map(|v| bound.check(v)) {
         Some(Err(why)) => Err(Error::invalid(format!("`{name}`: {why}"))),
         _ => Ok(()),
@@ -304,7 +304,7 @@ fn clock(d: Duration) -> String {
 /// `false` when the report could not be made or written: the error is
 /// printed, naming the file, and the caller decides what it does to the
 /// exit status.
-pub fn deliver(
+pub(super) fn deliver(
     p: &Printer,
     format: Format,
     output: Option<&Path>,
@@ -359,7 +359,7 @@ fn step_summary(p: &Printer, markdown: &str) {
 
 /// A run's report in `format`. `load` reads the whole run, for the formats
 /// that need every case (JSON, JUnit).
-pub fn render(
+pub(super) fn render(
     p: &crate::cli::output::Printer,
     format: Format,
     h: &crate::eval::results::RunHeader,
@@ -383,7 +383,7 @@ pub fn render(
 
 /// A run's verdict as the process's status; a "no" is also said on stderr,
 /// where it reaches the terminal whatever became of stdout.
-pub fn verdict(p: &Printer, v: &Verdict) -> ExitStatus {
+pub(super) fn verdict(p: &Printer, v: &Verdict) -> ExitStatus {
     let status = ExitStatus::from_code(v.exit_code);
     if let Some(class) = status.class() {
         answer(p, &Error::new(class, v.reason.clone()));

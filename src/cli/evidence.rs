@@ -27,7 +27,7 @@ use crate::workspace::name::PromptRef;
 ///   promptctl evidence support_bot@1.3.0 --run 20261121T100000Z-1a2b3c -o /tmp/pack
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// `name@X.Y.Z` (or `name` for its latest released version)
     #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
@@ -55,7 +55,7 @@ struct File<'a> {
     sha256: &'a str,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let name = args.prompt.name.clone();
     ws.require_prompt(&name)?;

@@ -127,7 +127,7 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// The class of an error: the first classified error in its chain decides.
-pub fn class_of(err: &anyhow::Error) -> Class {
+pub(crate) fn class_of(err: &anyhow::Error) -> Class {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Error>() {
             return e.class();
@@ -143,7 +143,7 @@ pub fn class_of(err: &anyhow::Error) -> Class {
 /// worse (never better) by what happened to its output. A pass whose
 /// stdout could not be written (other than a closed pipe, which only means
 /// the reader has read enough) is 3.
-pub fn finish(printer: &Printer, result: anyhow::Result<ExitStatus>) -> ExitCode {
+pub(crate) fn finish(printer: &Printer, result: anyhow::Result<ExitStatus>) -> ExitCode {
     let status = match result {
         Ok(status) => status,
         Err(err) => return report(printer, &err),
@@ -161,13 +161,13 @@ pub fn finish(printer: &Printer, result: anyhow::Result<ExitStatus>) -> ExitCode
 
 /// Prints `error: …`, each cause, and a hint, once, on stderr, and returns
 /// the error's exit code.
-pub fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
+pub(crate) fn report(printer: &Printer, err: &anyhow::Error) -> ExitCode {
     print_error(printer, err);
     ExitStatus::from(class_of(err)).into()
 }
 
 /// Prints `error: …`, each cause, and a hint, once, on stderr.
-pub fn print_error(printer: &Printer, err: &anyhow::Error) {
+pub(crate) fn print_error(printer: &Printer, err: &anyhow::Error) {
     let mut out = String::new();
     let mut chain = err.chain();
     if let Some(top) = chain.next() {
@@ -188,12 +188,12 @@ pub fn print_error(printer: &Printer, err: &anyhow::Error) {
 /// A command's "no" (a failed gate, a mismatch, a hold): printed on stderr
 /// as `FAIL (exit 1): …` with its hint, and returned as the status. Not an
 /// error: the command did its work, and this is its answer.
-pub fn answer(printer: &Printer, no: &Error) -> ExitStatus {
+pub(crate) fn answer(printer: &Printer, no: &Error) -> ExitStatus {
     answer_as(printer, ExitStatus::from(no.class()), no)
 }
 
 /// [`answer`] with the status given: `INTERRUPTED (exit 130): …`.
-pub fn answer_as(printer: &Printer, status: ExitStatus, no: &Error) -> ExitStatus {
+pub(crate) fn answer_as(printer: &Printer, status: ExitStatus, no: &Error) -> ExitStatus {
     let mut out = format!(
         "{} (exit {}): {}\n",
         printer.err_style_error(status.label()),

@@ -18,7 +18,7 @@ use super::context::Context;
 ///   promptctl export --env production -o prompts.production.json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     target: super::args::EnvArg,
     /// Write the bundle here (atomically) instead of stdout
@@ -26,7 +26,7 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     crate::rollout::deploy::check_env(&ws, &args.target.env)?;
     let version_json =

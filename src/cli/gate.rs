@@ -17,7 +17,7 @@ use crate::eval::results::Run;
 ///   promptctl gate run.json --baseline 1.2.0 --format markdown
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// A run file written by `promptctl eval`
     run: PathBuf,
     /// Compare with a version's latest saved run, or a run file
@@ -28,7 +28,7 @@ pub struct Args {
     format: super::eval::Format,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let mut run = Run::load(&args.run)?;
     for w in crate::eval::session::regate(&ws, &mut run, args.baseline.as_deref())? {

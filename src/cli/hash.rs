@@ -15,13 +15,13 @@ use crate::workspace::name::PromptRef;
 ///   promptctl hash support_bot@1.2.0 --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// `name` for the draft, `name@X.Y.Z` for a released version
     #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let (artifact, _) = super::context::load_ref(&ws, &args.prompt)?;
     let hashes = artifact.hashes();

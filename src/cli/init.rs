@@ -19,7 +19,7 @@ use crate::error::Error;
 ///   promptctl init my-prompts && cd my-prompts && promptctl lint
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The folder to create the workspace in (created if missing)
     #[arg(default_value = ".", value_name = "DIR")]
     path: PathBuf,
@@ -83,7 +83,7 @@ fn files() -> Vec<(String, String)> {
     example.chain(schemas).collect()
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let dir = match &ctx.dir {
         Some(base) => base.join(&args.path),
         None => args.path.clone(),

@@ -22,7 +22,7 @@ use crate::workspace::name::Name;
 ///   promptctl lint support_bot --strict --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// Prompts to lint (all when none are given)
     #[arg(value_parser = super::args::prompt_name)]
     names: Vec<Name>,
@@ -31,7 +31,7 @@ pub struct Args {
     strict: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let names = if args.names.is_empty() {
         ws.prompt_names()?

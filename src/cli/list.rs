@@ -13,7 +13,7 @@ use crate::version::artifact::Artifact;
 ///   promptctl list --json | jq -r '.[].name'
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {}
+pub(crate) struct Args {}
 
 #[derive(serde::Serialize)]
 struct Row {
@@ -24,7 +24,7 @@ struct Row {
     description: Option<String>,
 }
 
-pub fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(_args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let mut rows = Vec::new();
     for name in ws.prompt_names()? {

@@ -13,7 +13,7 @@ use crate::workspace::name::Name;
 ///   promptctl log support_bot
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The prompt, by its folder name under prompts/
     #[arg(value_parser = super::args::prompt_name)]
     name: Name,
@@ -36,7 +36,7 @@ struct Entry {
     digest: String,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     ws.require_prompt(&args.name)?;
     let mut entries = Vec::new();

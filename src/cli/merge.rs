@@ -19,7 +19,7 @@ use crate::eval::results::Run;
 ///   promptctl merge shard-1.json shard-2.json shard-3.json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The shard run files
     #[arg(required = true, num_args = 2..)]
     runs: Vec<PathBuf>,
@@ -28,7 +28,7 @@ pub struct Args {
     format: super::eval::Format,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let mut runs = args
         .runs

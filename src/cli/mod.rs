@@ -5,7 +5,7 @@
 //! [`Printer`]; they never format errors themselves.
 
 mod ab;
-pub mod args;
+pub(crate) mod args;
 mod canary;
 mod completions;
 mod context;
@@ -13,7 +13,7 @@ mod diff;
 mod doctor;
 mod eval;
 mod evidence;
-pub mod exit;
+pub(crate) mod exit;
 mod export;
 mod gate;
 mod hash;
@@ -23,7 +23,7 @@ mod list;
 mod log;
 mod merge;
 mod new;
-pub mod output;
+pub(crate) mod output;
 mod promote;
 mod redact;
 mod release;
@@ -63,7 +63,7 @@ Exit codes:
 
 #[derive(Debug, Parser)]
 #[command(name = "promptctl", version, about = ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Run against the workspace in DIR instead of searching upwards from here
     #[arg(short = 'C', global = true, value_name = "DIR", env = crate::workspace::env::PROMPTCTL_DIR)]
     pub dir: Option<PathBuf>,
@@ -85,7 +85,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     Init(init::Args),
     New(new::Args),
     Lint(lint::Args),
@@ -117,7 +117,7 @@ pub enum Command {
 /// Runs the command. Commands that answer a question (a gate, a check, a
 /// canary) return their verdict as an [`ExitStatus`]; the others succeed or
 /// fail with an error.
-pub fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let done = |()| ExitStatus::Success;
     let ctx = Context {
         printer,

@@ -17,7 +17,7 @@ use crate::workspace::name::Name;
 ///   promptctl new refund_helper --description "Answers refund questions"
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The prompt's name: `[a-z0-9][a-z0-9_-]{0,63}`
     #[arg(value_parser = super::args::prompt_name)]
     name: Name,
@@ -50,7 +50,7 @@ You are … (who the assistant is, for whom, in which product).
 - When to hand over to a human, and how to say so.
 ";
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let dir = ws.prompt_dir(&args.name);
     if dir.exists() {

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 /// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
@@ -27,7 +27,7 @@ pub enum ColorChoice {
 /// Writes data to stdout and diagnostics to stderr, with the colour decided
 /// once; owns the progress bar.
 #[derive(Debug)]
-pub struct Printer {
+pub(crate) struct Printer {
     pub json: bool,
     /// `--quiet`: no status lines and no progress bar; data, warnings and
     /// errors are still written.
@@ -48,15 +48,15 @@ enum StreamState {
     Failed(std::io::Error),
 }
 
-pub const RED: Style = AnsiColor::Red.on_default();
-pub const GREEN: Style = AnsiColor::Green.on_default();
-pub const YELLOW: Style = AnsiColor::Yellow.on_default();
-pub const CYAN: Style = AnsiColor::Cyan.on_default();
-pub const BOLD: Style = Style::new().bold();
-pub const DIM: Style = Style::new().dimmed();
+pub(crate) const RED: Style = AnsiColor::Red.on_default();
+pub(crate) const GREEN: Style = AnsiColor::Green.on_default();
+pub(crate) const YELLOW: Style = AnsiColor::Yellow.on_default();
+pub(crate) const CYAN: Style = AnsiColor::Cyan.on_default();
+pub(crate) const BOLD: Style = Style::new().bold();
+pub(crate) const DIM: Style = Style::new().dimmed();
 
 impl Printer {
-    pub fn new(choice: ColorChoice, json: bool, quiet: bool) -> Self {
+    pub(crate) fn new(choice: ColorChoice, json: bool, quiet: bool) -> Self {
         let no_color =
             std::env::var_os(crate::workspace::env::NO_COLOR).is_some_and(|v| !v.is_empty());
         let decide = |is_tty: bool| match choice {
@@ -75,7 +75,7 @@ impl Printer {
 
     /// Writes data to stdout. After a failed write nothing more is written;
     /// the failure is kept for the exit status.
-    pub fn out(&self, text: &str) {
+    pub(crate) fn out(&self, text: &str) {
         let mut state = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
         if !matches!(*state, StreamState::Open) {
             return;
@@ -93,7 +93,7 @@ impl Printer {
     }
 
     /// Writes a value as pretty JSON (and a newline) to stdout.
-    pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
+    pub(crate) fn json<T: Serialize + ?Sized>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
             Ok(mut text) => {
                 text.push('\n');
@@ -107,7 +107,7 @@ impl Printer {
     }
 
     /// The error that stopped stdout, unless it was a closed pipe.
-    pub fn stdout_error(&self) -> Option<std::io::Error> {
+    pub(crate) fn stdout_error(&self) -> Option<std::io::Error> {
         let mut state = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
         match std::mem::replace(&mut *state, StreamState::Closed) {
             StreamState::Failed(e) => Some(e),
@@ -120,7 +120,7 @@ impl Printer {
 
     /// A progress bar on stderr: drawn only on a terminal, and never with
     /// `--quiet` or `--json`; otherwise hidden (its calls do nothing).
-    pub fn progress(&self, template: &str) -> indicatif::ProgressBar {
+    pub(crate) fn progress(&self, template: &str) -> indicatif::ProgressBar {
         if self.quiet || self.json || !std::io::stderr().is_terminal() {
             return indicatif::ProgressBar::hidden();
         }
@@ -135,33 +135,33 @@ impl Printer {
     }
 
     /// Styles text for stdout.
-    pub fn paint(&self, style: Style, text: &str) -> String {
+    pub(crate) fn paint(&self, style: Style, text: &str) -> String {
         paint(self.color_out, style, text)
     }
 
     /// Styles text for stderr.
-    pub fn paint_err(&self, style: Style, text: &str) -> String {
+    pub(crate) fn paint_err(&self, style: Style, text: &str) -> String {
         paint(self.color_err, style, text)
     }
 
     /// A diagnostic line on stderr: `warning: …`.
-    pub fn warn(&self, message: &str) {
+    pub(crate) fn warn(&self, message: &str) {
         let label = self.paint_err(YELLOW.bold(), "warning");
         let _ = writeln!(std::io::stderr(), "{label}: {message}");
     }
 
     /// A progress or status line on stderr; none with `--quiet`.
-    pub fn status(&self, message: &str) {
+    pub(crate) fn status(&self, message: &str) {
         if !self.quiet {
             let _ = writeln!(std::io::stderr(), "{message}");
         }
     }
 
-    pub fn err_style_error(&self, text: &str) -> String {
+    pub(crate) fn err_style_error(&self, text: &str) -> String {
         self.paint_err(RED.bold(), text)
     }
 
-    pub fn err_style_hint(&self, text: &str) -> String {
+    pub(crate) fn err_style_hint(&self, text: &str) -> String {
         self.paint_err(CYAN.bold(), text)
     }
 }
@@ -175,7 +175,7 @@ fn paint(enabled: bool, style: Style, text: &str) -> String {
 }
 
 /// A plain table with a header row, for human output.
-pub fn table<I, R>(header: &[&str], rows: I) -> String
+pub(crate) fn table<I, R>(header: &[&str], rows: I) -> String
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = String>,
@@ -185,7 +185,7 @@ where
 
 /// A table whose columns `(index, width)` wrap at word boundaries, for
 /// columns of prose that would otherwise make rows hundreds of characters wide.
-pub fn table_wrapped<I, R>(header: &[&str], rows: I, wrap: &[(usize, usize)]) -> String
+pub(crate) fn table_wrapped<I, R>(header: &[&str], rows: I, wrap: &[(usize, usize)]) -> String
 where
     I: IntoIterator<Item = R>,
     R: IntoIterator<Item = String>,
@@ -209,7 +209,7 @@ where
 
 /// Breaks `text` into lines of at most `width` characters at spaces; a
 /// word longer than `width` gets a line of its own.
-pub fn wrap_words(text: &str, width: usize) -> String {
+pub(crate) fn wrap_words(text: &str, width: usize) -> String {
     let mut lines: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
         match lines.last_mut() {

@@ -29,7 +29,7 @@ use crate::workspace::name::PromptRef;
 ///   promptctl promote support_bot@1.3.0 --env production
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// `name@X.Y.Z`
     #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
@@ -52,7 +52,7 @@ pub struct Args {
     reason: Option<String>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let Some(version) = args.prompt.version.clone() else {
         return Err(Error::invalid(format!(
             "promote a released version: `{}@X.Y.Z`",

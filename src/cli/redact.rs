@@ -20,12 +20,12 @@ use crate::privacy::redact::Redactor;
 ///   kubectl logs app | promptctl redact
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The file to redact (stdin when absent or `-`)
     file: Option<PathBuf>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let redactor = match ctx.workspace() {
         Ok(ws) => Redactor::new(&ws.config.redaction)?
             .with_secrets(crate::provider::key::configured(&ws.config)),

@@ -20,7 +20,7 @@ use crate::workspace::name::Name;
 ///   promptctl release support_bot --version 2.0.0 -m "Drop user_name"
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// The prompt whose draft is released, by its folder name under prompts/
     #[arg(value_parser = super::args::prompt_name)]
     name: Name,
@@ -50,7 +50,7 @@ enum BumpArg {
     Major,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let target = match (&args.version, args.bump) {
         (Some(v), _) => Target::Exact(crate::workspace::name::parse_version(v)?),
         (None, Some(b)) => Target::Bump(match b {

@@ -21,7 +21,7 @@ use crate::workspace::name::PromptRef;
 ///   promptctl render support_bot@1.2.0 --vars case.yaml --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// `name` for the draft, `name@X.Y.Z` for a released version
     #[arg(value_parser = super::args::prompt_ref)]
     prompt: PromptRef,
@@ -33,7 +33,7 @@ pub struct Args {
     vars_file: Option<PathBuf>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let (artifact, manifest) = super::context::load_ref(&ws, &args.prompt)?;
     let mut given: BTreeMap<String, Value> = match &args.vars_file {

@@ -19,7 +19,7 @@ use crate::rollout::deploy::bucket;
 ///   promptctl resolve support_bot --env production --key user-8812 --render --var question=hi
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     target: super::args::PromptEnv,
     /// The routing key (a user or account id)
@@ -47,7 +47,7 @@ struct Resolved {
     messages: Option<Vec<crate::version::artifact::Rendered>>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     crate::rollout::deploy::check_env(&ws, &args.target.env)?;
     ws.require_prompt(&args.target.name)?;

@@ -16,7 +16,7 @@ use crate::rollout::deploy::actions::{self, Change, Rollback};
 ///   promptctl rollback support_bot --env production --to 1.1.0 --reason "INC-4211"
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     target: super::args::PromptEnv,
     /// Roll back to this version instead of the previous one
@@ -30,7 +30,7 @@ pub struct Args {
     no_verify: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let to = args
         .to
         .as_deref()
@@ -52,7 +52,7 @@ pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// `production: 1.2.0 → 1.3.0`, or the change as JSON.
-pub fn print_change(ctx: &Context, change: &Change) {
+pub(super) fn print_change(ctx: &Context, change: &Change) {
     let p = ctx.printer;
     if p.json {
         p.json(change);

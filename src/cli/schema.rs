@@ -22,7 +22,7 @@ use crate::workspace::schema::{KINDS, Kind};
 ///   promptctl schema --write schemas
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only this schema: `promptctl`, `prompt`, `suite` or `manifest`
     #[arg(value_name = "KIND", value_parser = kind)]
     kind: Option<&'static Kind>,
@@ -38,7 +38,7 @@ fn kind(s: &str) -> Result<&'static Kind, String> {
     })
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let kinds: Vec<&Kind> = match args.kind {
         Some(k) => vec![k],
         None => KINDS.iter().collect(),

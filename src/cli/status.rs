@@ -14,7 +14,7 @@ use crate::workspace::name::Name;
 ///   promptctl status support_bot --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// Only this prompt (all when none is given)
     #[arg(value_parser = super::args::prompt_name)]
     name: Option<Name>,
@@ -30,7 +30,7 @@ struct Row {
     last_change: Option<crate::rollout::deploy::Event>,
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<()> {
     let ws = ctx.workspace()?;
     let names = match args.name {
         Some(n) => {

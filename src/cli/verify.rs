@@ -23,7 +23,7 @@ use crate::workspace::name::Name;
 ///   promptctl verify support_bot --json
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
-pub struct Args {
+pub(crate) struct Args {
     /// Prompts to verify (all when none are given)
     #[arg(value_parser = super::args::prompt_name)]
     names: Vec<Name>,
@@ -40,7 +40,7 @@ struct Row<'a> {
     problems: &'a [Problem],
 }
 
-pub fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
+pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     let ws = ctx.workspace()?;
     let names = if args.names.is_empty() {
         ws.prompt_names()?

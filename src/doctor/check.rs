@@ -8,14 +8,14 @@ use crate::error::Class;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warn,
     Fail,
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Warn => "warn",
@@ -26,7 +26,7 @@ impl Status {
 
 /// One row of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Check {
+pub(crate) struct Check {
     /// What was checked, e.g. `key openai`, `suite support`.
     pub check: String,
     pub status: Status,
@@ -97,7 +97,7 @@ impl Check {
 
 /// The class of the worst failure (4 over 3 over 2), or `None` when
 /// nothing failed.
-pub fn worst(checks: &[Check]) -> Option<Class> {
+pub(crate) fn worst(checks: &[Check]) -> Option<Class> {
     checks.iter().filter_map(|c| c.class).max()
 }
 

@@ -20,16 +20,16 @@ mod suites;
 mod versions;
 
 use check::plural;
-pub use check::{Check, Status, worst};
+pub(crate) use check::{Check, Status, worst};
 use needs::{suites, uses};
 
-pub use providers::Options;
+pub(crate) use providers::Options;
 use providers::providers;
 use suites::suite_checks;
 use versions::versions;
 
 /// Runs every check. `ws` was loaded, so `promptctl.yaml` is valid.
-pub fn run(ws: &Workspace, opts: &Options) -> Result<Vec<Check>, Error> {
+pub(crate) fn run(ws: &Workspace, opts: &Options) -> Result<Vec<Check>, Error> {
     let mut checks = vec![config(ws)];
     let prompts = ws.prompt_names()?;
     let suites = suites(ws);

@@ -164,7 +164,7 @@ pub(super) fn probe_row(
 
 /// What `doctor` may spend.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// For each provider's request, connecting included.
     pub timeout: Duration,
 }

@@ -16,7 +16,7 @@ use crate::error::Error;
 
 /// An assertion ready to check.
 #[derive(Debug)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     pub kind: AssertionType,
     pub weight: f64,
     pub metric: Option<String>,
@@ -37,7 +37,7 @@ enum Check {
 
 /// The outcome of one assertion on one answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     #[serde(rename = "type")]
     pub kind: AssertionType,
     pub passed: bool,
@@ -48,7 +48,7 @@ pub struct Outcome {
 }
 
 /// What an assertion looks at.
-pub struct Observed<'a> {
+pub(crate) struct Observed<'a> {
     pub output: &'a str,
     pub latency_ms: Option<f64>,
     pub cost_usd: Option<f64>,
@@ -56,7 +56,7 @@ pub struct Observed<'a> {
 
 impl Compiled {
     /// Compiles an assertion; `at` names where it came from, for errors.
-    pub fn new(a: &Assertion, at: &str) -> Result<Compiled, Error> {
+    pub(crate) fn new(a: &Assertion, at: &str) -> Result<Compiled, Error> {
         use AssertionType::*;
         let bad = |what: &str| {
             Error::invalid(format!(
@@ -135,7 +135,7 @@ impl Compiled {
     }
 
     /// The prompt's `output_schema`, as an implicit assertion on every answer.
-    pub fn output_schema(schema: &Value, at: &str) -> Result<Compiled, Error> {
+    pub(crate) fn output_schema(schema: &Value, at: &str) -> Result<Compiled, Error> {
         Ok(Compiled {
             kind: AssertionType::JsonSchema,
             weight: 1.0,
@@ -145,7 +145,7 @@ impl Compiled {
     }
 
     /// The judge question of a `rubric` assertion.
-    pub fn question(&self) -> Option<&str> {
+    pub(crate) fn question(&self) -> Option<&str> {
         match &self.check {
             Check::Question(q) => Some(q),
             _ => None,
@@ -153,7 +153,7 @@ impl Compiled {
     }
 
     /// Checks everything but `rubric` (which returns `None`: the judge decides).
-    pub fn check(&self, o: &Observed) -> Option<Outcome> {
+    pub(crate) fn check(&self, o: &Observed) -> Option<Outcome> {
         use AssertionType::*;
         let out = o.output;
         let (passed, reason) = match (&self.kind, &self.check) {
@@ -336,11 +336,11 @@ static REFUSAL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("the refusal pattern compiles")
 });
 
-pub fn is_refusal(text: &str) -> bool {
+pub(crate) fn is_refusal(text: &str) -> bool {
     REFUSAL.is_match(text)
 }
 
-pub fn type_name(t: AssertionType) -> String {
+pub(crate) fn type_name(t: AssertionType) -> String {
     serde_json::to_value(t)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// One provider's count of calls in a row without an answer.
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     provider: String,
     threshold: u32,
     in_a_row: AtomicU32,
@@ -26,7 +26,7 @@ pub struct Breaker {
 impl Breaker {
     /// A breaker that opens after `threshold` (at least 1) calls in a row
     /// without an answer.
-    pub fn new(provider: &str, threshold: u32) -> Breaker {
+    pub(crate) fn new(provider: &str, threshold: u32) -> Breaker {
         Breaker {
             provider: provider.to_string(),
             threshold: threshold.max(1),
@@ -36,18 +36,18 @@ impl Breaker {
     }
 
     /// Why the provider is down, if it is.
-    pub fn down(&self) -> Option<&str> {
+    pub(crate) fn down(&self) -> Option<&str> {
         self.open.get().map(String::as_str)
     }
 
     /// A call got an answer (any status): the provider is alive.
-    pub fn answered(&self) {
+    pub(crate) fn answered(&self) {
         self.in_a_row.store(0, Ordering::Relaxed);
     }
 
     /// A call got no answer (`last` says how). Returns why the provider is
     /// down when this call (or an earlier one) opened the breaker.
-    pub fn no_answer(&self, last: &str) -> Option<&str> {
+    pub(crate) fn no_answer(&self, last: &str) -> Option<&str> {
         let n = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
         if n >= self.threshold {
             self.open.get_or_init(|| {

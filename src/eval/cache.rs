@@ -14,17 +14,17 @@ use serde_json::json;
 use crate::provider::{ChatRequest, ChatResponse};
 
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: PathBuf,
 }
 
 impl Cache {
-    pub fn new(dir: PathBuf) -> Cache {
+    pub(crate) fn new(dir: PathBuf) -> Cache {
         Cache { dir }
     }
 
     /// The cache key of a request sent to the endpoint with `identity`.
-    pub fn key(identity: &serde_json::Value, request: &ChatRequest, sample: u32) -> String {
+    pub(crate) fn key(identity: &serde_json::Value, request: &ChatRequest, sample: u32) -> String {
         crate::version::canonical::hash_of(&json!({
             "endpoint": identity,
             "request": request,
@@ -37,13 +37,13 @@ impl Cache {
         self.dir.join(&hex[..2]).join(format!("{hex}.json"))
     }
 
-    pub fn get(&self, key: &str) -> Option<ChatResponse> {
+    pub(crate) fn get(&self, key: &str) -> Option<ChatResponse> {
         let bytes = std::fs::read(self.path(key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// Stores an answer; a failure to cache never fails the run.
-    pub fn put(&self, key: &str, response: &ChatResponse) {
+    pub(crate) fn put(&self, key: &str, response: &ChatResponse) {
         let path = self.path(key);
         let Some(dir) = path.parent() else { return };
         if std::fs::create_dir_all(dir).is_err() {

@@ -11,7 +11,7 @@ use super::judge::Score;
 
 /// One case (one sample of it, with `--repeat`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub id: String,
     /// 0-based sample number under `--repeat`.
     #[serde(default)]

@@ -16,10 +16,10 @@ use super::summary::{Comparison, Summary};
 use crate::error::{Class, Error};
 
 /// The p-value below which a drop vs the baseline counts as a regression.
-pub const REGRESSION_ALPHA: f64 = 0.05;
+pub(crate) const REGRESSION_ALPHA: f64 = 0.05;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GateResult {
+pub(crate) struct GateResult {
     pub gate: String,
     /// `>=` (at least) or `<=` (at most).
     pub op: String,
@@ -31,7 +31,7 @@ pub struct GateResult {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// `pass`, `fail`, `error`, `inconclusive` or `interrupted`.
     pub status: String,
     pub exit_code: u8,
@@ -39,14 +39,14 @@ pub struct Verdict {
 }
 
 /// What the suite defines, to check gate names against.
-pub struct Known {
+pub(crate) struct Known {
     pub criteria: BTreeSet<String>,
     pub segments: BTreeSet<String>,
     pub metrics: BTreeSet<String>,
 }
 
 /// Checks that every name a gate uses exists (exit 2 otherwise).
-pub fn check_names(gates: &Gates, known: &Known, at: &str) -> Result<(), Error> {
+pub(crate) fn check_names(gates: &Gates, known: &Known, at: &str) -> Result<(), Error> {
     let unknown = |kind: &str, name: &str, set: &BTreeSet<String>| {
         let mut err = Error::invalid(format!("{at}: gates: unknown {kind} `{name}`"));
         if let Some(best) = crate::workspace::yaml::closest(name, set.iter().map(String::as_str)) {
@@ -102,7 +102,7 @@ fn gate_thresholds(g: &Gates) -> Vec<(String, f64)> {
 }
 
 /// Applies the gates to a summary (and a baseline comparison, if any).
-pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateResult> {
+pub(crate) fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateResult> {
     let mut out = Vec::new();
     let at_least =
         |gate: String, threshold: f64, actual: Option<f64>, why_missing: &str| GateResult {
@@ -239,10 +239,10 @@ pub fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Vec<GateR
 }
 
 /// Said beside a gate that applies because the suite sets none.
-pub const DEFAULT_NOTE: &str = "the default: the suite sets no gates";
+pub(crate) const DEFAULT_NOTE: &str = "the default: the suite sets no gates";
 
 /// The run's verdict and exit code.
-pub fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verdict {
+pub(crate) fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verdict {
     let v = |class: Option<Class>, status: &str, reason: String| Verdict {
         status: status.into(),
         exit_code: class.map_or(0, |c| c as u8),
@@ -291,7 +291,7 @@ pub fn verdict(s: &Summary, gates: &[GateResult], aborted: Option<&str>) -> Verd
 /// The verdict of a run stopped by a signal (`None`: not known which):
 /// `interrupted`, exit 3 (the work was not completed), whatever its gates
 /// say of the cases it did finish.
-pub fn interrupted(signal: Option<&str>) -> Verdict {
+pub(crate) fn interrupted(signal: Option<&str>) -> Verdict {
     let by = signal.map(|s| format!(" by {s}")).unwrap_or_default();
     Verdict {
         status: "interrupted".into(),

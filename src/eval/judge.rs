@@ -15,7 +15,7 @@ use crate::provider::{ChatMessage, ChatRequest};
 use crate::version::artifact::spec::ModelSpec;
 
 /// The judge's instructions; their sha256 is part of every run's identity.
-pub const SYSTEM: &str = "\
+pub(crate) const SYSTEM: &str = "\
 You are an impartial evaluation judge for a prompt-engineering test suite.
 You receive a user input, optionally the expected answer, the assistant's
 actual output, and a list of named criteria. Score the actual output on each
@@ -27,7 +27,7 @@ Include every criterion you were given, and no others.";
 
 /// Who judged a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub provider: String,
     pub model: String,
     pub temperature: f64,
@@ -36,19 +36,19 @@ pub struct Identity {
 
 /// A criterion's score and the judge's reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Score {
+pub(crate) struct Score {
     pub score: f64,
     pub reason: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct Judge {
+pub(crate) struct Judge {
     pub provider: String,
     pub model: ModelSpec,
 }
 
 impl Judge {
-    pub fn new(provider: &str, model: &str, temperature: Option<f64>) -> Judge {
+    pub(crate) fn new(provider: &str, model: &str, temperature: Option<f64>) -> Judge {
         Judge {
             provider: provider.to_string(),
             model: ModelSpec {
@@ -65,7 +65,7 @@ impl Judge {
         }
     }
 
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         Identity {
             provider: self.provider.clone(),
             model: self.model.name.clone(),
@@ -75,7 +75,7 @@ impl Judge {
     }
 
     /// The request that asks for a verdict on one answer.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         input: &str,
         expected: Option<&str>,
@@ -109,7 +109,7 @@ impl Judge {
 }
 
 /// Parses a verdict strictly: exactly the criteria asked for, scores in 0..1.
-pub fn parse(
+pub(crate) fn parse(
     reply: &str,
     criteria: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Score>, String> {

@@ -1,15 +1,15 @@
 //! Evaluation: suites, cases and (in time) the runner, assertions and gates.
 
-pub mod assertions;
-pub mod breaker;
-pub mod cache;
-pub mod case;
-pub mod gates;
-pub mod judge;
-pub mod report;
-pub mod results;
-pub mod runner;
-pub mod session;
-pub mod stop;
-pub mod suite;
-pub mod summary;
+pub(crate) mod assertions;
+pub(crate) mod breaker;
+pub(crate) mod cache;
+pub(crate) mod case;
+pub(crate) mod gates;
+pub(crate) mod judge;
+pub(crate) mod report;
+pub(crate) mod results;
+pub(crate) mod runner;
+pub(crate) mod session;
+pub(crate) mod stop;
+pub(crate) mod suite;
+pub(crate) mod summary;

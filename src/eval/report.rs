@@ -165,7 +165,7 @@ pub(crate) fn md_escape(s: &str) -> String {
 }
 
 /// Markdown for pull requests and `$GITHUB_STEP_SUMMARY`.
-pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
+pub(crate) fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
     let icon = if h.verdict.exit_code == 0 {
         "✅"
     } else {
@@ -232,7 +232,7 @@ pub fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
 /// without the `Z` Ant forbids), times are the recorded latencies and
 /// duration, and the hostname is `localhost` (a run does not record where
 /// it ran; Ant's schema asks for `localhost` then).
-pub fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
+pub(crate) fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
     let errors = cases.iter().filter(|c| c.error.is_some()).count();
     let failures = cases
         .iter()

@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use super::case::CaseResult;
+pub(crate) use super::case::CaseResult;
 use super::judge::Identity;
 use crate::error::Error;
 
-pub const SCHEMA: &str = "promptctl.run/v1";
+pub(crate) const SCHEMA: &str = "promptctl.run/v1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SuiteInfo {
+pub(crate) struct SuiteInfo {
     pub name: String,
     pub path: String,
     /// sha256 of the suite file's bytes.
@@ -28,7 +28,7 @@ pub struct SuiteInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PromptInfo {
+pub(crate) struct PromptInfo {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -36,7 +36,7 @@ pub struct PromptInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProviderInfo {
+pub(crate) struct ProviderInfo {
     pub name: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -44,7 +44,7 @@ pub struct ProviderInfo {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub repeat: u32,
     pub concurrency: usize,
     pub cache: bool,
@@ -67,7 +67,7 @@ pub struct Settings {
 
 /// Everything but the cases: written first, then the cases are spliced in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunHeader {
+pub(crate) struct RunHeader {
     pub schema: String,
     pub run_id: String,
     pub suite: SuiteInfo,
@@ -88,14 +88,14 @@ pub struct RunHeader {
 
 /// A whole run, as read back from its file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     #[serde(flatten)]
     pub header: RunHeader,
     pub cases: Vec<CaseResult>,
 }
 
 impl Run {
-    pub fn load(path: &Path) -> Result<Run, Error> {
+    pub(crate) fn load(path: &Path) -> Result<Run, Error> {
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
         let run: Run = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
             Error::invalid(format!(
@@ -117,7 +117,7 @@ impl Run {
 
     /// Reads only a run's header: the cases are skipped as they are
     /// parsed, never held in memory (serde's `flatten` would buffer them).
-    pub fn load_header(path: &Path) -> Result<RunHeader, Error> {
+    pub(crate) fn load_header(path: &Path) -> Result<RunHeader, Error> {
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
         let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
         let fields = serde::Deserializer::deserialize_map(&mut de, WithoutCases)
@@ -141,7 +141,7 @@ impl Run {
     }
 
     /// Writes a whole in-memory run (after `gate` or `merge`).
-    pub fn save(&self, path: &Path) -> Result<(), Error> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), Error> {
         let mut text = serde_json::to_vec_pretty(self).expect("a run serialises");
         text.push(b'\n');
         crate::workspace::fsio::write_atomic(path, &text, crate::workspace::fsio::Access::Private)
@@ -150,7 +150,7 @@ impl Run {
 
 /// The run files in `dir` (`.promptctl/runs/`), oldest first by name;
 /// hidden files (spools of runs in progress) are not runs.
-pub fn run_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn run_files(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|e| e.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -167,7 +167,7 @@ pub fn run_files(dir: &Path) -> Vec<PathBuf> {
 /// Case results spilled to disk as they finish, with their case order.
 /// The spool file is owner-only and is removed when the spool is dropped,
 /// whether the run was saved or failed (a full disk, say).
-pub struct Spool {
+pub(crate) struct Spool {
     path: PathBuf,
     file: BufWriter<std::fs::File>,
     offset: u64,
@@ -175,7 +175,7 @@ pub struct Spool {
 }
 
 impl Spool {
-    pub fn create(dir: &Path, run_id: &str) -> Result<Spool, Error> {
+    pub(crate) fn create(dir: &Path, run_id: &str) -> Result<Spool, Error> {
         std::fs::create_dir_all(dir).map_err(|e| crate::error::io_incomplete(dir, &e))?;
         let path = dir.join(format!(".{run_id}.cases.tmp"));
         let mut options = std::fs::OpenOptions::new();
@@ -194,7 +194,7 @@ impl Spool {
     }
 
     /// Appends the result of the case at position `order`.
-    pub fn push(&mut self, order: usize, result: &CaseResult) -> Result<(), Error> {
+    pub(crate) fn push(&mut self, order: usize, result: &CaseResult) -> Result<(), Error> {
         let line = serde_json::to_vec(result).expect("a case result serialises");
         self.file
             .write_all(&line)
@@ -207,7 +207,7 @@ impl Spool {
 
     /// Writes the run file (owner-only): the header with the cases spliced
     /// in, in case order; then removes the spool. Atomic, like every write.
-    pub fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {
+    pub(crate) fn finish(mut self, header: &RunHeader, dest: &Path) -> Result<(), Error> {
         let io = |e: std::io::Error| crate::error::io_incomplete(dest, &e);
         self.file.flush().map_err(io)?;
         self.index
@@ -250,7 +250,7 @@ impl Drop for Spool {
 }
 
 /// A run id: UTC time to the second, then 6 random hex digits.
-pub fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     let now = jiff::Timestamp::now();
     format!(
         "{}-{:06x}",

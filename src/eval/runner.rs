@@ -43,11 +43,11 @@ use crate::version::artifact::Artifact;
 use crate::workspace::config::Price;
 
 /// Cases in flight at once when `-j` is not given.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub(crate) const DEFAULT_CONCURRENCY: usize = 8;
 
 /// A provider's shared limits: in-flight slots, a request rate, and the
 /// circuit breaker that declares it down.
-pub struct Limiter {
+pub(crate) struct Limiter {
     slots: Semaphore,
     rate: Option<governor::DefaultDirectRateLimiter>,
     breaker: Breaker,
@@ -56,7 +56,7 @@ pub struct Limiter {
 impl Limiter {
     /// The limiter of provider `name`. Its `rps` (from `promptctl.yaml` or
     /// `--rps`) has been checked against its bounds.
-    pub fn new(name: &str, limits: &Limits) -> Limiter {
+    pub(crate) fn new(name: &str, limits: &Limits) -> Limiter {
         let rate = limits
             .rps
             .filter(|r| r.is_finite() && *r >= 1e-6)
@@ -74,19 +74,19 @@ impl Limiter {
 
 /// A provider to call and the limiter it shares with every other use of it.
 #[derive(Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub endpoint: Endpoint,
     pub limiter: Arc<Limiter>,
 }
 
-pub struct JudgePlan {
+pub(crate) struct JudgePlan {
     pub judge: Judge,
     pub target: Target,
     pub criteria: BTreeMap<String, String>,
 }
 
 /// Everything a case needs, shared by all cases of a run.
-pub struct Plan {
+pub(crate) struct Plan {
     pub artifact: Artifact,
     pub target: Target,
     pub judge: Option<JudgePlan>,
@@ -103,14 +103,14 @@ pub struct Plan {
 }
 
 /// One case (one sample of it) to evaluate.
-pub struct Job {
+pub(crate) struct Job {
     pub order: usize,
     pub sample: u32,
     pub case: Case,
     pub asserts: Vec<Compiled>,
 }
 
-pub struct Finished {
+pub(crate) struct Finished {
     pub stats: Vec<Stat>,
     /// The recordings of the cases that completed.
     pub recordings: Vec<Recording>,
@@ -122,7 +122,7 @@ pub struct Finished {
 
 /// Runs every job until they are done or `stop` resolves; never fails for a
 /// case's sake (that is a case error).
-pub async fn run(
+pub(crate) async fn run(
     plan: Arc<Plan>,
     jobs: &mut dyn Iterator<Item = Job>,
     concurrency: usize,

@@ -34,7 +34,7 @@ use crate::workspace::name::{Name, PromptRef};
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub prompt: Option<PromptRef>,
     pub provider: Option<String>,
     pub judge_provider: Option<String>,
@@ -55,7 +55,7 @@ pub struct Options {
 /// A finished run: its header (with summary, gates, verdict), where it was
 /// saved, the first failures, for the report, and the signal that cut it
 /// short, if one did.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub header: RunHeader,
     pub path: PathBuf,
     pub failures: Vec<CaseResult>,
@@ -63,11 +63,11 @@ pub struct Outcome {
 }
 
 /// How many failing cases a report shows.
-pub const TOP_FAILURES: usize = 10;
+pub(crate) const TOP_FAILURES: usize = 10;
 
 /// Runs a suite: resolve the prompt, build the targets, validate every case,
 /// execute the selected ones, and save the run with its verdict.
-pub fn run(
+pub(crate) fn run(
     ws: &Workspace,
     suite_arg: &str,
     opts: &Options,
@@ -530,7 +530,7 @@ fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {
 }
 
 /// sha256 of the cases file's bytes, or of the inline cases (what a run records).
-pub fn dataset_sha256(suite: &Suite) -> String {
+pub(crate) fn dataset_sha256(suite: &Suite) -> String {
     match &suite.spec.cases {
         CasesSpec::File(f) => {
             let path = suite
@@ -572,7 +572,7 @@ fn load_baseline(
 }
 
 /// The most recent saved run of `suite` for a prompt digest.
-pub fn latest_run(ws: &Workspace, suite: &str, digest: &str) -> Result<Option<Run>, Error> {
+pub(crate) fn latest_run(ws: &Workspace, suite: &str, digest: &str) -> Result<Option<Run>, Error> {
     let dir = ws.state_dir().join("runs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(None);
@@ -603,7 +603,11 @@ pub fn latest_run(ws: &Workspace, suite: &str, digest: &str) -> Result<Option<Ru
 /// Re-applies the suite's current gates to a saved run (for `gate` and
 /// `merge`): recomputes the summary from the cases, then gates and verdict.
 /// Returns warnings worth showing (the suite or judge changed since the run).
-pub fn regate(ws: &Workspace, run: &mut Run, baseline: Option<&str>) -> Result<Vec<String>, Error> {
+pub(crate) fn regate(
+    ws: &Workspace,
+    run: &mut Run,
+    baseline: Option<&str>,
+) -> Result<Vec<String>, Error> {
     let suite_path = ws.root.join(&run.header.suite.path);
     let suite = Suite::load(ws, &suite_path.to_string_lossy())?;
     let mut warnings = Vec::new();

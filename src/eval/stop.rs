@@ -15,7 +15,7 @@ use crate::error::Error;
 
 /// A signal that stops a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// SIGINT: Ctrl-C.
     Interrupt,
     /// SIGTERM: `kill`, a CI job cancelled, a container stopped.
@@ -24,7 +24,7 @@ pub enum Signal {
 
 impl Signal {
     /// The signal's name, as messages say it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",
             Signal::Terminate => "SIGTERM",
@@ -35,7 +35,7 @@ impl Signal {
 /// Why a run stopped early: the reason its unfinished cases give, and the
 /// signal, when it was one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stop {
+pub(crate) struct Stop {
     pub reason: String,
     pub signal: Option<Signal>,
 }
@@ -43,7 +43,7 @@ pub struct Stop {
 /// Starts catching SIGINT and SIGTERM (Ctrl-C on Windows) and returns a
 /// future that resolves at the first of them. Must be called inside the
 /// tokio runtime; from then on neither signal ends the process by itself.
-pub fn listen() -> Result<impl Future<Output = Signal> + Send + 'static, Error> {
+pub(crate) fn listen() -> Result<impl Future<Output = Signal> + Send + 'static, Error> {
     let cannot = |e: std::io::Error| Error::incomplete(format!("cannot catch signals: {e}"));
     #[cfg(unix)]
     {
@@ -72,7 +72,7 @@ pub fn listen() -> Result<impl Future<Output = Signal> + Send + 'static, Error> 
 
 /// Resolves when the run must stop: at `deadline` (with its reason), or at
 /// the first signal `signals` reports; never, if neither comes.
-pub async fn first(
+pub(crate) async fn first(
     deadline: Option<(Instant, String)>,
     signals: impl Future<Output = Signal>,
 ) -> Stop {

@@ -23,7 +23,7 @@ use crate::workspace::bounded;
     title = "eval suite",
     description = "An eval suite (evals/<suite>.yaml): the prompt under test, its cases, assertions, an optional LLM judge, and the gates a run must pass. Unknown keys are errors."
 )]
-pub struct SuiteSpec {
+pub(crate) struct SuiteSpec {
     /// For humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -53,7 +53,7 @@ pub struct SuiteSpec {
 /// A JSONL/YAML file of cases beside the suite, or an inline list.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum CasesSpec {
+pub(crate) enum CasesSpec {
     /// A file beside the suite: `.jsonl` (one case a line) or a YAML list.
     File(String),
     /// The cases themselves.
@@ -63,7 +63,7 @@ pub enum CasesSpec {
 /// What applies to every case.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// Assertions checked on every case, before the case's own.
     #[serde(default, rename = "assert")]
     pub asserts: Vec<Assertion>,
@@ -72,7 +72,7 @@ pub struct Defaults {
 /// One eval case.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Case {
+pub(crate) struct Case {
     /// A unique id within the suite, e.g. `billing-double-charge`.
     pub id: String,
     /// The prompt's variables for this case.
@@ -95,7 +95,7 @@ pub struct Case {
 /// What an assertion checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AssertionType {
+pub(crate) enum AssertionType {
     /// The answer equals `value` (a string, trimmed; or any JSON value).
     Equals,
     /// The answer contains the string `value`.
@@ -136,7 +136,7 @@ pub enum AssertionType {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = value_by_type)]
-pub struct Assertion {
+pub(crate) struct Assertion {
     /// What to check.
     #[serde(rename = "type")]
     pub kind: AssertionType,
@@ -189,7 +189,7 @@ fn value_by_type(schema: &mut schemars::Schema) {
 /// An LLM judge and what it scores.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Rubric {
+pub(crate) struct Rubric {
     /// The model that judges.
     pub judge: Judge,
     /// Criterion name → what the judge scores, 0..1 per case.
@@ -199,7 +199,7 @@ pub struct Rubric {
 /// The judge model; part of a run's identity.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Judge {
+pub(crate) struct Judge {
     /// A provider from `promptctl.yaml`.
     pub provider: String,
     /// The judge model's name, e.g. `gpt-4o`.
@@ -212,7 +212,7 @@ pub struct Judge {
 /// The thresholds a run must meet. A gate whose metric is missing fails.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Gates {
+pub(crate) struct Gates {
     /// The least share of cases whose assertions all pass, 0..1.
     #[serde(
         default,
@@ -275,7 +275,7 @@ fn rates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>
 impl Gates {
     /// No gate is set (no `gates:`, or `gates: {}`): the strict default
     /// applies, every case passes and none errors.
-    pub fn is_unset(&self) -> bool {
+    pub(crate) fn is_unset(&self) -> bool {
         self.pass_rate.is_none()
             && self.criteria.is_empty()
             && self.max_error_rate.is_none()
@@ -289,7 +289,7 @@ impl Gates {
 /// The gates for one segment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SegmentGates {
+pub(crate) struct SegmentGates {
     /// The least share of this segment's cases that pass, 0..1.
     #[serde(
         default,
@@ -308,7 +308,7 @@ pub struct SegmentGates {
 
 /// A suite read from disk.
 #[derive(Debug, Clone)]
-pub struct Suite {
+pub(crate) struct Suite {
     pub name: String,
     pub path: PathBuf,
     /// How errors name the file, relative to the workspace.
@@ -318,7 +318,7 @@ pub struct Suite {
 
 impl Suite {
     /// Loads `evals/<name>.yaml`, or a path to a suite file.
-    pub fn load(ws: &Workspace, name_or_path: &str) -> Result<Suite, Error> {
+    pub(crate) fn load(ws: &Workspace, name_or_path: &str) -> Result<Suite, Error> {
         let as_path = Path::new(name_or_path);
         let path = if name_or_path.ends_with(".yaml") || name_or_path.ends_with(".yml") {
             if as_path.is_absolute() {
@@ -358,7 +358,7 @@ impl Suite {
 
     /// Every suite under `evals/`, sorted by name. Files that do not parse
     /// are returned as errors so callers can report them.
-    pub fn all(ws: &Workspace) -> Vec<Result<Suite, Error>> {
+    pub(crate) fn all(ws: &Workspace) -> Vec<Result<Suite, Error>> {
         Suite::all_by_path(ws).into_iter().map(|(_, s)| s).collect()
     }
 
@@ -366,7 +366,7 @@ impl Suite {
     /// path. A YAML list of cases that a suite names as its `cases:` file
     /// (SPEC §1 allows one beside the suite) is that suite's dataset, not a
     /// suite, and is left out.
-    pub fn all_by_path(ws: &Workspace) -> Vec<(PathBuf, Result<Suite, Error>)> {
+    pub(crate) fn all_by_path(ws: &Workspace) -> Vec<(PathBuf, Result<Suite, Error>)> {
         let Ok(entries) = std::fs::read_dir(ws.evals_dir()) else {
             return Vec::new();
         };
@@ -395,7 +395,7 @@ impl Suite {
     }
 
     /// Where the cases file is (beside the suite), when the cases are not inline.
-    pub fn cases_path(&self) -> Option<PathBuf> {
+    pub(crate) fn cases_path(&self) -> Option<PathBuf> {
         match &self.spec.cases {
             CasesSpec::File(f) => Some(self.path.parent().unwrap_or(Path::new(".")).join(f)),
             CasesSpec::Inline(_) => None,
@@ -404,7 +404,7 @@ impl Suite {
 
     /// How errors name the file the cases are in: the cases file beside
     /// the suite, or the suite itself for inline cases.
-    pub fn cases_label(&self) -> String {
+    pub(crate) fn cases_label(&self) -> String {
         match &self.spec.cases {
             CasesSpec::File(file) => Path::new(&self.label)
                 .parent()
@@ -420,7 +420,7 @@ impl Suite {
     /// [`Suite::cases_label`]: `line` when the reader knew it (JSONL), else
     /// the line of the case's `id:` in the YAML. For errors only: it reads
     /// the file again.
-    pub fn case_line(&self, index: usize, line: Option<usize>) -> Option<usize> {
+    pub(crate) fn case_line(&self, index: usize, line: Option<usize>) -> Option<usize> {
         if line.is_some() {
             return line;
         }
@@ -434,7 +434,7 @@ impl Suite {
     }
 
     /// The suite's cases, read one at a time.
-    pub fn cases(&self) -> Result<CaseReader, Error> {
+    pub(crate) fn cases(&self) -> Result<CaseReader, Error> {
         match &self.spec.cases {
             CasesSpec::Inline(cases) => Ok(CaseReader::Inline(cases.clone().into_iter())),
             CasesSpec::File(file) => {
@@ -469,12 +469,12 @@ impl Suite {
 /// The case ids of a suite read so far: an empty or repeated id is
 /// invalid, and the error names the file and line of each occurrence.
 #[derive(Debug, Default)]
-pub struct Ids(HashMap<String, (usize, Option<usize>)>);
+pub(crate) struct Ids(HashMap<String, (usize, Option<usize>)>);
 
 impl Ids {
     /// Checks case `index` (0-based, in file order), read from JSONL `line`
     /// if known ([`CaseReader::line`]).
-    pub fn check(
+    pub(crate) fn check(
         &mut self,
         suite: &Suite,
         index: usize,
@@ -519,7 +519,7 @@ impl Ids {
 
 /// Cases in file order; a line that does not parse is an error naming it.
 /// A JSONL file may start with a UTF-8 byte-order mark.
-pub enum CaseReader {
+pub(crate) enum CaseReader {
     Inline(std::vec::IntoIter<Case>),
     Jsonl {
         reader: std::io::BufReader<std::fs::File>,
@@ -536,7 +536,7 @@ pub enum CaseReader {
 impl CaseReader {
     /// The line of a JSONL file that the last case came from; `None` for
     /// cases in YAML (see [`Suite::case_line`]).
-    pub fn line(&self) -> Option<usize> {
+    pub(crate) fn line(&self) -> Option<usize> {
         match self {
             CaseReader::Inline(_) => None,
             CaseReader::Jsonl { line, .. } => Some(*line),

@@ -18,11 +18,11 @@ use super::case::CaseResult;
 use crate::stats;
 
 /// 95% two-sided normal quantile.
-pub const Z95: f64 = 1.959963984540054;
+pub(crate) const Z95: f64 = 1.959963984540054;
 
 /// The few numbers of one case the summary needs (kept in memory per case).
 #[derive(Debug, Clone)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub id: String,
     pub segment: Option<String>,
     pub passed: bool,
@@ -63,7 +63,7 @@ impl From<&CaseResult> for Stat {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub cases: usize,
     pub passed: usize,
     pub failed: usize,
@@ -88,20 +88,20 @@ pub struct Summary {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Criterion {
+pub(crate) struct Criterion {
     pub mean: Option<f64>,
     pub n: usize,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Metric {
+pub(crate) struct Metric {
     pub n: usize,
     pub passed: usize,
     pub rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Segment {
+pub(crate) struct Segment {
     pub cases: usize,
     pub passed: usize,
     pub errors: usize,
@@ -112,7 +112,7 @@ pub struct Segment {
 
 /// Summarises case stats; `criteria` are the rubric's, so that a criterion
 /// nobody scored still appears (with no mean).
-pub fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
+pub(crate) fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
     let mut s = Summary {
         cases: stats.len(),
         ..Summary::default()
@@ -239,7 +239,7 @@ fn flaky(stats: &[Stat]) -> Vec<String> {
 
 /// A case-by-case comparison with a baseline run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub baseline_run: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_version: Option<String>,
@@ -257,7 +257,7 @@ pub struct Comparison {
 }
 
 /// Pairs cases by id (a case passes if all its samples passed).
-pub fn compare(
+pub(crate) fn compare(
     baseline_run: &str,
     baseline_version: Option<String>,
     base: &[Stat],

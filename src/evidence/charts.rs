@@ -45,7 +45,7 @@ fn unit_grid(h: f64, label: impl Fn(f64) -> String) -> Markup {
 }
 
 /// Mean judge score per criterion (0–1) against each criterion's threshold.
-pub fn criteria(criteria: &BTreeMap<String, Criterion>, gates: &[GateResult]) -> Markup {
+pub(super) fn criteria(criteria: &BTreeMap<String, Criterion>, gates: &[GateResult]) -> Markup {
     let h = ROW * criteria.len() as f64 + 34.0;
     let x = |v: f64| LABEL + v.clamp(0.0, 1.0) * PLOT;
     let label = criteria
@@ -92,7 +92,7 @@ pub fn criteria(criteria: &BTreeMap<String, Criterion>, gates: &[GateResult]) ->
 
 /// Pass rate per segment with its 95% Wilson interval, against the pass-rate
 /// gates (the segment's own, else the overall one).
-pub fn segments(segments: &BTreeMap<String, Segment>, gates: &[GateResult]) -> Markup {
+pub(super) fn segments(segments: &BTreeMap<String, Segment>, gates: &[GateResult]) -> Markup {
     let h = ROW * segments.len() as f64 + 34.0;
     let x = |v: f64| LABEL + v.clamp(0.0, 1.0) * PLOT;
     let overall = threshold(gates, "pass_rate").map(|(t, _)| t);
@@ -147,7 +147,7 @@ pub fn segments(segments: &BTreeMap<String, Segment>, gates: &[GateResult]) -> M
 
 /// Histogram of case latencies on an axis from 0, with p50, p95 and the
 /// latency gate marked (labels that would collide are merged).
-pub fn latency(l: &Latency, gate: Option<f64>) -> Markup {
+pub(super) fn latency(l: &Latency, gate: Option<f64>) -> Markup {
     let (h, top, bottom) = (200.0, 34.0, 150.0);
     let (left, width) = (50.0, W - 90.0);
     let hi = nice(gate.map_or(l.max_ms, |g| g.max(l.max_ms)) * 1.05);

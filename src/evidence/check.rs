@@ -17,7 +17,7 @@ use crate::workspace::name::Name;
 
 /// One pack's check.
 #[derive(Debug)]
-pub struct PackReport {
+pub(crate) struct PackReport {
     /// The pack folder, relative to the workspace.
     pub label: String,
     pub name: String,
@@ -28,7 +28,7 @@ pub struct PackReport {
 
 /// Every pack folder under `evidence/` (of `names`, or all), sorted, and
 /// leftovers of interrupted writes (`.tmp-…`, `.old-…`).
-pub fn find(ws: &Workspace, names: &[Name]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+pub(crate) fn find(ws: &Workspace, names: &[Name]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let root = ws.root.join(super::pack::DIR);
     let mut packs = Vec::new();
     let mut leftovers = Vec::new();
@@ -57,7 +57,7 @@ pub fn find(ws: &Workspace, names: &[Name]) -> (Vec<PathBuf>, Vec<PathBuf>) {
 }
 
 /// Checks one pack folder.
-pub fn check(ws: &Workspace, dir: &Path) -> PackReport {
+pub(crate) fn check(ws: &Workspace, dir: &Path) -> PackReport {
     let label = dir
         .strip_prefix(&ws.root)
         .unwrap_or(dir)

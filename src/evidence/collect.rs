@@ -31,7 +31,7 @@ const LATENCY_BINS: usize = 12;
 
 /// What to build a pack of.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub name: Name,
     pub version: Version,
     /// Run ids (or run file paths); empty: the newest run of each suite
@@ -40,14 +40,14 @@ pub struct Request {
 }
 
 /// The pack, and what was noticed while gathering it.
-pub struct Collected {
+pub(crate) struct Collected {
     pub pack: Pack,
     pub warnings: Vec<String>,
 }
 
 /// Gathers a pack. The version must verify (exit 4 otherwise): there is no
 /// evidence pack for a version that was edited after release.
-pub fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
+pub(crate) fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error> {
     let released = store::open(ws, &req.name, &req.version)?;
     let redactor = Redactor::new(&ws.config.redaction)?
         .with_secrets(crate::provider::key::configured(&ws.config));

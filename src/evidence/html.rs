@@ -12,7 +12,7 @@ use crate::version::manifest::short;
 
 const CSS: &str = include_str!("evidence.css");
 
-pub fn render(p: &Pack) -> String {
+pub(super) fn render(p: &Pack) -> String {
     let pr = &p.prompt;
     let (status, headline) = p.headline();
     let title = format!("Evidence pack: {} {}", pr.name, pr.version);

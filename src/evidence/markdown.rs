@@ -6,7 +6,7 @@ use super::pack::{Pack, RunSection, StepStatus};
 use crate::eval::report::{actual, md_escape, pct, summary_rows};
 use crate::version::manifest::short;
 
-pub fn render(p: &Pack) -> String {
+pub(super) fn render(p: &Pack) -> String {
     let mut o = String::new();
     let pr = &p.prompt;
     let (status, headline) = p.headline();

@@ -12,13 +12,13 @@
 //! version's manifest.
 
 mod charts;
-pub mod check;
+pub(crate) mod check;
 mod collect;
 mod html;
 mod markdown;
-pub mod pack;
+pub(crate) mod pack;
 mod write;
-pub use collect::{Request, collect};
-pub use write::write;
+pub(crate) use collect::{Request, collect};
+pub(crate) use write::write;
 
-pub use pack::*;
+pub(crate) use pack::*;

@@ -11,16 +11,16 @@ use crate::rollout::deploy::Event;
 use crate::workspace::Workspace;
 use crate::workspace::name::Name;
 
-pub const SCHEMA: &str = "promptctl.evidence/v1";
-pub const JSON_FILE: &str = "evidence.json";
-pub const MARKDOWN_FILE: &str = "evidence.md";
-pub const HTML_FILE: &str = "evidence.html";
-pub const SUMS_FILE: &str = "SHA256SUMS";
+pub(crate) const SCHEMA: &str = "promptctl.evidence/v1";
+pub(crate) const JSON_FILE: &str = "evidence.json";
+pub(crate) const MARKDOWN_FILE: &str = "evidence.md";
+pub(crate) const HTML_FILE: &str = "evidence.html";
+pub(crate) const SUMS_FILE: &str = "SHA256SUMS";
 /// The folder of packs, relative to the workspace root.
-pub const DIR: &str = "evidence";
+pub(crate) const DIR: &str = "evidence";
 
 /// Where a version's pack lives by default.
-pub fn default_dir(ws: &Workspace, name: &Name, version: &semver::Version) -> PathBuf {
+pub(crate) fn default_dir(ws: &Workspace, name: &Name, version: &semver::Version) -> PathBuf {
     ws.root
         .join(DIR)
         .join(name.as_str())
@@ -30,7 +30,7 @@ pub fn default_dir(ws: &Workspace, name: &Name, version: &semver::Version) -> Pa
 /// Everything in a pack: `evidence.json`, and the source of the Markdown
 /// and HTML renderings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pack {
+pub(crate) struct Pack {
     pub schema: String,
     pub generated_at: String,
     /// `promptctl <version>`.
@@ -52,7 +52,7 @@ pub struct Pack {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PromptSection {
+pub(crate) struct PromptSection {
     pub name: String,
     pub version: String,
     pub digest: String,
@@ -87,21 +87,21 @@ pub struct PromptSection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Verification {
+pub(crate) struct Verification {
     pub ok: bool,
     /// What was recomputed, e.g. "3 file hashes, prompt hash, config hash, digest, seal".
     pub checked: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ChangelogEntry {
+pub(crate) struct ChangelogEntry {
     pub version: String,
     pub created_at: String,
     pub changelog: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MessageText {
+pub(crate) struct MessageText {
     pub role: String,
     /// The file the text comes from, or `inline template`.
     pub source: String,
@@ -110,7 +110,7 @@ pub struct MessageText {
 
 /// One eval run, as the pack shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSection {
+pub(crate) struct RunSection {
     /// The run file's header: suite and dataset digests, provider and model,
     /// judge identity, summary, gates and verdict.
     #[serde(flatten)]
@@ -129,7 +129,7 @@ pub struct RunSection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RubricText {
+pub(crate) struct RubricText {
     /// Criterion → what the judge scores.
     pub criteria: BTreeMap<String, String>,
     /// Whether the suite file is byte for byte the one the run used (its
@@ -138,7 +138,7 @@ pub struct RubricText {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Latency {
+pub(crate) struct Latency {
     pub n: usize,
     pub min_ms: f64,
     pub p50_ms: f64,
@@ -149,14 +149,14 @@ pub struct Latency {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Bin {
+pub(crate) struct Bin {
     pub lo_ms: f64,
     pub hi_ms: f64,
     pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CaseNote {
+pub(crate) struct CaseNote {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
@@ -165,7 +165,7 @@ pub struct CaseNote {
 
 /// This run against the parent version's run of the same suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ParentComparison {
+pub(crate) struct ParentComparison {
     pub parent_version: String,
     pub parent_run: String,
     /// Cases present in both runs.
@@ -181,7 +181,7 @@ pub struct ParentComparison {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Delta {
+pub(crate) struct Delta {
     pub metric: String,
     pub parent: Option<f64>,
     pub this: Option<f64>,
@@ -192,7 +192,7 @@ pub struct Delta {
 
 /// One step of the gate timeline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Step {
+pub(crate) struct Step {
     pub step: String,
     pub status: StepStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,7 +202,7 @@ pub struct Step {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StepStatus {
+pub(crate) enum StepStatus {
     Passed,
     Failed,
     Pending,
@@ -211,7 +211,7 @@ pub enum StepStatus {
 }
 
 impl StepStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             StepStatus::Passed => "passed",
             StepStatus::Failed => "failed",
@@ -222,7 +222,7 @@ impl StepStatus {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RedactionSection {
+pub(crate) struct RedactionSection {
     /// Built-in detectors, e.g. `email`, `credit_card`.
     pub builtins: Vec<String>,
     /// Named patterns: name → regular expression.
@@ -236,7 +236,7 @@ pub struct RedactionSection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Runbook {
+pub(crate) struct Runbook {
     /// Role → contact, on-call first.
     pub escalation: Vec<(String, String)>,
     /// Environments in promotion order, with where this version is now.
@@ -247,7 +247,7 @@ pub struct Runbook {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EnvironmentState {
+pub(crate) struct EnvironmentState {
     pub env: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires: Option<String>,
@@ -259,7 +259,7 @@ pub struct EnvironmentState {
 
 impl Pack {
     /// The pack's overall verdict, as one line: what a reviewer reads first.
-    pub fn headline(&self) -> (StepStatus, String) {
+    pub(crate) fn headline(&self) -> (StepStatus, String) {
         if self.runs.is_empty() {
             return (
                 StepStatus::Pending,

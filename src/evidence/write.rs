@@ -14,7 +14,7 @@ use crate::error::Error;
 
 /// What [`write`] did.
 #[derive(Debug)]
-pub struct Written {
+pub(crate) struct Written {
     /// File name → `sha256:<hex>`, sorted by name (SHA256SUMS itself excluded).
     pub files: Vec<(String, String)>,
     /// The pack on disk already had exactly these bytes.
@@ -22,7 +22,7 @@ pub struct Written {
 }
 
 /// The files of a pack, in `SHA256SUMS` order, then `SHA256SUMS` itself.
-pub fn render(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
+pub(super) fn render(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
     let mut json = serde_json::to_vec_pretty(pack).expect("a pack serialises");
     json.push(b'\n');
     let mut files = vec![
@@ -39,13 +39,13 @@ pub fn render(pack: &Pack) -> Vec<(&'static str, Vec<u8>)> {
     files
 }
 
-pub fn hex_sha256(bytes: &[u8]) -> String {
+pub(super) fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Writes `pack` to `dir`, under `lock` (a lock file path).
-pub fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
+pub(crate) fn write(pack: &Pack, dir: &Path, lock: &Path) -> Result<Written, Error> {
     let files = render(pack);
     let listed = files
         .iter()

@@ -1,5 +1,5 @@
 //! Privacy: redaction of PII and secrets from everything shareable, and the
 //! detection of secrets written into prompt files.
 
-pub mod redact;
-pub mod secrets;
+pub(crate) mod redact;
+pub(crate) mod secrets;

@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// Each credential kind and the pattern that finds it; `redact` reuses them.
-pub static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+pub(crate) static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
         ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
         (
@@ -40,13 +40,13 @@ pub static DETECTORS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
 
 /// A credential found in text: its kind and 1-based line, never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub kind: &'static str,
     pub line: usize,
 }
 
 /// Every credential-shaped string in `text`, one per kind and line.
-pub fn scan(text: &str) -> Vec<Found> {
+pub(crate) fn scan(text: &str) -> Vec<Found> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         for (kind, re) in DETECTORS.iter() {
@@ -69,7 +69,7 @@ pub fn scan(text: &str) -> Vec<Found> {
 /// Every credential-shaped string in a prompt's files (path relative to the
 /// prompt → bytes), by file and line: what `lint` reports and `release`
 /// refuses.
-pub fn scan_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(&str, Found)> {
+pub(crate) fn scan_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(&str, Found)> {
     files
         .iter()
         .flat_map(|(rel, bytes)| {
@@ -81,7 +81,7 @@ pub fn scan_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(&str, Found)> {
 }
 
 /// `text` with every credential-shaped string replaced by `(redacted)`.
-pub fn mask(text: &str) -> String {
+pub(crate) fn mask(text: &str) -> String {
     let mut out = text.to_string();
     for (_, re) in DETECTORS.iter() {
         if re.is_match(&out) {
@@ -92,14 +92,14 @@ pub fn mask(text: &str) -> String {
 }
 
 /// What a configured key's value becomes wherever it is found.
-pub const MARKER: &str = "[REDACTED:api_key]";
+pub(crate) const MARKER: &str = "[REDACTED:api_key]";
 
 /// The shortest run of a key's characters that counts as the key.
-pub const WINDOW: usize = 12;
+pub(crate) const WINDOW: usize = 12;
 
 /// Values shorter than this are placeholders (`ollama`, `none`), not keys:
 /// scrubbing them would eat ordinary words.
-pub const MIN_KEY: usize = 8;
+pub(crate) const MIN_KEY: usize = 8;
 
 /// The workspace's own API keys, to be found in any text: a whole key, and
 /// any run of [`WINDOW`] or more of its characters, ASCII case ignored.
@@ -110,7 +110,7 @@ pub const MIN_KEY: usize = 8;
 /// one window over the text and costs a shift and a bit test per byte; the
 /// matching windows are then merged, so a longer echo is replaced whole.
 #[derive(Clone, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     /// Every window of every key: its bytes little-endian in the low bytes,
     /// its length in the top byte.
     windows: HashSet<u128>,
@@ -123,7 +123,7 @@ pub struct Secrets {
 impl Secrets {
     /// The scrubber for these key values (trimmed; placeholders shorter than
     /// [`MIN_KEY`] are ignored).
-    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Secrets {
+    pub(crate) fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Secrets {
         let mut s = Secrets {
             windows: HashSet::new(),
             filter: vec![0; 1 << 10],
@@ -154,13 +154,13 @@ impl Secrets {
     }
 
     /// Whether there is no key to look for.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.windows.is_empty()
     }
 
     /// `text` with every run of a key's characters replaced by [`MARKER`];
     /// borrows when there was none.
-    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let spans = self.spans(text);
         if spans.is_empty() {
             return Cow::Borrowed(text);

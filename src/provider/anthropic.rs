@@ -8,29 +8,29 @@ use super::http::Connection;
 use super::key::ApiKey;
 
 /// The API version promptctl speaks.
-pub const VERSION: &str = "2023-06-01";
+pub(crate) const VERSION: &str = "2023-06-01";
 /// `max_tokens` is required by the Messages API; used when the prompt sets none.
 const DEFAULT_MAX_TOKENS: u32 = 1024;
 
-pub struct Anthropic {
+pub(crate) struct Anthropic {
     conn: Connection,
 }
 
 impl Anthropic {
     /// Where the API lives unless `base_url` says otherwise.
-    pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+    pub(crate) const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
     /// Appended to the base URL.
-    pub const PATH: &str = "/v1/messages";
+    pub(crate) const PATH: &str = "/v1/messages";
     /// The model list: a cheap authenticated request, for `doctor`.
-    pub const MODELS_PATH: &str = "/v1/models";
+    pub(crate) const MODELS_PATH: &str = "/v1/models";
 
-    pub fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: Connection) -> Self {
         Anthropic { conn }
     }
 }
 
 /// Adds the API version and the key, when there is one.
-pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
+pub(crate) fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
     let r = r.header("anthropic-version", VERSION);
     match key {
         Some(k) => r.header("x-api-key", k.expose()),
@@ -39,7 +39,7 @@ pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::Reques
 }
 
 /// The request body: system messages go to `system`, the rest to `messages`.
-pub fn body(req: &ChatRequest) -> Value {
+pub(crate) fn body(req: &ChatRequest) -> Value {
     let m = &req.model;
     let system: Vec<&str> = req
         .messages
@@ -77,7 +77,7 @@ pub fn body(req: &ChatRequest) -> Value {
     body
 }
 
-pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
+pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let blocks =
         v.get("content")
             .and_then(Value::as_array)

@@ -11,7 +11,7 @@ use crate::version::artifact::spec::ModelSpec;
 
 /// One chat message as sent to a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
+pub(crate) struct ChatMessage {
     pub role: String,
     pub content: String,
 }
@@ -19,7 +19,7 @@ pub struct ChatMessage {
 /// Everything that decides a model's answer. Its canonical hash (without the
 /// provider's identity) keys cassettes; with it, the response cache.
 #[derive(Debug, Clone, Serialize)]
-pub struct ChatRequest {
+pub(crate) struct ChatRequest {
     pub model: ModelSpec,
     pub messages: Vec<ChatMessage>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -31,14 +31,14 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// sha256 of the canonical request: model, every parameter, messages,
     /// tools and output schema. Cassettes are keyed by this.
-    pub fn request_hash(&self) -> String {
+    pub(crate) fn request_hash(&self) -> String {
         crate::version::canonical::hash_of(self)
     }
 }
 
 /// A model's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatResponse {
+pub(crate) struct ChatResponse {
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_in: Option<u64>,
@@ -52,7 +52,7 @@ pub struct ChatResponse {
 
 /// How a call failed, by what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
+pub(crate) enum CallError {
     /// The key was refused (401/403) or is missing: stop the whole run.
     #[error("{0}")]
     Auth(String),
@@ -81,20 +81,20 @@ pub enum CallError {
 }
 
 impl CallError {
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             CallError::Retryable { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         matches!(self, CallError::Retryable { .. } | CallError::NoAnswer(_))
     }
 }
 
 /// A model API.
-pub trait Provider: Send + Sync {
+pub(crate) trait Provider: Send + Sync {
     /// Answers one request. No retries, no waiting: the runner does those.
     fn complete<'a>(
         &'a self,
@@ -112,7 +112,7 @@ pub trait Provider: Send + Sync {
 
 /// The limits the runner applies to one provider.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_in_flight: usize,
     pub rps: Option<f64>,
     pub timeout: Duration,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
 
-pub struct Echo;
+pub(crate) struct Echo;
 
 impl Provider for Echo {
     fn complete<'a>(

@@ -22,7 +22,7 @@ use super::key::ApiKey;
 use crate::error::Error;
 
 /// What both wire protocols need to reach an endpoint: its address, key and client.
-pub struct Connection {
+pub(crate) struct Connection {
     pub name: String,
     pub base_url: String,
     pub url: String,
@@ -39,7 +39,7 @@ const ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 impl Connection {
     /// `path` is appended to `base_url` (trailing `/` trimmed) to make the URL.
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         base_url: &str,
         path: &str,
@@ -61,7 +61,7 @@ impl Connection {
     }
 
     /// POSTs `body` with the headers `auth` adds, and returns the JSON answer.
-    pub async fn post(
+    pub(crate) async fn post(
         &self,
         auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
         body: &serde_json::Value,
@@ -82,7 +82,7 @@ impl Connection {
 /// What a health check of an endpoint found. Every message is scrubbed of
 /// the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// A 2xx answer, after this long.
     Ok { status: u16, elapsed: Duration },
     /// No connection, or no answer in time.
@@ -100,7 +100,7 @@ pub enum Probe {
 impl Connection {
     /// GETs the connection's URL with the headers `auth` adds: a cheap
     /// authenticated request, for `doctor`. Never retried.
-    pub async fn probe(
+    pub(crate) async fn probe(
         &self,
         auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
     ) -> Probe {
@@ -152,7 +152,7 @@ impl Connection {
 }
 
 /// A client with rustls, a per-request timeout and connection reuse.
-pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -166,7 +166,7 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
 /// 2xx body over `max_body` bytes is [`CallError::Fatal`], found out from
 /// its `Content-Length` before a byte is read or, without one, once that
 /// many bytes have come.
-pub async fn post_json(
+pub(crate) async fn post_json(
     provider: &str,
     key_env: Option<&str>,
     key: Option<&ApiKey>,
@@ -301,7 +301,7 @@ fn error_detail(bytes: &[u8]) -> String {
 }
 
 /// `retry-after-ms`, else `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
         .get("retry-after-ms")
         .and_then(|v| v.to_str().ok())
@@ -314,7 +314,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Parses a `Retry-After` value relative to `now`.
-pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));

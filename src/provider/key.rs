@@ -13,12 +13,12 @@ use crate::privacy::secrets::Secrets;
 use crate::workspace::config::Config;
 
 #[derive(Clone)]
-pub struct ApiKey(SecretString);
+pub(crate) struct ApiKey(SecretString);
 
 impl ApiKey {
     /// Reads the key from `var`; a missing or empty variable is an error that
     /// names the variable and the provider (exit 3: the call cannot be made).
-    pub fn from_env(provider: &str, var: &str) -> Result<ApiKey, Error> {
+    pub(crate) fn from_env(provider: &str, var: &str) -> Result<ApiKey, Error> {
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(ApiKey(SecretString::from(v.trim().to_string()))),
             _ => Err(Error::incomplete(format!(
@@ -30,13 +30,13 @@ impl ApiKey {
 
     /// The key itself, for a request header (and [`configured`]). Nothing
     /// else may call this.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 
     /// Removes the key, any 12 characters of it in any case, and anything
     /// key-shaped from text a server sent back.
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let whole = text.replace(self.expose(), "(redacted)");
         let parts = Secrets::new([self.expose()]);
         crate::privacy::secrets::mask(&parts.scrub(&whole))
@@ -47,7 +47,7 @@ impl ApiKey {
 /// `api_key_env` and the environment holds, used or not by this command: a
 /// model can echo any key it was shown, and a key is a key wherever it came
 /// from. Unset variables are skipped (a call that needs one fails on its own).
-pub fn configured(config: &Config) -> Secrets {
+pub(crate) fn configured(config: &Config) -> Secrets {
     let keys: Vec<ApiKey> = config
         .providers
         .iter()

@@ -8,15 +8,15 @@
 //! No answer at all is its own kind ([`CallError::NoAnswer`]), which the
 //! runner's circuit breaker counts to declare a provider down.
 
-pub mod anthropic;
-pub mod chat;
-pub mod echo;
-pub mod http;
-pub mod key;
-pub mod openai;
-pub mod replay;
+pub(crate) mod anthropic;
+pub(crate) mod chat;
+pub(crate) mod echo;
+pub(crate) mod http;
+pub(crate) mod key;
+pub(crate) mod openai;
+pub(crate) mod replay;
 
-pub use chat::{CallError, ChatMessage, ChatRequest, ChatResponse};
+pub(crate) use chat::{CallError, ChatMessage, ChatRequest, ChatResponse};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +27,7 @@ use chat::{Limits, Provider};
 
 /// A provider ready to call, with its name and limits.
 #[derive(Clone)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     pub name: String,
     pub kind: ProviderType,
     pub provider: Arc<dyn Provider>,
@@ -36,7 +36,7 @@ pub struct Endpoint {
 
 /// Builds the named provider from `promptctl.yaml`. `cassette` is where the
 /// replay provider reads its recordings.
-pub fn build(
+pub(crate) fn build(
     config: &Config,
     name: &str,
     cassette: Option<&std::path::Path>,
@@ -88,11 +88,11 @@ pub fn build(
 
 /// Calls in a row without an answer after which a provider is down, when
 /// `circuit_breaker` is not set.
-pub const DEFAULT_CIRCUIT_BREAKER: u32 = 5;
+pub(crate) const DEFAULT_CIRCUIT_BREAKER: u32 = 5;
 /// The longest `Retry-After` obeyed, when `max_retry_wait_s` is not set.
-pub const DEFAULT_MAX_RETRY_WAIT_S: f64 = 60.0;
+pub(crate) const DEFAULT_MAX_RETRY_WAIT_S: f64 = 60.0;
 /// The largest answer read (8 MiB), when `max_response_bytes` is not set.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A provider's limits from `promptctl.yaml`, with the defaults for those
 /// not set. The config loader has checked every value's bounds.
@@ -138,7 +138,7 @@ fn connection(
 
 /// A health check of one network provider: `GET …/models` with its key and
 /// headers, abandoned after `timeout` (connecting included).
-pub struct HealthCheck {
+pub(crate) struct HealthCheck {
     kind: ProviderType,
     conn: http::Connection,
 }
@@ -147,7 +147,7 @@ impl HealthCheck {
     /// The check for provider `name`; `Ok(None)` for providers that need no
     /// network (`replay`, `echo`). A missing key is the error [`build`]
     /// gives, so no request is ever made without one.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         name: &str,
         timeout: Duration,
@@ -172,12 +172,12 @@ impl HealthCheck {
     }
 
     /// The URL the check requests.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.conn.url
     }
 
     /// Sends the request; never retried.
-    pub async fn run(&self) -> http::Probe {
+    pub(crate) async fn run(&self) -> http::Probe {
         match self.kind {
             ProviderType::Anthropic => self.conn.probe(anthropic::auth).await,
             _ => self.conn.probe(openai::auth).await,

@@ -7,25 +7,25 @@ use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
 use super::http::Connection;
 use super::key::ApiKey;
 
-pub struct OpenAi {
+pub(crate) struct OpenAi {
     conn: Connection,
 }
 
 impl OpenAi {
     /// Where the API lives unless `base_url` says otherwise.
-    pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+    pub(crate) const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
     /// Appended to the base URL.
-    pub const PATH: &str = "/chat/completions";
+    pub(crate) const PATH: &str = "/chat/completions";
     /// The model list: a cheap authenticated request, for `doctor`.
-    pub const MODELS_PATH: &str = "/models";
+    pub(crate) const MODELS_PATH: &str = "/models";
 
-    pub fn new(conn: Connection) -> Self {
+    pub(crate) fn new(conn: Connection) -> Self {
         OpenAi { conn }
     }
 }
 
 /// Adds the key as a bearer token, when there is one.
-pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
+pub(crate) fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::RequestBuilder {
     match key {
         Some(k) => r.bearer_auth(k.expose()),
         None => r,
@@ -33,7 +33,7 @@ pub fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest::Reques
 }
 
 /// The request body for chat completions.
-pub fn body(req: &ChatRequest) -> Value {
+pub(crate) fn body(req: &ChatRequest) -> Value {
     let m = &req.model;
     let mut body = json!({ "model": m.name, "messages": req.messages });
     let obj = body.as_object_mut().expect("an object");
@@ -54,7 +54,7 @@ pub fn body(req: &ChatRequest) -> Value {
 }
 
 /// The answer text (or the tool calls, as JSON) and token usage.
-pub fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
+pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let message = v
         .pointer("/choices/0/message")
         .ok_or_else(|| CallError::Retryable {

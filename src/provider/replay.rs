@@ -25,7 +25,7 @@ use crate::error::Error;
 /// One recorded answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Recording {
+pub(crate) struct Recording {
     /// The case it was recorded for (for humans; lookups use `key`).
     pub case: String,
     /// `prompt` or `judge`.
@@ -35,14 +35,14 @@ pub struct Recording {
     pub response: ChatResponse,
 }
 
-pub struct Replay {
+pub(crate) struct Replay {
     label: String,
     recordings: HashMap<String, ChatResponse>,
 }
 
 impl Replay {
     /// Loads a cassette; a missing file is an empty cassette (every call misses).
-    pub fn open(path: &Path, root: &Path) -> Result<Replay, Error> {
+    pub(crate) fn open(path: &Path, root: &Path) -> Result<Replay, Error> {
         let label = path
             .strip_prefix(root)
             .unwrap_or(path)
@@ -86,7 +86,7 @@ impl Provider for Replay {
 /// (without the newline). A missing file is an empty cassette; a line that
 /// is not a recording (a merge-conflict marker, say) is invalid input
 /// naming `label:line`.
-pub fn read(path: &Path, label: &str) -> Result<Vec<(String, Recording)>, Error> {
+pub(crate) fn read(path: &Path, label: &str) -> Result<Vec<(String, Recording)>, Error> {
     let raw = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -123,7 +123,7 @@ pub fn read(path: &Path, label: &str) -> Result<Vec<(String, Recording)>, Error>
 /// again under the lock, so that a recording run that finished meanwhile
 /// keeps its recordings too. Lines are sorted (case, kind, key); no
 /// recordings, no write.
-pub fn merge(
+pub(crate) fn merge(
     path: &Path,
     label: &str,
     lock: &Path,

@@ -16,11 +16,11 @@ use crate::rollout::prodlog::{Kind, LogLine, Metric};
 use crate::stats::{self, Srm, Test};
 
 /// The significance level of the primary test, its interval and the guardrails.
-pub const ALPHA: f64 = 0.05;
+pub(crate) const ALPHA: f64 = 0.05;
 
 /// The sample size needed to detect a change of a rate.
 #[derive(Debug, Clone, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub baseline_rate: f64,
     pub mde: f64,
     /// `baseline_rate + mde`.
@@ -33,7 +33,7 @@ pub struct Plan {
 
 /// Plans a two-arm test of a rate: `baseline_rate` now, detecting a change
 /// of `mde` (absolute, e.g. 0.02 for two points) with a two-sided test.
-pub fn plan(baseline_rate: f64, mde: f64, alpha: f64, power: f64) -> Result<Plan, Error> {
+pub(crate) fn plan(baseline_rate: f64, mde: f64, alpha: f64, power: f64) -> Result<Plan, Error> {
     let open_unit = |x: f64| x > 0.0 && x < 1.0;
     let check = |ok: bool, what: String| {
         if ok {
@@ -83,7 +83,7 @@ pub fn plan(baseline_rate: f64, mde: f64, alpha: f64, power: f64) -> Result<Plan
 
 impl Plan {
     /// The plan for people.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!(
             "baseline rate  {}\n\
              target rate    {} (a change of {}, two-sided)\n\
@@ -104,7 +104,7 @@ impl Plan {
 
 /// What to analyse.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub metric: Metric,
     /// Only lines of this prompt; required when the logs hold several.
     pub prompt: Option<String>,
@@ -123,7 +123,7 @@ pub struct Options {
 #[cfg(test)]
 impl Options {
     /// The primary metric on a 50/50 split, all else default.
-    pub fn new(metric: Metric) -> Options {
+    pub(crate) fn new(metric: Metric) -> Options {
         Options {
             metric,
             prompt: None,
@@ -138,7 +138,7 @@ impl Options {
 
 /// One arm's value of one metric.
 #[derive(Debug, Clone, Serialize)]
-pub struct ArmValue {
+pub(crate) struct ArmValue {
     /// Lines that carry the metric.
     pub n: u64,
     /// The rate or mean; `None` without data.
@@ -147,7 +147,7 @@ pub struct ArmValue {
 
 /// A metric compared across the two arms.
 #[derive(Debug, Clone, Serialize)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub metric: Metric,
     pub kind: Kind,
     pub a: ArmValue,
@@ -163,7 +163,7 @@ pub struct Comparison {
 
 /// A guardrail: a metric that must not get significantly worse.
 #[derive(Debug, Clone, Serialize)]
-pub struct Guardrail {
+pub(crate) struct Guardrail {
     #[serde(flatten)]
     pub comparison: Comparison,
     /// `ok`, `worse` or `no data`.
@@ -172,7 +172,7 @@ pub struct Guardrail {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum GuardrailCheck {
+pub(crate) enum GuardrailCheck {
     Ok,
     /// Significantly worse at `ALPHA`, in the metric's bad direction.
     Worse,
@@ -181,7 +181,7 @@ pub enum GuardrailCheck {
 
 /// The primary metric within one segment.
 #[derive(Debug, Clone, Serialize)]
-pub struct Segment {
+pub(crate) struct Segment {
     pub segment: String,
     #[serde(flatten)]
     pub comparison: Comparison,
@@ -189,7 +189,7 @@ pub struct Segment {
 
 /// The primary metric split by a field.
 #[derive(Debug, Clone, Serialize)]
-pub struct Segments {
+pub(crate) struct Segments {
     pub field: String,
     /// The number of segments, k.
     pub k: usize,
@@ -200,7 +200,7 @@ pub struct Segments {
 
 /// One arm: its version and how many requests it served.
 #[derive(Debug, Clone, Serialize)]
-pub struct Arm {
+pub(crate) struct Arm {
     pub version: String,
     pub requests: u64,
 }
@@ -208,7 +208,7 @@ pub struct Arm {
 /// How the analysis ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Conclusion {
+pub(crate) enum Conclusion {
     /// The numbers stand (whether or not the difference is significant).
     Complete,
     /// A guardrail got significantly worse (exit 1).
@@ -219,7 +219,7 @@ pub enum Conclusion {
 
 /// The whole analysis: what `ab analyze --json` prints.
 #[derive(Debug, Clone, Serialize)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     pub prompt: Option<String>,
     pub env: Option<String>,
     /// Arm A (control) and arm B (treatment).
@@ -247,7 +247,7 @@ struct Tally {
 const NO_SEGMENT: &str = "(none)";
 
 /// Analyses the logs in one pass; the first bad line is returned as its error.
-pub fn analyze(
+pub(crate) fn analyze(
     lines: impl Iterator<Item = Result<LogLine, Error>>,
     opts: &Options,
 ) -> Result<Analysis, Error> {
@@ -526,7 +526,7 @@ fn is_worse(metric: Metric, estimate: f64) -> bool {
 impl Analysis {
     /// The error class the analysis exits with: `None` when complete,
     /// `Failed` (1) for a breached guardrail, `Inconclusive` (5) otherwise.
-    pub fn exit_class(&self) -> Option<Class> {
+    pub(crate) fn exit_class(&self) -> Option<Class> {
         match self.conclusion {
             Conclusion::Complete => None,
             Conclusion::GuardrailBreached => Some(Class::Failed),
@@ -535,7 +535,7 @@ impl Analysis {
     }
 
     /// The conclusion and its reasons in one line, for an error message.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let what = match self.conclusion {
             Conclusion::Complete => "complete",
             Conclusion::GuardrailBreached => "guardrail breached",

@@ -19,7 +19,7 @@ use crate::workspace::config::{Canary, Threshold};
 /// What to do with the canary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Every gated KPI is within its threshold on enough data (exit 0).
     Promote,
     /// Not enough trustworthy data to decide yet (exit 5).
@@ -29,7 +29,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Verdict::Promote => "promote",
             Verdict::Hold => "hold",
@@ -41,7 +41,7 @@ impl Verdict {
 /// One KPI's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Check {
+pub(crate) enum Check {
     Pass,
     Fail,
     /// Gated, but an arm has no value for it: not a pass.
@@ -51,7 +51,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Check::Pass => "pass",
             Check::Fail => "fail",
@@ -64,14 +64,14 @@ impl Check {
 /// How a KPI's values read: a share of requests or milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Unit {
+pub(crate) enum Unit {
     Rate,
     Ms,
 }
 
 /// One row of the report.
 #[derive(Debug, Clone, Serialize)]
-pub struct Kpi {
+pub(crate) struct Kpi {
     pub name: &'static str,
     pub unit: Unit,
     pub stable: Option<f64>,
@@ -89,14 +89,14 @@ pub struct Kpi {
 
 /// One arm: its version and how many requests it served.
 #[derive(Debug, Clone, Serialize)]
-pub struct Arm {
+pub(crate) struct Arm {
     pub version: String,
     pub requests: u64,
 }
 
 /// The whole analysis: what `canary --json` prints.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub prompt: String,
     pub env: String,
     /// The configured canary share, 0 < percent < 100.
@@ -164,7 +164,7 @@ enum RateKpi {
 ///
 /// `percent` is the configured canary share (0 < percent < 100), used for
 /// the sample-ratio check. The first bad line is returned as its error.
-pub fn analyze(
+pub(crate) fn analyze(
     lines: impl Iterator<Item = Result<LogLine, Error>>,
     prompt: &str,
     env: &str,
@@ -435,7 +435,7 @@ fn decide(
 impl Report {
     /// The error class the verdict exits with: `None` for promote,
     /// `Failed` (1) for rollback, `Inconclusive` (5) for hold.
-    pub fn exit_class(&self) -> Option<Class> {
+    pub(crate) fn exit_class(&self) -> Option<Class> {
         match self.verdict {
             Verdict::Promote => None,
             Verdict::Hold => Some(Class::Inconclusive),
@@ -444,7 +444,7 @@ impl Report {
     }
 
     /// The verdict and its reasons in one line, for an error message.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         if self.reasons.is_empty() {
             format!("canary verdict: {}", self.verdict.name())
         } else {

@@ -19,7 +19,7 @@ use crate::error::Error;
 
 /// One request as production logged it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// When the request was served (kept as written; not interpreted).
     pub ts: String,
     pub prompt: String,
@@ -49,7 +49,7 @@ pub struct LogLine {
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     Refusal,
     Escalation,
@@ -61,7 +61,7 @@ impl LogLine {
     /// The value of a field as text, for grouping: the named fields, then
     /// any extra field (strings as written, numbers and booleans as JSON).
     /// `None` when the line lacks it or it is null, an array or an object.
-    pub fn field(&self, name: &str) -> Option<String> {
+    pub(crate) fn field(&self, name: &str) -> Option<String> {
         match name {
             "ts" => Some(self.ts.clone()),
             "prompt" => Some(self.prompt.clone()),
@@ -82,7 +82,7 @@ impl LogLine {
 
 impl Outcome {
     /// The name as logged.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
             Outcome::Refusal => "refusal",
@@ -96,7 +96,7 @@ impl Outcome {
 /// A KPI read from log lines: a rate (a share of requests) or a mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
+pub(crate) enum Metric {
     SuccessRate,
     RefusalRate,
     EscalationRate,
@@ -112,13 +112,13 @@ pub enum Metric {
 /// Whether a metric is a share of requests or a mean of values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Kind {
+pub(crate) enum Kind {
     Rate,
     Mean,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub(crate) const ALL: [Metric; 10] = [
         Metric::SuccessRate,
         Metric::RefusalRate,
         Metric::EscalationRate,
@@ -131,7 +131,7 @@ impl Metric {
         Metric::CostUsd,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Metric::SuccessRate => "success_rate",
             Metric::RefusalRate => "refusal_rate",
@@ -146,7 +146,7 @@ impl Metric {
         }
     }
 
-    pub fn kind(self) -> Kind {
+    pub(crate) fn kind(self) -> Kind {
         match self {
             Metric::LatencyMs | Metric::TokensIn | Metric::TokensOut | Metric::CostUsd => {
                 Kind::Mean
@@ -157,7 +157,7 @@ impl Metric {
 
     /// Whether a larger value is an improvement (only the success rate);
     /// for every other metric, up is worse.
-    pub fn higher_is_better(self) -> bool {
+    pub(crate) fn higher_is_better(self) -> bool {
         self == Metric::SuccessRate
     }
 
@@ -165,7 +165,7 @@ impl Metric {
     /// mean; `None` when the line does not carry it. The correction rate is
     /// read only from lines that have `corrected`, so a logger that does not
     /// track corrections yields no data rather than a perfect 0%.
-    pub fn value(self, line: &LogLine) -> Option<f64> {
+    pub(crate) fn value(self, line: &LogLine) -> Option<f64> {
         let is = |o: Outcome| Some(if line.outcome == o { 1.0 } else { 0.0 });
         match self {
             Metric::SuccessRate => is(Outcome::Ok),
@@ -206,7 +206,7 @@ impl FromStr for Metric {
 }
 
 /// Opens a log file for streaming; lines are parsed as they are read.
-pub fn open(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>, Error> {
+pub(crate) fn open(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>, Error> {
     let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
     Ok(Reader::new(
         std::io::BufReader::new(file),
@@ -216,7 +216,7 @@ pub fn open(path: &Path) -> Result<Reader<std::io::BufReader<std::fs::File>>, Er
 
 /// Log lines from a reader, one `Result` per non-blank line; errors name
 /// `label:line`. After an I/O error the reader ends.
-pub struct Reader<R> {
+pub(crate) struct Reader<R> {
     lines: std::io::Lines<R>,
     label: String,
     line: usize,
@@ -225,7 +225,7 @@ pub struct Reader<R> {
 
 impl<R: BufRead> Reader<R> {
     /// Reads from `reader`, calling it `label` (usually the path) in errors.
-    pub fn new(reader: R, label: impl Into<String>) -> Self {
+    pub(crate) fn new(reader: R, label: impl Into<String>) -> Self {
         Reader {
             lines: reader.lines(),
             label: label.into(),

@@ -13,14 +13,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The canonical JSON text of a value.
-pub fn to_string(value: &Value) -> String {
+pub(crate) fn to_string(value: &Value) -> String {
     let mut out = String::new();
     write(&mut out, value);
     out
 }
 
 /// The canonical JSON text of any serialisable value.
-pub fn of<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> String {
     let value = serde_json::to_value(value).expect("promptctl's own types serialise to JSON");
     to_string(&value)
 }
@@ -76,12 +76,12 @@ fn write_str(out: &mut String, s: &str) {
 }
 
 /// `sha256:<hex>` of bytes.
-pub fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// `sha256:<hex>` of a value's canonical JSON.
-pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> String {
+pub(crate) fn hash_of<T: Serialize + ?Sized>(value: &T) -> String {
     sha256(of(value).as_bytes())
 }
 

@@ -18,14 +18,14 @@ use crate::version::artifact::spec::VariableSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Level {
+pub(crate) enum Level {
     Patch,
     Minor,
     Major,
 }
 
 impl Level {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Patch => "patch",
             Level::Minor => "minor",
@@ -36,13 +36,13 @@ impl Level {
 
 /// One change between versions and the bump it needs.
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     pub level: Level,
     pub what: String,
 }
 
 /// Every interface change from `old` to `new`.
-pub fn changes(old: &Artifact, new: &Artifact) -> Vec<Change> {
+pub(crate) fn changes(old: &Artifact, new: &Artifact) -> Vec<Change> {
     let mut out = Vec::new();
     let (ov, nv) = (&old.spec.variables, &new.spec.variables);
     for (name, o) in ov {
@@ -181,7 +181,7 @@ fn minor(what: String) -> Change {
 }
 
 /// The bump from `from` to `to`.
-pub fn bump_of(from: &Version, to: &Version) -> Level {
+pub(crate) fn bump_of(from: &Version, to: &Version) -> Level {
     if to.major > from.major {
         Level::Major
     } else if to.minor > from.minor {
@@ -192,7 +192,7 @@ pub fn bump_of(from: &Version, to: &Version) -> Level {
 }
 
 /// The bump a set of changes needs from `from`; before 1.0.0, one level less.
-pub fn required(from: &Version, changes: &[Change]) -> Level {
+pub(crate) fn required(from: &Version, changes: &[Change]) -> Level {
     let level = changes
         .iter()
         .map(|c| c.level)
@@ -209,7 +209,7 @@ pub fn required(from: &Version, changes: &[Change]) -> Level {
 }
 
 /// `from` bumped by `level`.
-pub fn bump(from: &Version, level: Level) -> Version {
+pub(crate) fn bump(from: &Version, level: Level) -> Version {
     match level {
         Level::Major => Version::new(from.major + 1, 0, 0),
         Level::Minor => Version::new(from.major, from.minor + 1, 0),

@@ -17,7 +17,7 @@ use crate::workspace::name::Name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub(crate) enum Severity {
     Warning,
     Error,
     /// The input does not load; exit 2.
@@ -25,7 +25,7 @@ pub enum Severity {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub prompt: String,
     pub severity: Severity,
     pub code: &'static str,
@@ -36,14 +36,14 @@ pub struct Finding {
 }
 
 #[derive(Debug, Default, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub findings: Vec<Finding>,
     /// Tokens of each prompt's system text, by prompt.
     pub tokens: BTreeMap<String, TokenUse>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TokenUse {
+pub(crate) struct TokenUse {
     #[serde(flatten)]
     pub count: Count,
     pub budget: Option<u32>,
@@ -51,7 +51,7 @@ pub struct TokenUse {
 
 /// The five sections every system text should have, with the words that
 /// identify each one's heading.
-pub const SECTIONS: [(&str, &[&str]); 5] = [
+pub(crate) const SECTIONS: [(&str, &[&str]); 5] = [
     ("identity & role", &["identity", "role"]),
     ("behaviour", &["behaviour", "behavior"]),
     ("capabilities & limits", &["capabilit", "limit"]),
@@ -62,7 +62,7 @@ pub const SECTIONS: [(&str, &[&str]); 5] = [
 /// Shorter eval inputs are too generic to count as leaked few-shot examples.
 const MIN_LEAK_CHARS: usize = 24;
 
-pub fn lint(ws: &Workspace, names: &[Name]) -> Report {
+pub(crate) fn lint(ws: &Workspace, names: &[Name]) -> Report {
     let mut report = Report::default();
     let mut suites = Vec::new();
     for suite in Suite::all(ws) {

@@ -23,7 +23,7 @@ use crate::workspace::name::Name;
     title = "manifest.yaml",
     description = "What a released version is, and the hashes that prove it. Written by `promptctl release`, never edited: `verify` checks it byte for byte."
 )]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The prompt's name.
     pub name: Name,
     /// This version.
@@ -60,11 +60,11 @@ pub struct Manifest {
 }
 
 /// A `sha256:<hex>` hash, as manifests record them.
-pub const HASH_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
+pub(crate) const HASH_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
 
 impl Manifest {
     /// sha256 of the canonical JSON of every field except `seal`.
-    pub fn compute_seal(&self) -> String {
+    pub(crate) fn compute_seal(&self) -> String {
         let mut body = serde_json::to_value(self).expect("a manifest serialises");
         if let Value::Object(map) = &mut body {
             map.remove("seal");
@@ -73,19 +73,19 @@ impl Manifest {
     }
 
     /// The short form of the digest, for tables: the first 12 hex digits.
-    pub fn short_digest(&self) -> &str {
+    pub(crate) fn short_digest(&self) -> &str {
         short(&self.digest)
     }
 }
 
 /// `sha256:9a1f…` → `9a1f0c3b2d4e` (12 hex digits).
-pub fn short(hash: &str) -> &str {
+pub(crate) fn short(hash: &str) -> &str {
     let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
     &hex[..hex.len().min(12)]
 }
 
 /// The time to record: `SOURCE_DATE_EPOCH` when set, else now, in UTC seconds.
-pub fn now_rfc3339() -> Result<String, crate::error::Error> {
+pub(crate) fn now_rfc3339() -> Result<String, crate::error::Error> {
     let ts = match std::env::var(crate::workspace::env::SOURCE_DATE_EPOCH) {
         Ok(s) => {
             let secs: i64 = s.trim().parse().map_err(|_| {

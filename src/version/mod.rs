@@ -2,10 +2,10 @@
 //! (spec, variables, template, tokens), canonical hashing, manifests, the
 //! version store, releasing, compatibility between versions, and lint.
 
-pub mod artifact;
-pub mod canonical;
-pub mod compat;
-pub mod lint;
-pub mod manifest;
-pub mod release;
-pub mod store;
+pub(crate) mod artifact;
+pub(crate) mod canonical;
+pub(crate) mod compat;
+pub(crate) mod lint;
+pub(crate) mod manifest;
+pub(crate) mod release;
+pub(crate) mod store;

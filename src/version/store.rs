@@ -19,13 +19,13 @@ use crate::workspace::{MANIFEST_FILE, Workspace};
 
 /// A verified released version.
 #[derive(Debug, Clone)]
-pub struct Released {
+pub(crate) struct Released {
     pub manifest: Manifest,
     pub artifact: Artifact,
 }
 
 /// Every released version of `name`, oldest first.
-pub fn list(ws: &Workspace, name: &Name) -> Result<Vec<Version>, Error> {
+pub(crate) fn list(ws: &Workspace, name: &Name) -> Result<Vec<Version>, Error> {
     let dir = ws.versions_dir(name);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
@@ -41,12 +41,16 @@ pub fn list(ws: &Workspace, name: &Name) -> Result<Vec<Version>, Error> {
     Ok(versions)
 }
 
-pub fn latest(ws: &Workspace, name: &Name) -> Result<Option<Version>, Error> {
+pub(crate) fn latest(ws: &Workspace, name: &Name) -> Result<Option<Version>, Error> {
     Ok(list(ws, name)?.pop())
 }
 
 /// Reads a version's manifest without verifying the version (for listings).
-pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<Manifest, Error> {
+pub(crate) fn read_manifest(
+    ws: &Workspace,
+    name: &Name,
+    version: &Version,
+) -> Result<Manifest, Error> {
     let path = ws.version_dir(name, version).join(MANIFEST_FILE);
     let label = format!("{}/{MANIFEST_FILE}", ws.version_label(name, version));
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
@@ -73,7 +77,7 @@ pub fn read_manifest(ws: &Workspace, name: &Name, version: &Version) -> Result<M
 }
 
 /// Opens a released version after verifying every hash (exit 4 if any differs).
-pub fn open(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Error> {
+pub(crate) fn open(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, Error> {
     if !ws.version_dir(name, version).is_dir() {
         return Err(
             Error::invalid(format!("`{name}@{version}` is not released")).with_hint(format!(
@@ -101,7 +105,7 @@ pub fn open(ws: &Workspace, name: &Name, version: &Version) -> Result<Released, 
 }
 
 /// Verifies versions on every core; the work is reading and hashing files.
-pub fn verify_all(ws: &Workspace, jobs: &[(Name, Version)]) -> Vec<VersionReport> {
+pub(crate) fn verify_all(ws: &Workspace, jobs: &[(Name, Version)]) -> Vec<VersionReport> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len().max(1));
@@ -129,27 +133,27 @@ pub fn verify_all(ws: &Workspace, jobs: &[(Name, Version)]) -> Vec<VersionReport
 
 /// One thing wrong with a released version.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The file, relative to the workspace.
     pub file: String,
     pub message: String,
 }
 
 #[derive(Debug)]
-pub struct VersionReport {
+pub(crate) struct VersionReport {
     pub name: Name,
     pub version: Version,
     pub outcome: Outcome,
 }
 
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok(Box<Released>),
     Problems(Vec<Problem>),
 }
 
 /// Recomputes every hash of one version and compares it with its manifest.
-pub fn verify_version(ws: &Workspace, name: &Name, version: &Version) -> VersionReport {
+pub(crate) fn verify_version(ws: &Workspace, name: &Name, version: &Version) -> VersionReport {
     let outcome = match check(ws, name, version) {
         Ok(released) => Outcome::Ok(Box::new(released)),
         Err(problems) => Outcome::Problems(problems),
@@ -301,7 +305,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, FileKind>) -> std::
 
 /// Entries in `versions/` that are not a version: leftovers of an interrupted
 /// release (`.tmp-…`, safe to delete) and anything else.
-pub fn strays(ws: &Workspace, name: &Name) -> Vec<String> {
+pub(crate) fn strays(ws: &Workspace, name: &Name) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(ws.versions_dir(name)) else {
         return Vec::new();
     };

@@ -14,7 +14,7 @@ use serde::de::{self, Visitor};
 
 /// An interval a number must be in; the low end may be open.
 #[derive(Debug, Clone, Copy)]
-pub struct Bound {
+pub(crate) struct Bound {
     pub min: f64,
     /// Whether `min` itself is excluded (`timeout_s` must be above 0).
     pub min_excluded: bool,
@@ -24,12 +24,12 @@ pub struct Bound {
 }
 
 impl Bound {
-    pub fn contains(&self, v: f64) -> bool {
+    pub(crate) fn contains(&self, v: f64) -> bool {
         v.is_finite() && (v > self.min || (!self.min_excluded && v == self.min)) && v <= self.max
     }
 
     /// `v`, or a message saying what it should have been.
-    pub fn check(&self, v: f64) -> Result<f64, String> {
+    pub(crate) fn check(&self, v: f64) -> Result<f64, String> {
         if self.contains(v) {
             Ok(v)
         } else {
@@ -43,7 +43,7 @@ impl Bound {
 
     /// "a number of seconds above 0 and at most 3600"; "a whole number …";
     /// "a number from 0 to 1" for a unitless bound.
-    pub fn describe(&self, whole: bool) -> String {
+    pub(crate) fn describe(&self, whole: bool) -> String {
         let low = if self.min_excluded {
             "above"
         } else {
@@ -73,7 +73,7 @@ fn shown(v: f64) -> String {
 }
 
 /// A rate (a share of cases, a judge's mean score): from 0 to 1.
-pub const RATE: Bound = Bound {
+pub(crate) const RATE: Bound = Bound {
     min: 0.0,
     min_excluded: false,
     max: 1.0,
@@ -81,7 +81,7 @@ pub const RATE: Bound = Bound {
 };
 
 /// An amount (a latency in ms, a cost or price in USD): finite, 0 or more.
-pub const AMOUNT: Bound = Bound {
+pub(crate) const AMOUNT: Bound = Bound {
     min: 0.0,
     min_excluded: false,
     max: 1e12,
@@ -89,7 +89,7 @@ pub const AMOUNT: Bound = Bound {
 };
 
 /// A number within `bound`: `deserialize_with` for an `f64` field.
-pub fn required_f64<'de, D: Deserializer<'de>>(
+pub(crate) fn required_f64<'de, D: Deserializer<'de>>(
     d: D,
     bound: &'static Bound,
 ) -> Result<f64, D::Error> {
@@ -98,7 +98,7 @@ pub fn required_f64<'de, D: Deserializer<'de>>(
 
 /// A map of names to numbers within `bound` (a suite's `criteria:`): each
 /// value is checked as it is read, so an error has the value's own line.
-pub fn map_f64<'de, D: Deserializer<'de>>(
+pub(crate) fn map_f64<'de, D: Deserializer<'de>>(
     d: D,
     bound: &'static Bound,
 ) -> Result<std::collections::BTreeMap<String, f64>, D::Error> {
@@ -134,7 +134,7 @@ impl<'de> de::DeserializeSeed<'de> for InBound {
 
 /// An optional number within `bound`: `deserialize_with` for an
 /// `Option<f64>` field with `#[serde(default)]`.
-pub fn optional_f64<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_f64<'de, D: Deserializer<'de>>(
     d: D,
     bound: &'static Bound,
 ) -> Result<Option<f64>, D::Error> {
@@ -143,7 +143,7 @@ pub fn optional_f64<'de, D: Deserializer<'de>>(
 
 /// An optional whole number within `bound`: `deserialize_with` for an
 /// `Option<u32>` or `Option<u64>` field with `#[serde(default)]`.
-pub fn optional_u64<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_u64<'de, D: Deserializer<'de>>(
     d: D,
     bound: &'static Bound,
 ) -> Result<Option<u64>, D::Error> {
@@ -151,7 +151,7 @@ pub fn optional_u64<'de, D: Deserializer<'de>>(
 }
 
 /// Like [`optional_u64`], for a `u32` field (the bound's maximum must fit).
-pub fn optional_u32<'de, D: Deserializer<'de>>(
+pub(crate) fn optional_u32<'de, D: Deserializer<'de>>(
     d: D,
     bound: &'static Bound,
 ) -> Result<Option<u32>, D::Error> {

@@ -20,7 +20,7 @@ use crate::error::Error;
     title = "promptctl.yaml",
     description = "The promptctl workspace config: model providers, prices, environments, redaction and canary thresholds. Unknown keys are errors."
 )]
-pub struct Config {
+pub(crate) struct Config {
     /// Model providers, by the name that `prompt.yaml`'s `model.provider`,
     /// a suite's `provider` and a judge's `provider` use.
     #[serde(default)]
@@ -44,7 +44,7 @@ pub struct Config {
 /// The wire protocol of a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ProviderType {
+pub(crate) enum ProviderType {
     /// Any OpenAI-compatible chat-completions endpoint.
     Openai,
     /// The Anthropic Messages API.
@@ -58,7 +58,7 @@ pub enum ProviderType {
 /// One model provider.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Provider {
+pub(crate) struct Provider {
     /// The wire protocol: `openai`, `anthropic`, `replay` or `echo`.
     #[serde(rename = "type")]
     pub kind: ProviderType,
@@ -148,48 +148,48 @@ pub struct Provider {
 /// them). Wide enough for any real endpoint; narrow enough that nothing
 /// derived from them overflows (a `Duration` of 1e300 s panics) or stands
 /// still (an `rps` of 1e-300 is one request in 10^292 years).
-pub mod bounds {
+pub(crate) mod bounds {
     use crate::workspace::bounded::Bound;
 
-    pub const MAX_IN_FLIGHT: Bound = Bound {
+    pub(crate) const MAX_IN_FLIGHT: Bound = Bound {
         min: 1.0,
         min_excluded: false,
         max: 10_000.0,
         unit: "requests",
     };
-    pub const RPS: Bound = Bound {
+    pub(crate) const RPS: Bound = Bound {
         min: 0.001,
         min_excluded: false,
         max: 10_000.0,
         unit: "requests per second",
     };
     /// One call: at most an hour.
-    pub const TIMEOUT_S: Bound = Bound {
+    pub(crate) const TIMEOUT_S: Bound = Bound {
         min: 0.0,
         min_excluded: true,
         max: 3600.0,
         unit: "seconds",
     };
-    pub const RETRIES: Bound = Bound {
+    pub(crate) const RETRIES: Bound = Bound {
         min: 0.0,
         min_excluded: false,
         max: 100.0,
         unit: "retries",
     };
-    pub const CIRCUIT_BREAKER: Bound = Bound {
+    pub(crate) const CIRCUIT_BREAKER: Bound = Bound {
         min: 1.0,
         min_excluded: false,
         max: 10_000.0,
         unit: "calls",
     };
-    pub const MAX_RETRY_WAIT_S: Bound = Bound {
+    pub(crate) const MAX_RETRY_WAIT_S: Bound = Bound {
         min: 0.0,
         min_excluded: false,
         max: 3600.0,
         unit: "seconds",
     };
     /// From 1 KiB to 1 GiB.
-    pub const MAX_RESPONSE_BYTES: Bound = Bound {
+    pub(crate) const MAX_RESPONSE_BYTES: Bound = Bound {
         min: 1024.0,
         min_excluded: false,
         max: 1_073_741_824.0,
@@ -228,7 +228,7 @@ fn de_max_response_bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Optio
 /// A key written into YAML. Deserialising one is always an error, raised
 /// inside the parser so that it carries the line and column.
 #[derive(Debug, Clone)]
-pub struct LiteralKey;
+pub(crate) struct LiteralKey;
 
 impl<'de> Deserialize<'de> for LiteralKey {
     fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
@@ -242,7 +242,7 @@ impl<'de> Deserialize<'de> for LiteralKey {
 /// The price of one model, in USD per million tokens.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Price {
+pub(crate) struct Price {
     /// USD per million input (prompt) tokens.
     #[serde(deserialize_with = "de_price")]
     pub input: f64,
@@ -258,7 +258,7 @@ fn de_price<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 /// One deployment environment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Environment {
+pub(crate) struct Environment {
     /// Another environment (defined here) where a version must have been live
     /// before it can be promoted to this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,7 +274,7 @@ pub struct Environment {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Builtin {
+pub(crate) enum Builtin {
     /// E-mail addresses.
     Email,
     /// Phone numbers.
@@ -294,7 +294,7 @@ pub enum Builtin {
 /// What the model is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SendToProvider {
+pub(crate) enum SendToProvider {
     /// Inputs reach the model as they are; what promptctl writes is redacted.
     #[default]
     Raw,
@@ -306,7 +306,7 @@ pub enum SendToProvider {
 /// cassettes, evidence and logs.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Redaction {
+pub(crate) struct Redaction {
     /// The built-in detectors to apply (default: all of them).
     #[serde(default = "all_builtins")]
     pub builtins: Vec<Builtin>,
@@ -338,7 +338,7 @@ fn all_builtins() -> Vec<Builtin> {
 /// Canary analysis settings.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Canary {
+pub(crate) struct Canary {
     /// Minimum requests per arm before a verdict; fewer means "hold" (exit 5).
     #[serde(default = "default_min_requests")]
     pub min_requests: u64,
@@ -354,7 +354,7 @@ fn default_min_requests() -> u64 {
 /// Canary thresholds per KPI.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CanaryThresholds {
+pub(crate) struct CanaryThresholds {
     /// Share of requests with outcome `ok`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<Threshold>,
@@ -381,7 +381,7 @@ pub struct CanaryThresholds {
 /// A limit on one KPI, canary against stable; set the one that fits it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Threshold {
+pub(crate) struct Threshold {
     /// The canary may be at most this much lower (absolute, e.g. `0.02` for
     /// 2 points).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,13 +397,13 @@ pub struct Threshold {
 
 impl Config {
     /// Reads and checks `promptctl.yaml`.
-    pub fn load(path: &Path) -> Result<Config, Error> {
+    pub(crate) fn load(path: &Path) -> Result<Config, Error> {
         let text = crate::error::read_input_string(path)?;
         Config::parse(path, &text)
     }
 
     /// Parses and checks the text of `promptctl.yaml` read from `path`.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, Error> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, Error> {
         let config: Config = crate::workspace::yaml::from_str(path, text).map_err(|e| {
             // The parser marks the provider's mapping; point at the key itself.
             let at = text

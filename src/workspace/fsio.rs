@@ -18,7 +18,7 @@ use crate::error::{Error, io_incomplete};
 
 /// Who may read a file that promptctl writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// A file meant to be committed or shared (`prompt.yaml`, cassettes,
     /// `releases.yaml`, reports, schemas): created as any tool creates a
     /// file, `0666` less the user's umask (`0644` under the usual `022`).
@@ -28,7 +28,7 @@ pub enum Access {
 }
 
 /// Writes `bytes` to `path` atomically, readable as `access` says.
-pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> Result<(), Error> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> Result<(), Error> {
     write_atomic_parts(path, &[bytes], access)
 }
 
@@ -56,7 +56,7 @@ fn temp_in(dir: &Path, path: &Path, access: Access) -> Result<tempfile::NamedTem
 /// Writes a file the user named (`-o FILE`) atomically, for sharing. Unlike
 /// [`write_atomic`], its folder must exist: a mistyped path is an error
 /// naming it, not a new folder tree.
-pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = parent(path);
     if !dir.is_dir() {
         return Err(Error::incomplete(format!(
@@ -70,7 +70,11 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Writes the concatenation of `parts` to `path` atomically, without first
 /// joining them in memory.
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], access: Access) -> Result<(), Error> {
+pub(crate) fn write_atomic_parts(
+    path: &Path,
+    parts: &[&[u8]],
+    access: Access,
+) -> Result<(), Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
     let mut tmp = temp_in(&dir, path, access)?;
@@ -91,7 +95,7 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]], access: Access) -> Resul
 /// length is recorded elsewhere: what lies past it was never committed. A
 /// file shorter than `offset` has lost committed bytes: an integrity error,
 /// and nothing is written.
-pub fn append_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn append_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<(), Error> {
     let (mut file, created) = match std::fs::OpenOptions::new().write(true).open(path) {
         Ok(f) => (f, false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && offset == 0 => {
@@ -140,7 +144,7 @@ fn shorter(path: &Path, len: u64, offset: u64) -> Error {
 /// `PROMPTCTL_TEST_CRASH_AT` names `point`. A test can then stop a write
 /// between two exact steps of its protocol, which a timed kill only hits by
 /// luck. Exit status 137, as a shell reports a SIGKILL.
-pub fn crash_point(point: &str) {
+pub(crate) fn crash_point(point: &str) {
     if std::env::var_os(crate::workspace::env::PROMPTCTL_TEST_CRASH_AT).is_some_and(|v| v == point)
     {
         std::process::exit(137);
@@ -148,7 +152,7 @@ pub fn crash_point(point: &str) {
 }
 
 /// Writes a new shared file, failing if it exists (for `init` and `new`).
-pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
     let mut tmp = temp_in(&dir, path, Access::Shared)?;
@@ -170,7 +174,7 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// fsyncs a folder so that a rename inside it survives a crash.
-pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     #[cfg(unix)]
     {
         File::open(dir)
@@ -184,7 +188,7 @@ pub fn sync_dir(dir: &Path) -> Result<(), Error> {
 
 /// Writes a file inside a folder that will be renamed into place, and
 /// fsyncs it. Created as any file is, under the umask: for shared files.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io_incomplete(dir, &e))?;
     }
@@ -195,12 +199,12 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// An exclusive lock on a file; released when dropped.
 #[derive(Debug)]
-pub struct Lock {
+pub(crate) struct Lock {
     _file: File,
 }
 
 /// Takes an exclusive lock on `path` (created if missing), waiting for it.
-pub fn lock(path: &Path) -> Result<Lock, Error> {
+pub(crate) fn lock(path: &Path) -> Result<Lock, Error> {
     let dir = parent(path);
     std::fs::create_dir_all(&dir).map_err(|e| io_incomplete(&dir, &e))?;
     let file = std::fs::OpenOptions::new()

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 /// `HEAD`'s commit id, or `None` outside a repository, before the first
 /// commit, or when git is not installed. Never an error: it is provenance.
-pub fn head_commit(dir: &Path) -> Option<String> {
+pub(crate) fn head_commit(dir: &Path) -> Option<String> {
     let git_dir = find_git_dir(dir)?;
     match read_head(&git_dir) {
         Read::Commit(id) => Some(id),
@@ -101,7 +101,7 @@ fn read_head(git_dir: &Path) -> Read {
 /// Whether every file under `path` (a folder of the repository at `root`)
 /// is tracked by git and unchanged from `HEAD`. `false` when `root` is not
 /// in a repository, git is missing, or anything there is new or edited.
-pub fn committed_unchanged(root: &Path, path: &Path) -> bool {
+pub(crate) fn committed_unchanged(root: &Path, path: &Path) -> bool {
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")

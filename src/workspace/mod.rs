@@ -5,16 +5,16 @@
 //! current one that holds `promptctl.yaml`. Every path under `prompts/` is
 //! built from a validated [`Name`], never from raw input.
 
-pub mod bounded;
-pub mod config;
-pub mod env;
-pub mod fsio;
-pub mod git;
-pub mod name;
-pub mod nesting;
-pub mod schema;
-pub mod text;
-pub mod yaml;
+pub(crate) mod bounded;
+pub(crate) mod config;
+pub(crate) mod env;
+pub(crate) mod fsio;
+pub(crate) mod git;
+pub(crate) mod name;
+pub(crate) mod nesting;
+pub(crate) mod schema;
+pub(crate) mod text;
+pub(crate) mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -24,23 +24,23 @@ use crate::error::Error;
 use crate::workspace::config::Config;
 use crate::workspace::name::Name;
 
-pub const CONFIG_FILE: &str = "promptctl.yaml";
-pub const PROMPTS_DIR: &str = "prompts";
-pub const EVALS_DIR: &str = "evals";
-pub const STATE_DIR: &str = ".promptctl";
-pub const VERSIONS_DIR: &str = "versions";
-pub const MANIFEST_FILE: &str = "manifest.yaml";
-pub const CHANGELOG_FILE: &str = "CHANGELOG.md";
+pub(crate) const CONFIG_FILE: &str = "promptctl.yaml";
+pub(crate) const PROMPTS_DIR: &str = "prompts";
+pub(crate) const EVALS_DIR: &str = "evals";
+pub(crate) const STATE_DIR: &str = ".promptctl";
+pub(crate) const VERSIONS_DIR: &str = "versions";
+pub(crate) const MANIFEST_FILE: &str = "manifest.yaml";
+pub(crate) const CHANGELOG_FILE: &str = "CHANGELOG.md";
 
 #[derive(Debug, Clone)]
-pub struct Workspace {
+pub(crate) struct Workspace {
     pub root: PathBuf,
     pub config: Config,
 }
 
 impl Workspace {
     /// Finds and loads the workspace.
-    pub fn discover(dir: Option<&Path>) -> Result<Workspace, Error> {
+    pub(crate) fn discover(dir: Option<&Path>) -> Result<Workspace, Error> {
         let root = match dir {
             Some(d) => {
                 if !d.join(CONFIG_FILE).is_file() {
@@ -70,42 +70,42 @@ impl Workspace {
         Ok(Workspace { root, config })
     }
 
-    pub fn prompts_dir(&self) -> PathBuf {
+    pub(crate) fn prompts_dir(&self) -> PathBuf {
         self.root.join(PROMPTS_DIR)
     }
 
-    pub fn prompt_dir(&self, name: &Name) -> PathBuf {
+    pub(crate) fn prompt_dir(&self, name: &Name) -> PathBuf {
         self.prompts_dir().join(name.as_str())
     }
 
     /// `prompts/<name>`, as errors and output print it.
-    pub fn prompt_label(&self, name: &Name) -> String {
+    pub(crate) fn prompt_label(&self, name: &Name) -> String {
         format!("{PROMPTS_DIR}/{name}")
     }
 
-    pub fn versions_dir(&self, name: &Name) -> PathBuf {
+    pub(crate) fn versions_dir(&self, name: &Name) -> PathBuf {
         self.prompt_dir(name).join(VERSIONS_DIR)
     }
 
-    pub fn version_dir(&self, name: &Name, version: &Version) -> PathBuf {
+    pub(crate) fn version_dir(&self, name: &Name, version: &Version) -> PathBuf {
         self.versions_dir(name).join(version.to_string())
     }
 
-    pub fn version_label(&self, name: &Name, version: &Version) -> String {
+    pub(crate) fn version_label(&self, name: &Name, version: &Version) -> String {
         format!("{PROMPTS_DIR}/{name}/{VERSIONS_DIR}/{version}")
     }
 
-    pub fn evals_dir(&self) -> PathBuf {
+    pub(crate) fn evals_dir(&self) -> PathBuf {
         self.root.join(EVALS_DIR)
     }
 
-    pub fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         self.root.join(STATE_DIR)
     }
 
     /// Every prompt folder under `prompts/`, sorted. Folders whose name is not
     /// a valid prompt name are skipped here and reported by `lint`.
-    pub fn prompt_names(&self) -> Result<Vec<Name>, Error> {
+    pub(crate) fn prompt_names(&self) -> Result<Vec<Name>, Error> {
         let dir = self.prompts_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -126,7 +126,7 @@ impl Workspace {
     }
 
     /// Checks that a prompt exists (as a draft or with versions).
-    pub fn require_prompt(&self, name: &Name) -> Result<(), Error> {
+    pub(crate) fn require_prompt(&self, name: &Name) -> Result<(), Error> {
         if self.prompt_dir(name).is_dir() {
             return Ok(());
         }

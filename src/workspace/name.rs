@@ -62,7 +62,7 @@ impl schemars::JsonSchema for Name {
 }
 
 /// The names [`Name::parse`] accepts, as a regular expression.
-pub const PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
+pub(crate) const PATTERN: &str = "^[a-z0-9][a-z0-9_-]{0,63}$";
 
 impl TryFrom<String> for Name {
     type Error = Error;
@@ -111,13 +111,13 @@ mod tests {
 
 /// `name` (the draft) or `name@X.Y.Z` (a released version).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PromptRef {
+pub(crate) struct PromptRef {
     pub name: Name,
     pub version: Option<semver::Version>,
 }
 
 impl PromptRef {
-    pub fn parse(s: &str) -> Result<PromptRef, Error> {
+    pub(crate) fn parse(s: &str) -> Result<PromptRef, Error> {
         let (name, version) = match s.split_once('@') {
             Some((n, v)) => (n, Some(parse_version(v)?)),
             None => (s, None),
@@ -139,7 +139,7 @@ impl fmt::Display for PromptRef {
 }
 
 /// Parses `X.Y.Z`, naming the bad value.
-pub fn parse_version(s: &str) -> Result<semver::Version, Error> {
+pub(crate) fn parse_version(s: &str) -> Result<semver::Version, Error> {
     semver::Version::parse(s.strip_prefix('v').unwrap_or(s)).map_err(|e| {
         Error::invalid(format!("invalid version `{s}`: {e}"))
             .with_hint("versions look like `1.2.0`")

@@ -16,11 +16,11 @@
 
 /// The deepest nesting any promptctl file may have: the YAML deserialiser's
 /// own limit.
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// The 1-based line and column where `text` first nests more than `max`
 /// levels deep, or `None`.
-pub fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
+pub(crate) fn too_deep(text: &str, max: usize) -> Option<(usize, usize)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut scan = Scan {
         max,

@@ -15,7 +15,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value};
 
 /// The folder, at a workspace's root, that holds the schemas.
-pub const DIR: &str = "schemas";
+pub(crate) const DIR: &str = "schemas";
 
 /// The base of every schema's `$id`. A URN: the schemas are files in the
 /// workspace, not hosted anywhere.
@@ -23,7 +23,7 @@ const ID_BASE: &str = "urn:promptctl:schema:";
 
 /// One generated schema: the file it is written to and the YAML file it describes.
 #[derive(Debug, Clone, Copy)]
-pub struct Kind {
+pub(crate) struct Kind {
     /// The short name: `prompt` is written to `prompt.schema.json`.
     pub name: &'static str,
     /// The YAML files it is for, as users know them.
@@ -33,12 +33,12 @@ pub struct Kind {
 
 impl Kind {
     /// `prompt.schema.json`.
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}.schema.json", self.name)
     }
 
     /// The schema, with `$schema`, `$id` and `title`.
-    pub fn schema(&self) -> Value {
+    pub(crate) fn schema(&self) -> Value {
         let mut schema = (self.generate)().to_value();
         if let Value::Object(map) = &mut schema {
             map.insert("$id".into(), format!("{ID_BASE}{}", self.name).into());
@@ -49,7 +49,7 @@ impl Kind {
     }
 
     /// The schema as written to disk: pretty JSON and a final newline.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut text =
             serde_json::to_string_pretty(&self.schema()).expect("a schema serialises to JSON");
         text.push('\n');
@@ -59,7 +59,7 @@ impl Kind {
     /// The first line of a YAML file of this kind that lets editors find the
     /// schema; `to_root` leads from the file's folder to the workspace root
     /// (`""`, `"../../"`).
-    pub fn modeline(&self, to_root: &str) -> String {
+    pub(crate) fn modeline(&self, to_root: &str) -> String {
         format!(
             "{}{to_root}{DIR}/{}\n",
             crate::workspace::yaml::MODELINE_PREFIX,
@@ -77,7 +77,7 @@ const fn kind<T: JsonSchema>(name: &'static str, describes: &'static str) -> Kin
 }
 
 /// Every schema promptctl writes. A new file kind is one line here.
-pub const KINDS: &[Kind] = &[
+pub(crate) const KINDS: &[Kind] = &[
     kind::<crate::workspace::config::Config>("promptctl", "promptctl.yaml"),
     kind::<crate::version::artifact::spec::PromptSpec>("prompt", "prompts/<name>/prompt.yaml"),
     kind::<crate::eval::suite::SuiteSpec>("suite", "evals/<suite>.yaml"),
@@ -89,7 +89,7 @@ pub const KINDS: &[Kind] = &[
 ];
 
 /// The schema kind called `name` (`prompt`, `prompt.schema.json`).
-pub fn find(name: &str) -> Option<&'static Kind> {
+pub(crate) fn find(name: &str) -> Option<&'static Kind> {
     let name = name.strip_suffix(".schema.json").unwrap_or(name);
     KINDS.iter().find(|k| k.name == name)
 }

@@ -9,15 +9,15 @@
 //! already released.
 
 /// U+FEFF as UTF-8.
-pub const BOM: &str = "\u{feff}";
+pub(crate) const BOM: &str = "\u{feff}";
 
 /// `text` without a leading byte-order mark.
-pub fn strip_bom(text: &str) -> &str {
+pub(crate) fn strip_bom(text: &str) -> &str {
     text.strip_prefix(BOM).unwrap_or(text)
 }
 
 /// `bytes` without a leading UTF-8 byte-order mark.
-pub fn strip_bom_bytes(bytes: &[u8]) -> &[u8] {
+pub(crate) fn strip_bom_bytes(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes)
 }
 

@@ -27,7 +27,7 @@ use crate::workspace::text::strip_bom;
 /// Parses `text` (read from `path`) into `T`, or an error naming file:line:column.
 /// A leading byte-order mark is skipped; a key repeated in a mapping is an
 /// error at its second occurrence.
-pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
+pub(crate) fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error> {
     use super::nesting::{MAX_DEPTH, too_deep};
     let text = strip_bom(text);
     if let Some((line, column)) = too_deep(text, MAX_DEPTH) {
@@ -55,13 +55,13 @@ pub fn from_str<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Error
 }
 
 /// Reads and parses a YAML file.
-pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
+pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<T, Error> {
     let text = crate::error::read_input_string(path)?;
     from_str(path, &text)
 }
 
 /// Serialises a value to YAML.
-pub fn to_string<T: serde::Serialize>(value: &T) -> String {
+pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> String {
     serde_yaml::to_string(value).expect("promptctl's own types always serialise to YAML")
 }
 
@@ -110,7 +110,10 @@ fn did_you_mean(message: &str) -> Option<String> {
 }
 
 /// The candidate closest to `word`, if any is close enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -128,12 +131,12 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// ```text
 /// line_at(text, &["messages", "0", "file"])
 /// ```
-pub fn line_at(text: &str, path: &[&str]) -> Option<usize> {
+pub(crate) fn line_at(text: &str, path: &[&str]) -> Option<usize> {
     position(text, path).map(|(line, _)| line)
 }
 
 /// The 1-based line and column of the node at `path` (see [`line_at`]).
-pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+pub(crate) fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
     Walk::new(Goal::Node(path)).run(strip_bom(text))
 }
 
@@ -473,13 +476,13 @@ impl Visitor<'_> for Stop {
 
 /// How yaml-language-server (VS Code, Neovim, Helix, Zed, …) is told a
 /// file's schema. To YAML it is a comment.
-pub const MODELINE_PREFIX: &str = "# yaml-language-server: $schema=";
+pub(crate) const MODELINE_PREFIX: &str = "# yaml-language-server: $schema=";
 
 /// `bytes` without a first line that tells editors the file's schema
 /// (`# yaml-language-server: $schema=…`), and the byte-order mark before
 /// it if any: to YAML they are a comment and an encoding mark, and they
 /// are not content to compare.
-pub fn without_modeline(bytes: &[u8]) -> &[u8] {
+pub(crate) fn without_modeline(bytes: &[u8]) -> &[u8] {
     let body = crate::workspace::text::strip_bom_bytes(bytes);
     if !body.starts_with(MODELINE_PREFIX.as_bytes()) {
         return bytes;
@@ -496,7 +499,7 @@ pub fn without_modeline(bytes: &[u8]) -> &[u8] {
 /// front, so the copy's line names the same file; a URL, an absolute path,
 /// or bytes without the line are returned as they are. A byte-order mark
 /// before the line is kept.
-pub fn rebase_modeline<'a>(bytes: &'a [u8], up: &str) -> Cow<'a, [u8]> {
+pub(crate) fn rebase_modeline<'a>(bytes: &'a [u8], up: &str) -> Cow<'a, [u8]> {
     let body = crate::workspace::text::strip_bom_bytes(bytes);
     let bom = &bytes[..bytes.len() - body.len()];
     let Some(rest) = body.strip_prefix(MODELINE_PREFIX.as_bytes()) else {

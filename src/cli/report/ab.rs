@@ -11,7 +11,7 @@ use crate::stats;
 
 /// The analysis for people: the arms, the difference, the sample ratio,
 /// the guardrails and the segments, then the conclusion. No colour.
-pub fn analysis(r: &Analysis) -> String {
+pub(crate) fn analysis(r: &Analysis) -> String {
     let m = r.primary.metric;
     let [a, b] = &r.arms;
     let method = match m.kind() {

@@ -7,7 +7,7 @@ use crate::stats;
 
 /// The report for people: the arms, the sample ratio, a table of KPIs,
 /// and the verdict with its reasons. Plain text; no colour.
-pub fn canary(r: &Report) -> String {
+pub(crate) fn canary(r: &Report) -> String {
     let mut out = format!(
         "{} in {}: canary `{}` ({}%) vs stable `{}`\n",
         r.prompt,

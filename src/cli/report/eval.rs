@@ -6,7 +6,11 @@ use crate::eval::report::{actual, case_label, failure_reason, more_failing, pct,
 use crate::eval::results::{CaseResult, RunHeader};
 
 /// The human report: summary, segments, gates, top failures, verdict.
-pub fn run(h: &RunHeader, failures: &[CaseResult], paint: &dyn Fn(bool, &str) -> String) -> String {
+pub(crate) fn run(
+    h: &RunHeader,
+    failures: &[CaseResult],
+    paint: &dyn Fn(bool, &str) -> String,
+) -> String {
     let mut out = table(
         &["run", &h.run_id],
         summary_rows(h).into_iter().map(|(a, b)| vec![a, b]),

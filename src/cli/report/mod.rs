@@ -1,6 +1,6 @@
 //! Human reports of what domain code returns, as tables: one file a command
 //! family. Domain code returns data; only `cli` turns it into text.
 
-pub mod ab;
-pub mod canary;
-pub mod eval;
+pub(super) mod ab;
+pub(super) mod canary;
+pub(super) mod eval;

@@ -31,7 +31,7 @@ use crate::workspace::config::{Builtin, Redaction};
 /// Built once per run from the workspace's `redaction` settings; cheap to
 /// share between threads.
 #[derive(Debug, Clone)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// In tie-break order: named patterns, then builtins by kind.
     detectors: Vec<Detector>,
     /// Matches exactly the markers `detectors` and `secrets` write.
@@ -66,7 +66,7 @@ impl Redactor {
     /// named patterns).
     ///
     /// A named pattern that does not compile is invalid input (exit 2).
-    pub fn new(config: &Redaction) -> Result<Redactor, Error> {
+    pub(crate) fn new(config: &Redaction) -> Result<Redactor, Error> {
         let mut detectors = Vec::new();
         for (name, pattern) in &config.patterns {
             let re = Regex::new(pattern).map_err(|e| {
@@ -101,14 +101,14 @@ impl Redactor {
 
     /// The same redactor, which also replaces the workspace's own keys (and
     /// any 12 characters of one) with `[REDACTED:api_key]`, first.
-    pub fn with_secrets(mut self, secrets: Secrets) -> Redactor {
+    pub(crate) fn with_secrets(mut self, secrets: Secrets) -> Redactor {
         self.secrets = secrets;
         self
     }
 
     /// Replaces each match with `[REDACTED:<kind>]`; borrows when nothing
     /// matched.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.secrets.scrub(text) {
             Cow::Borrowed(text) => self.detect(text),
             Cow::Owned(text) => Cow::Owned(self.detect(&text).into_owned()),
@@ -133,7 +133,7 @@ impl Redactor {
 
     /// Redacts every string inside a JSON value, recursively (object keys
     /// untouched). Numbers are left alone: they keep their type.
-    pub fn redact_value(&self, value: &mut serde_json::Value) {
+    pub(crate) fn redact_value(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
         match value {
             Value::String(s) => {

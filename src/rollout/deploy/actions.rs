@@ -13,7 +13,7 @@ use crate::workspace::name::Name;
 
 /// What a command changed in one environment.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     pub name: String,
     pub env: String,
     pub before: EnvState,
@@ -23,7 +23,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone)]
-pub struct Promote {
+pub(crate) struct Promote {
     pub name: Name,
     pub version: Version,
     pub env: String,
@@ -35,14 +35,14 @@ pub struct Promote {
 
 /// What lets a version through: the gate's decision, or a recorded skip.
 #[derive(Debug, Clone)]
-pub enum Gate {
+pub(crate) enum Gate {
     /// The decision of [`super::gate::decide`] for this version and environment.
     Decided(super::gate::Decision),
     /// `--skip-gate`: needs a reason, and the history says so.
     Skipped,
 }
 
-pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
+pub(crate) fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
     super::load::check_env(ws, &req.env)?;
     ws.require_prompt(&req.name)?;
     let what = format!("`{}@{}`", req.name, req.version);
@@ -184,7 +184,7 @@ pub fn promote(ws: &Workspace, req: &Promote) -> Result<Change, Error> {
 }
 
 #[derive(Debug, Clone)]
-pub struct Rollback {
+pub(crate) struct Rollback {
     pub name: Name,
     pub env: String,
     pub to: Option<Version>,
@@ -196,7 +196,7 @@ pub struct Rollback {
 /// Moves `env` back to the previous live version (or `to`), ending any
 /// canary. Reads only `releases.yaml` and the target's manifest; the
 /// history only for a `to` no longer in `previous`.
-pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
+pub(crate) fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
     super::load::check_env(ws, &req.env)?;
     let reason = req.reason.trim();
     if reason.is_empty() {
@@ -293,7 +293,7 @@ pub fn rollback(ws: &Workspace, req: &Rollback) -> Result<Change, Error> {
 }
 
 /// `production: 1.2.0 → 1.3.0 (canary 5%)`.
-pub fn describe(state: &EnvState) -> String {
+pub(crate) fn describe(state: &EnvState) -> String {
     let live = state
         .active
         .as_ref()

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The gate's decision for one version and environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub env: String,
     pub digest: String,
     /// Where the gating suites come from: `environments.<env>.suites`, or
@@ -17,7 +17,7 @@ pub struct Decision {
 
 /// One gating suite: the run relied on, if any, and every candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SuiteDecision {
+pub(crate) struct SuiteDecision {
     pub suite: String,
     /// The run that lets the version through for this suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +31,7 @@ pub struct SuiteDecision {
 
 /// A run considered for a suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     pub run_id: String,
     /// The run file, or the evidence pack that holds the run.
     pub from: String,
@@ -44,13 +44,13 @@ pub struct Candidate {
 
 impl Decision {
     /// Every gating suite has a run that counts (and there is at least one).
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         !self.suites.is_empty() && self.suites.iter().all(|s| s.run.is_some())
     }
 
     /// The runs relied on, as the history records them: `suite:run_id`, in
     /// suite order.
-    pub fn runs(&self) -> String {
+    pub(crate) fn runs(&self) -> String {
         self.suites
             .iter()
             .filter_map(|s| s.run.as_ref().map(|r| format!("{}:{r}", s.suite)))
@@ -59,7 +59,7 @@ impl Decision {
     }
 
     /// One line for each suite that refused, for the error message.
-    pub fn refusals(&self) -> Vec<String> {
+    pub(crate) fn refusals(&self) -> Vec<String> {
         if self.suites.is_empty() {
             return vec![self.suites_from.clone()];
         }

@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-pub use super::decision::{Candidate, Decision, SuiteDecision};
+pub(crate) use super::decision::{Candidate, Decision, SuiteDecision};
 use crate::error::Error;
 use crate::eval::gates;
 use crate::eval::judge::Judge;
@@ -47,7 +47,7 @@ struct Found {
 }
 
 /// Decides whether `name`'s version of `digest` may enter `env`.
-pub fn decide(
+pub(crate) fn decide(
     ws: &Workspace,
     name: &Name,
     digest: &str,

@@ -16,7 +16,7 @@ use crate::error::Error;
 /// unescaped, and some line readers (Python's `str.splitlines`, some
 /// editors; YAML, where these lines used to live) break lines there, so
 /// they are escaped: an entry is one line for every reader.
-pub fn line(e: &Event) -> String {
+pub(super) fn line(e: &Event) -> String {
     let json = serde_json::to_string(e).expect("an event serialises");
     let mut line = json
         .replace('\u{85}', "\\u0085")
@@ -27,7 +27,7 @@ pub fn line(e: &Event) -> String {
 }
 
 /// The committed history of the prompt in `dir` (`label` as errors name it).
-pub fn read(dir: &Path, label: &str, h: &HistoryFile) -> Result<Vec<Event>, Error> {
+pub(super) fn read(dir: &Path, label: &str, h: &HistoryFile) -> Result<Vec<Event>, Error> {
     let text = committed(dir, label, h)?;
     let file = format!("{label}/{}", h.file);
     text.lines()
@@ -46,7 +46,7 @@ pub fn read(dir: &Path, label: &str, h: &HistoryFile) -> Result<Vec<Event>, Erro
 
 /// The committed prefix: exactly `h.bytes` bytes holding `h.entries` whole
 /// lines, or an integrity error.
-pub fn committed(dir: &Path, label: &str, h: &HistoryFile) -> Result<String, Error> {
+pub(super) fn committed(dir: &Path, label: &str, h: &HistoryFile) -> Result<String, Error> {
     let path = dir.join(&h.file);
     let mut bytes = Vec::new();
     match std::fs::File::open(&path) {
@@ -84,7 +84,7 @@ pub fn committed(dir: &Path, label: &str, h: &HistoryFile) -> Result<String, Err
 
 /// Refuses to build on a history that lost committed bytes. A stat, not a
 /// read: writers that do not need the history never read it.
-pub fn check_len(dir: &Path, label: &str, h: &HistoryFile) -> Result<(), Error> {
+pub(super) fn check_len(dir: &Path, label: &str, h: &HistoryFile) -> Result<(), Error> {
     if h.bytes == 0 {
         return Ok(());
     }
@@ -98,7 +98,7 @@ pub fn check_len(dir: &Path, label: &str, h: &HistoryFile) -> Result<(), Error> 
 }
 
 /// The history file must sit beside `releases.yaml`: a plain file name.
-pub fn check_name(file: &str, label: &str) -> Result<(), Error> {
+pub(super) fn check_name(file: &str, label: &str) -> Result<(), Error> {
     let mut parts = Path::new(file).components();
     let plain = matches!(
         (parts.next(), parts.next()),

@@ -22,7 +22,7 @@ use crate::workspace::fsio::Access;
 use crate::workspace::name::Name;
 
 /// `releases.yaml` as a change sees it, with what the change records.
-pub struct Ledger {
+pub(crate) struct Ledger {
     /// The state as the change leaves it.
     environments: BTreeMap<String, EnvState>,
     /// The state as committed, for the stacks the change starts from.
@@ -41,7 +41,7 @@ pub struct Ledger {
 /// Reads `releases.yaml`, lets `change` decide and record, then appends and
 /// commits under the prompt's lock. If `change` fails or records nothing,
 /// nothing is written.
-pub fn update<T>(
+pub(crate) fn update<T>(
     ws: &Workspace,
     name: &Name,
     change: impl FnOnce(&mut Ledger) -> Result<T, Error>,
@@ -88,12 +88,12 @@ impl Ledger {
     }
 
     /// `env`'s state (empty if it never had one).
-    pub fn state(&self, env: &str) -> EnvState {
+    pub(crate) fn state(&self, env: &str) -> EnvState {
         self.environments.get(env).cloned().unwrap_or_default()
     }
 
     /// The versions a rollback of `env` walks back to, newest first.
-    pub fn previous(&mut self, env: &str) -> Result<Vec<Version>, Error> {
+    pub(crate) fn previous(&mut self, env: &str) -> Result<Vec<Version>, Error> {
         match self.committed.get(env) {
             Some(EnvState {
                 previous: Some(p), ..
@@ -104,7 +104,7 @@ impl Ledger {
 
     /// Whether `version` was ever fully live in `env`. From the state when
     /// it is live or in `previous`; otherwise only the history can say.
-    pub fn was_live(&mut self, env: &str, version: &Version) -> Result<bool, Error> {
+    pub(crate) fn was_live(&mut self, env: &str, version: &Version) -> Result<bool, Error> {
         if let Some(s) = self.committed.get(env)
             && (s.active.as_ref() == Some(version)
                 || s.previous.as_ref().is_some_and(|p| p.contains(version)))
@@ -116,7 +116,7 @@ impl Ledger {
 
     /// Sets `event.env`'s state and appends `event` to the history, keeping
     /// `previous` in step with it. Returns the state as it will be written.
-    pub fn record(&mut self, state: EnvState, event: Event) -> Result<EnvState, Error> {
+    pub(crate) fn record(&mut self, state: EnvState, event: Event) -> Result<EnvState, Error> {
         let env = event.env.clone();
         let mut stack = match self.stacks.remove(&env) {
             Some(s) => s,

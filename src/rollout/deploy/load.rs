@@ -10,13 +10,13 @@ use crate::workspace::name::Name;
 
 use super::state::{EnvState, Event, History, HistoryFile, RELEASES_FILE, Releases};
 
-pub fn path(ws: &Workspace, name: &Name) -> PathBuf {
+pub(crate) fn path(ws: &Workspace, name: &Name) -> PathBuf {
     ws.prompt_dir(name).join(RELEASES_FILE)
 }
 
 /// What a reader sees: the environments and the committed history.
 #[derive(Debug, Clone, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub environments: BTreeMap<String, EnvState>,
     /// Oldest first.
     pub history: Vec<Event>,
@@ -24,14 +24,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The last change in `env`.
-    pub fn last_change(&self, env: &str) -> Option<&Event> {
+    pub(crate) fn last_change(&self, env: &str) -> Option<&Event> {
         self.history.iter().rev().find(|e| e.env == env)
     }
 }
 
 /// Reads `releases.yaml` and its committed history; a missing file is an
 /// empty one. Lost history is exit 4.
-pub fn load(ws: &Workspace, name: &Name) -> Result<Snapshot, Error> {
+pub(crate) fn load(ws: &Workspace, name: &Name) -> Result<Snapshot, Error> {
     let read = read(ws, name)?;
     let history = match read.past {
         Past::File(h) => super::history::read(&ws.prompt_dir(name), &ws.prompt_label(name), &h)?,
@@ -46,7 +46,7 @@ pub fn load(ws: &Workspace, name: &Name) -> Result<Snapshot, Error> {
 /// Checks that the committed history is all there (for `verify`): exit 4
 /// if `history.jsonl` is shorter than `releases.yaml` says, or its committed
 /// part has another number of lines.
-pub fn check_history(ws: &Workspace, name: &Name) -> Result<(), Error> {
+pub(crate) fn check_history(ws: &Workspace, name: &Name) -> Result<(), Error> {
     match read(ws, name)?.past {
         Past::File(h) => {
             super::history::committed(&ws.prompt_dir(name), &ws.prompt_label(name), &h).map(drop)
@@ -155,7 +155,7 @@ fn split(text: &str) -> (&str, Option<&str>) {
 }
 
 /// Who is making a change: `PROMPTCTL_USER`, else git's `user.name`, else `$USER`.
-pub fn who(ws: &Workspace) -> String {
+pub(crate) fn who(ws: &Workspace) -> String {
     if let Some(u) = std::env::var(crate::workspace::env::PROMPTCTL_USER)
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -179,7 +179,7 @@ pub fn who(ws: &Workspace) -> String {
 }
 
 /// Checks that `env` is defined in `promptctl.yaml`.
-pub fn check_env(ws: &Workspace, env: &str) -> Result<(), Error> {
+pub(crate) fn check_env(ws: &Workspace, env: &str) -> Result<(), Error> {
     if ws.config.environments.contains_key(env) {
         return Ok(());
     }

@@ -7,14 +7,14 @@ use schemars::JsonSchema;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
-pub const RELEASES_FILE: &str = "releases.yaml";
+pub(crate) const RELEASES_FILE: &str = "releases.yaml";
 /// The history file promptctl writes, beside `releases.yaml`.
-pub const HISTORY_FILE: &str = "history.jsonl";
+pub(crate) const HISTORY_FILE: &str = "history.jsonl";
 
 /// The whole of `releases.yaml`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Releases {
+pub(crate) struct Releases {
     /// Each environment's live state, by its name in `promptctl.yaml`.
     #[serde(default)]
     pub environments: BTreeMap<String, EnvState>,
@@ -28,7 +28,7 @@ pub struct Releases {
 /// One environment's live state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EnvState {
+pub(crate) struct EnvState {
     /// The version serving every routing key outside the canary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<Version>,
@@ -46,7 +46,7 @@ pub struct EnvState {
 /// A running canary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Canary {
+pub(crate) struct Canary {
     /// The version under test.
     pub version: Version,
     /// Share of routing keys served by the canary: more than 0 and less
@@ -57,7 +57,7 @@ pub struct Canary {
 /// Where the history is: `releases.yaml`'s `history` key.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
-pub enum History {
+pub(crate) enum History {
     /// In a file beside `releases.yaml` (what promptctl writes).
     File(HistoryFile),
     /// Inline, oldest first: the layout before `history.jsonl`, still read.
@@ -67,7 +67,7 @@ pub enum History {
 /// The committed part of the history file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HistoryFile {
+pub(crate) struct HistoryFile {
     /// The file's name, in the folder of `releases.yaml`: `history.jsonl`.
     /// One JSON event a line (an [`Event`]), oldest first.
     pub file: String,
@@ -92,7 +92,7 @@ impl HistoryFile {
 /// What kind of change an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// A version made fully live (ending any canary).
     Promote,
     /// A canary started or moved.
@@ -104,7 +104,7 @@ pub enum Action {
 /// One change, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Event {
+pub(crate) struct Event {
     /// When, RFC 3339 in UTC.
     pub at: String,
     /// The environment changed.

@@ -6,10 +6,10 @@
 //! draft did. The bytes read here are the bytes that `release` copies, so
 //! what is hashed is what is frozen.
 
-pub mod spec;
-pub mod template;
-pub mod tokens;
-pub mod variables;
+pub(crate) mod spec;
+pub(crate) mod template;
+pub(crate) mod tokens;
+pub(crate) mod variables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,11 +22,11 @@ use crate::version::artifact::template::Template;
 use crate::workspace::name::Name;
 use spec::{MessageSource, PromptSpec, RelPath, Role, SchemaSpec};
 
-pub const PROMPT_FILE: &str = "prompt.yaml";
+pub(crate) const PROMPT_FILE: &str = "prompt.yaml";
 
 /// A loaded, checked prompt artifact.
 #[derive(Debug, Clone)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     /// How errors and output name the folder, e.g. `prompts/support_bot`.
     pub label: String,
     pub spec: PromptSpec,
@@ -40,7 +40,7 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Clone)]
-pub struct Message {
+pub(crate) struct Message {
     pub role: Role,
     pub template: Template,
     /// The message text before rendering.
@@ -51,14 +51,14 @@ pub struct Message {
 
 /// A message after rendering.
 #[derive(Debug, Clone, Serialize)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub role: &'static str,
     pub content: String,
 }
 
 /// The three hashes that identify an artifact's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hashes {
+pub(crate) struct Hashes {
     pub prompt_hash: String,
     pub config_hash: String,
     pub digest: String,
@@ -66,7 +66,7 @@ pub struct Hashes {
 
 impl Artifact {
     /// Loads the artifact in `dir`, which must be named `name`.
-    pub fn load(dir: &Path, label: &str, name: &Name) -> Result<Artifact, Error> {
+    pub(crate) fn load(dir: &Path, label: &str, name: &Name) -> Result<Artifact, Error> {
         let path = dir.join(PROMPT_FILE);
         let at = format!("{label}/{PROMPT_FILE}");
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
@@ -242,7 +242,7 @@ impl Artifact {
     }
 
     /// The message templates as structure: what `prompt_hash` covers.
-    pub fn prompt_structure(&self) -> Value {
+    pub(crate) fn prompt_structure(&self) -> Value {
         Value::Array(
             self.messages
                 .iter()
@@ -253,7 +253,7 @@ impl Artifact {
 
     /// Model, parameters, variables, schemas, tools, retrieval and limitations:
     /// what `config_hash` covers.
-    pub fn config(&self) -> Value {
+    pub(crate) fn config(&self) -> Value {
         let s = &self.spec;
         json!({
             "model": s.model,
@@ -269,7 +269,7 @@ impl Artifact {
         })
     }
 
-    pub fn hashes(&self) -> Hashes {
+    pub(crate) fn hashes(&self) -> Hashes {
         let prompt_hash = crate::version::canonical::hash_of(&self.prompt_structure());
         let config_hash = crate::version::canonical::hash_of(&self.config());
         let digest = digest(&self.spec.name, &prompt_hash, &config_hash);
@@ -281,7 +281,7 @@ impl Artifact {
     }
 
     /// sha256 of each file's bytes, by relative path.
-    pub fn file_hashes(&self) -> BTreeMap<String, String> {
+    pub(crate) fn file_hashes(&self) -> BTreeMap<String, String> {
         self.files
             .iter()
             .map(|(k, v)| (k.clone(), crate::version::canonical::sha256(v)))
@@ -289,7 +289,7 @@ impl Artifact {
     }
 
     /// Renders every message with `given`, checked against the variable schema.
-    pub fn render(&self, given: &BTreeMap<String, Value>) -> Result<Vec<Rendered>, Error> {
+    pub(crate) fn render(&self, given: &BTreeMap<String, Value>) -> Result<Vec<Rendered>, Error> {
         let values = crate::version::artifact::variables::resolve(&self.spec.variables, given)?;
         let text: BTreeMap<&str, String> = values
             .iter()
@@ -317,7 +317,7 @@ impl Artifact {
 /// A version's identity: sha256 over the canonical JSON of the name and the
 /// two content hashes. It leaves out the version number, time and file bytes,
 /// so an unchanged draft has the digest of the version it came from.
-pub fn digest(name: &Name, prompt_hash: &str, config_hash: &str) -> String {
+pub(crate) fn digest(name: &Name, prompt_hash: &str, config_hash: &str) -> String {
     crate::version::canonical::hash_of(&json!({
         "name": name,
         "prompt_hash": prompt_hash,
@@ -410,7 +410,10 @@ fn strip_position(msg: &str) -> &str {
 
 impl Artifact {
     /// The model's provider is one that `promptctl.yaml` defines.
-    pub fn check_provider(&self, config: &crate::workspace::config::Config) -> Result<(), Error> {
+    pub(crate) fn check_provider(
+        &self,
+        config: &crate::workspace::config::Config,
+    ) -> Result<(), Error> {
         let p = &self.spec.model.provider;
         if config.providers.contains_key(p) {
             return Ok(());

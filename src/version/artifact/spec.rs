@@ -20,7 +20,7 @@ use crate::workspace::name::Name;
     title = "prompt.yaml",
     description = "One prompt artifact: text, model and parameters, variable and output schemas, tools, retrieval settings and known limitations, versioned and hashed together. Unknown keys are errors."
 )]
-pub struct PromptSpec {
+pub(crate) struct PromptSpec {
     /// The prompt's name; must equal its folder's name under `prompts/`.
     pub name: Name,
     /// One line on what the prompt is for. Metadata: not part of the digest.
@@ -62,7 +62,7 @@ pub struct PromptSpec {
 /// The model and its parameters. Parameters left out are not sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ModelSpec {
+pub(crate) struct ModelSpec {
     /// A provider defined under `providers:` in `promptctl.yaml`.
     pub provider: String,
     /// The model's name at that provider, e.g. `gpt-4o-mini`.
@@ -93,7 +93,7 @@ pub struct ModelSpec {
 /// Who says a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub(crate) enum Role {
     /// Instructions: the system prompt.
     System,
     /// The user's turn.
@@ -103,7 +103,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",
             Role::User => "user",
@@ -119,13 +119,13 @@ impl Role {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "RawMessage", into = "RawMessage")]
 #[schemars(rename = "Message")]
-pub struct MessageSpec {
+pub(crate) struct MessageSpec {
     pub role: Role,
     pub source: MessageSource,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessageSource {
+pub(crate) enum MessageSource {
     File(RelPath),
     Inline(String),
 }
@@ -188,7 +188,7 @@ impl From<MessageSpec> for RawMessage {
 /// The JSON type of a variable's value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum VarType {
+pub(crate) enum VarType {
     #[default]
     String,
     Number,
@@ -199,7 +199,7 @@ pub enum VarType {
 }
 
 impl VarType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VarType::String => "string",
             VarType::Number => "number",
@@ -222,7 +222,7 @@ impl VarType {
         "properties": { "required": { "const": true } }
     })
 )]
-pub struct VariableSpec {
+pub(crate) struct VariableSpec {
     /// The value's JSON type (default `string`).
     #[serde(rename = "type", default)]
     pub kind: VarType,
@@ -263,7 +263,7 @@ pub struct VariableSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(rename = "OutputSchema")]
-pub enum SchemaSpec {
+pub(crate) enum SchemaSpec {
     File(RelPath),
     Inline(serde_json::Map<String, Value>),
 }
@@ -304,7 +304,7 @@ impl<'de> Deserialize<'de> for SchemaSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Tools")]
-pub struct ToolsSpec {
+pub(crate) struct ToolsSpec {
     /// A JSON file beside `prompt.yaml` with the tool definitions, e.g.
     /// `tools.json`.
     pub file: RelPath,
@@ -337,7 +337,7 @@ impl JsonSchema for RelPath {
 /// What [`RelPath::try_from`] accepts, as an ECMA-262 regular expression:
 /// `/`-separated non-empty segments without `\` or `:`, none of them `..`,
 /// the first not `versions`, and not `manifest.yaml` itself.
-pub const RELPATH_PATTERN: &str =
+pub(crate) const RELPATH_PATTERN: &str =
     r"^(?!versions(/|$))(?!manifest\.yaml$)(?!(.*/)?\.\.(/|$))[^/\\:]+(/[^/\\:]+)*$";
 
 impl RelPath {

@@ -12,7 +12,7 @@ use serde::Serialize;
 /// One parsed piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Segment {
+pub(crate) enum Segment {
     Text(String),
     Var(String),
 }
@@ -21,20 +21,20 @@ pub enum Segment {
 /// `prompt_hash` covers, so `{{ x }}` and `{{x}}` hash alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
-pub struct Template {
+pub(crate) struct Template {
     segments: Vec<Segment>,
 }
 
 /// A syntax error at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
 
 impl Template {
-    pub fn parse(text: &str) -> Result<Template, SyntaxError> {
+    pub(crate) fn parse(text: &str) -> Result<Template, SyntaxError> {
         let mut segments = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -81,7 +81,7 @@ impl Template {
     }
 
     /// The variable names used, in order of first use.
-    pub fn variables(&self) -> Vec<&str> {
+    pub(crate) fn variables(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for s in &self.segments {
             if let Segment::Var(n) = s
@@ -94,7 +94,10 @@ impl Template {
     }
 
     /// Renders with `lookup`; the first name it cannot answer is the error.
-    pub fn render<'a>(&self, lookup: impl Fn(&str) -> Option<&'a str>) -> Result<String, String> {
+    pub(crate) fn render<'a>(
+        &self,
+        lookup: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<String, String> {
         let mut out = String::new();
         for s in &self.segments {
             match s {
@@ -106,7 +109,7 @@ impl Template {
     }
 
     /// The text with placeholders written back as `{{name}}`.
-    pub fn source_form(&self) -> String {
+    pub(crate) fn source_form(&self) -> String {
         let mut out = String::new();
         for s in &self.segments {
             match s {

@@ -6,14 +6,14 @@
 
 /// A token count and the encoding that produced it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Count {
+pub(crate) struct Count {
     pub tokens: usize,
     pub encoding: &'static str,
     /// True when the model's own tokenizer is not available.
     pub approximate: bool,
 }
 
-pub fn count(model: &str, text: &str) -> Count {
+pub(crate) fn count(model: &str, text: &str) -> Count {
     match tiktoken_rs::bpe_for_model(model) {
         Ok(bpe) => Count {
             tokens: bpe.encode_with_special_tokens(text).len(),

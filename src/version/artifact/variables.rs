@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::version::artifact::spec::{VarType, VariableSpec};
 
 /// Checks `given` against `specs`, fills defaults, and returns every variable's value.
-pub fn resolve(
+pub(crate) fn resolve(
     specs: &BTreeMap<String, VariableSpec>,
     given: &BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, Value>, Error> {
@@ -47,7 +47,7 @@ pub fn resolve(
 }
 
 /// Checks one value against its schema; the error names the variable.
-pub fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), String> {
+pub(crate) fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), String> {
     let type_ok = match spec.kind {
         VarType::String => value.is_string(),
         VarType::Number => value.is_number(),
@@ -105,7 +105,7 @@ pub fn check(name: &str, spec: &VariableSpec, value: &Value) -> Result<(), Strin
 }
 
 /// Parses a `--var k=v` value: strings stay strings; other types are JSON.
-pub fn from_cli(name: &str, spec: Option<&VariableSpec>, raw: &str) -> Result<Value, Error> {
+pub(crate) fn from_cli(name: &str, spec: Option<&VariableSpec>, raw: &str) -> Result<Value, Error> {
     match spec.map(|s| s.kind) {
         None | Some(VarType::String) => Ok(Value::String(raw.to_string())),
         Some(kind) => serde_json::from_str(raw).map_err(|_| {
@@ -118,7 +118,7 @@ pub fn from_cli(name: &str, spec: Option<&VariableSpec>, raw: &str) -> Result<Va
 }
 
 /// The text a value renders as: strings as they are, anything else as JSON.
-pub fn to_text(value: &Value) -> String {
+pub(crate) fn to_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),
