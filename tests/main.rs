@@ -5,6 +5,7 @@ mod fake;
 mod util;
 
 mod ab;
+mod answers;
 mod commands;
 mod deploy;
 mod doctor;

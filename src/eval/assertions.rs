@@ -50,6 +50,9 @@ pub(crate) struct Outcome {
 /// What an assertion looks at.
 pub(crate) struct Observed<'a> {
     pub output: &'a str,
+    /// The provider said the model refused (OpenAI `message.refusal`,
+    /// Anthropic `stop_reason: refusal`), whatever the text says.
+    pub refused: bool,
     pub latency_ms: Option<f64>,
     pub cost_usd: Option<f64>,
 }
@@ -156,6 +159,7 @@ impl Compiled {
     pub(crate) fn check(&self, o: &Observed) -> Option<Outcome> {
         use AssertionType::*;
         let out = o.output;
+        let refused = o.refused || is_refusal(out);
         let (passed, reason) = match (&self.kind, &self.check) {
             (Rubric, _) => return None,
             (Contains, Check::Text(t)) => (
@@ -284,16 +288,16 @@ impl Compiled {
                 }
             },
             (Refusal, _) => (
-                is_refusal(out),
-                if is_refusal(out) {
+                refused,
+                if refused {
                     "refused".into()
                 } else {
                     "did not refuse".into()
                 },
             ),
             (NotRefusal, _) => (
-                !is_refusal(out),
-                if is_refusal(out) {
+                !refused,
+                if refused {
                     "refused".into()
                 } else {
                     "did not refuse".into()
@@ -357,6 +361,7 @@ mod tests {
         let c = Compiled::new(&a, "test").unwrap();
         c.check(&Observed {
             output: out,
+            refused: false,
             latency_ms: Some(100.0),
             cost_usd: None,
         })

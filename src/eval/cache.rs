@@ -137,6 +137,7 @@ mod tests {
             tokens_in: Some(1),
             tokens_out: Some(2),
             latency_ms: Some(12.0),
+            ..ChatResponse::default()
         };
         cache.put("sha256:abcd", &r);
         assert_eq!(cache.get("sha256:abcd"), Some(r));

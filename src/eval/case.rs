@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::assertions::Outcome;
 use super::judge::Score;
+use crate::provider::chat::StopReason;
 
 /// One case (one sample of it, with `--repeat`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,16 @@ pub(crate) struct CaseResult {
     pub cost_usd: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_cost_usd: Option<f64>,
+    /// Why the model stopped, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    /// The model refused (a refusal field, or Anthropic `stop_reason: refusal`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
+    /// Why the answer fails whatever its assertions say: "truncated at
+    /// max_tokens", "stopped by the provider's content filter".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     #[serde(default)]
     pub cached: bool,
     #[serde(default)]

@@ -123,6 +123,18 @@ pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
     if !s.flaky.is_empty() {
         rows.push(("flaky".into(), s.flaky.join(", ")));
     }
+    for (label, n) in [("truncated", s.truncated), ("refused", s.refused)] {
+        if n > 0 {
+            rows.push((
+                label.into(),
+                format!(
+                    "{n} of {} ({:.1}%)",
+                    s.cases,
+                    n as f64 * 100.0 / s.cases as f64
+                ),
+            ));
+        }
+    }
     rows
 }
 
@@ -131,10 +143,15 @@ pub(crate) fn failure_reason(c: &CaseResult) -> String {
         return format!("error: {e}");
     }
     let mut reasons: Vec<String> = c
-        .assertions
+        .stopped
         .iter()
-        .filter(|a| !a.passed)
-        .map(|a| format!("{}: {}", super::assertions::type_name(a.kind), a.reason))
+        .cloned()
+        .chain(
+            c.assertions
+                .iter()
+                .filter(|a| !a.passed)
+                .map(|a| format!("{}: {}", super::assertions::type_name(a.kind), a.reason)),
+        )
         .collect();
     reasons.truncate(3);
     reasons.join("; ")

@@ -36,7 +36,7 @@ use super::summary::Stat;
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
 use crate::privacy::secrets::Secrets;
-use crate::provider::chat::Limits;
+use crate::provider::chat::{Limits, StopReason};
 use crate::provider::replay::Recording;
 use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
 use crate::version::artifact::Artifact;
@@ -100,6 +100,8 @@ pub(crate) struct Plan {
     pub cache: Option<Cache>,
     pub send_redacted: bool,
     pub record: bool,
+    /// The suite's `defaults.allow_truncated`.
+    pub allow_truncated: bool,
 }
 
 /// One case (one sample of it) to evaluate.
@@ -233,6 +235,9 @@ fn skeleton(plan: &Plan, job: &Job) -> CaseResult {
         tokens_out: None,
         cost_usd: None,
         judge_cost_usd: None,
+        stop_reason: None,
+        refused: false,
+        stopped: None,
         cached: false,
         attempts: 0,
         assertions: Vec::new(),
@@ -325,7 +330,19 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     r.tokens_in = called.response.tokens_in;
     r.tokens_out = called.response.tokens_out;
     r.cost_usd = cost(&plan.prices, &request.model.name, &called.response);
-    let output = called.response.content.clone();
+    let answer = &called.response;
+    r.stop_reason = answer.stop_reason.clone();
+    r.refused = answer.refusal.is_some() || answer.stop_reason == Some(StopReason::Refusal);
+    // A refusal with no text is judged by the refusal's own words.
+    let output = match &answer.refusal {
+        Some(refusal) if answer.content.trim().is_empty() => refusal.clone(),
+        _ => answer.content.clone(),
+    };
+    r.stopped = match answer.stop_reason {
+        Some(StopReason::ContentFilter) => Some("stopped by the provider's content filter".into()),
+        Some(StopReason::Length) if !plan.allow_truncated => Some("truncated at max_tokens".into()),
+        _ => None,
+    };
     if plan.record {
         recordings.push(recording(
             &clean,
@@ -336,8 +353,17 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         ));
     }
 
+    // Fail closed: no text, no refusal, no tool calls is no answer at all.
+    // TODO(issue 11, item 1): a reply with tool calls keeps today's behaviour
+    // (the calls as JSON text) until the answer records the calls.
+    if r.stopped.is_none() && output.trim().is_empty() && !r.refused && !answer.tool_calls {
+        r.output = Some(String::new());
+        return Ok((failed(r, "the model returned an empty answer"), recordings));
+    }
+
     let observed = Observed {
         output: &output,
+        refused: r.refused,
         latency_ms: r.latency_ms,
         cost_usd: r.cost_usd,
     };
@@ -439,7 +465,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     }
     let total: f64 = outcomes.iter().map(|o| o.weight).sum();
     let won: f64 = outcomes.iter().filter(|o| o.passed).map(|o| o.weight).sum();
-    r.passed = outcomes.iter().all(|o| o.passed);
+    r.passed = outcomes.iter().all(|o| o.passed) && r.stopped.is_none();
     r.score = if total > 0.0 {
         won / total
     } else if r.passed {
@@ -461,6 +487,7 @@ fn recording(
 ) -> Recording {
     let mut response = response.clone();
     response.content = clean.text(&response.content);
+    response.refusal = response.refusal.map(|r| clean.text(&r));
     Recording {
         case: case.to_string(),
         kind: kind.to_string(),
@@ -636,6 +663,11 @@ async fn call(
 fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
     if let std::borrow::Cow::Owned(clean) = secrets.scrub(&response.content) {
         response.content = clean;
+    }
+    if let Some(refusal) = &response.refusal
+        && let std::borrow::Cow::Owned(clean) = secrets.scrub(refusal)
+    {
+        response.refusal = Some(clean);
     }
     response
 }

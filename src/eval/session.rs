@@ -119,6 +119,7 @@ pub(crate) fn run(
         send_redacted: ws.config.redaction.send_to_provider
             == crate::workspace::config::SendToProvider::Redacted,
         record: opts.record,
+        allow_truncated: suite.spec.defaults.allow_truncated,
     });
 
     let run_id = results::new_run_id();

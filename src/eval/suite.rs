@@ -67,6 +67,11 @@ pub(crate) struct Defaults {
     /// Assertions checked on every case, before the case's own.
     #[serde(default, rename = "assert")]
     pub asserts: Vec<Assertion>,
+    /// Let an answer cut off by the token limit (`finish_reason: length`,
+    /// `stop_reason: max_tokens`) pass on its assertions. By default it
+    /// fails its case: "truncated at max_tokens".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_truncated: bool,
 }
 
 /// One eval case.

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::case::CaseResult;
+use crate::provider::chat::StopReason;
 use crate::stats;
 
 /// 95% two-sided normal quantile.
@@ -36,6 +37,9 @@ pub(crate) struct Stat {
     pub judged: bool,
     pub scores: Vec<(String, f64)>,
     pub metrics: Vec<(String, bool)>,
+    /// The answer was cut off by the token limit.
+    pub truncated: bool,
+    pub refused: bool,
 }
 
 impl From<&CaseResult> for Stat {
@@ -58,6 +62,8 @@ impl From<&CaseResult> for Stat {
                 .iter()
                 .filter_map(|a| a.metric.clone().map(|m| (m, a.passed)))
                 .collect(),
+            truncated: r.stop_reason == Some(StopReason::Length),
+            refused: r.refused,
         }
     }
 }
@@ -85,6 +91,16 @@ pub(crate) struct Summary {
     pub segments: BTreeMap<String, Segment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaky: Vec<String>,
+    /// Answers cut off by the token limit (allowed or not).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: usize,
+    /// Answers the provider marked as refusals.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -130,6 +146,8 @@ pub(crate) fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
             (false, false) => s.failed += 1,
         }
         s.cached += st.cached as usize;
+        s.truncated += st.truncated as usize;
+        s.refused += st.refused as usize;
         if let Some(l) = st.latency_ms.filter(|_| !st.error) {
             latencies.push(l);
         }
@@ -324,6 +342,8 @@ mod tests {
             judged: false,
             scores: vec![],
             metrics: vec![],
+            truncated: false,
+            refused: false,
         }
     }
 

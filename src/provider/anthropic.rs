@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
+use super::chat::{CallError, ChatRequest, ChatResponse, Provider, StopReason};
 use super::http::Connection;
 use super::key::ApiKey;
 
@@ -77,6 +77,8 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     body
 }
 
+/// The answer text (or, for a reply with `tool_use` blocks and no text, the
+/// blocks as JSON), why the model stopped, and token usage.
 pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let blocks =
         v.get("content")
@@ -90,13 +92,23 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
-    let content = if text.is_empty() && !blocks.is_empty() {
+    // TODO(issue 11, item 1): record the `tool_use` blocks as calls.
+    let tool_calls = blocks
+        .iter()
+        .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"));
+    let content = if text.is_empty() && tool_calls {
         Value::Array(blocks.clone()).to_string()
     } else {
         text
     };
     Ok(ChatResponse {
         content,
+        stop_reason: v
+            .get("stop_reason")
+            .and_then(Value::as_str)
+            .map(StopReason::from_anthropic),
+        refusal: None,
+        tool_calls,
         tokens_in: v.pointer("/usage/input_tokens").and_then(Value::as_u64),
         tokens_out: v.pointer("/usage/output_tokens").and_then(Value::as_u64),
         latency_ms: None,

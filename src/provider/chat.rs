@@ -36,10 +36,62 @@ impl ChatRequest {
     }
 }
 
+/// Why the model stopped, as either API reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StopReason {
+    /// A natural end (OpenAI `stop`, Anthropic `end_turn` / `stop_sequence`).
+    Stop,
+    /// The token limit cut the answer off (OpenAI `length`, Anthropic `max_tokens`).
+    Length,
+    /// The model called tools (OpenAI `tool_calls`, Anthropic `tool_use`).
+    ToolCalls,
+    /// The provider's content filter stopped it (OpenAI `content_filter`).
+    ContentFilter,
+    /// The model declined (Anthropic `refusal`).
+    Refusal,
+    /// Anything else, as sent.
+    Other(String),
+}
+
+impl StopReason {
+    /// OpenAI's `finish_reason`.
+    pub(crate) fn from_openai(s: &str) -> StopReason {
+        match s {
+            "stop" => StopReason::Stop,
+            "length" => StopReason::Length,
+            "tool_calls" | "function_call" => StopReason::ToolCalls,
+            "content_filter" => StopReason::ContentFilter,
+            other => StopReason::Other(other.to_string()),
+        }
+    }
+
+    /// Anthropic's `stop_reason`.
+    pub(crate) fn from_anthropic(s: &str) -> StopReason {
+        match s {
+            "end_turn" | "stop_sequence" => StopReason::Stop,
+            "max_tokens" => StopReason::Length,
+            "tool_use" => StopReason::ToolCalls,
+            "refusal" => StopReason::Refusal,
+            other => StopReason::Other(other.to_string()),
+        }
+    }
+}
+
 /// A model's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ChatResponse {
     pub content: String,
+    /// Why the model stopped; absent from text-only recordings and caches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
+    /// The model's refusal message (OpenAI `message.refusal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    /// The reply carried tool calls (kept in `content`, as JSON, until the
+    /// answer records them as calls).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tool_calls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

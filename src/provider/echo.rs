@@ -23,6 +23,7 @@ impl Provider for Echo {
             tokens_in: None,
             tokens_out: None,
             latency_ms: None,
+            ..ChatResponse::default()
         })))
     }
 

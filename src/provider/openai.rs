@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::chat::{CallError, ChatRequest, ChatResponse, Provider};
+use super::chat::{CallError, ChatRequest, ChatResponse, Provider, StopReason};
 use super::http::Connection;
 use super::key::ApiKey;
 
@@ -53,7 +53,9 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     body
 }
 
-/// The answer text (or the tool calls, as JSON) and token usage.
+/// The answer text (or the tool calls, as JSON), the refusal, why the model
+/// stopped, and token usage. A `null`, missing or empty `content` stays
+/// empty (the runner fails it) unless the reply carries tool calls.
 pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let message = v
         .pointer("/choices/0/message")
@@ -61,15 +63,27 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
             message: format!("provider `{provider}` sent no `choices[0].message`"),
             retry_after: None,
         })?;
-    let content = match message.get("content").and_then(Value::as_str) {
-        Some(text) => text.to_string(),
-        None => match message.get("tool_calls") {
-            Some(calls) => calls.to_string(),
-            None => String::new(),
-        },
+    let text = message.get("content").and_then(Value::as_str).unwrap_or("");
+    // TODO(issue 11, item 1): record the calls themselves (id, name, arguments).
+    let calls = message
+        .get("tool_calls")
+        .filter(|c| c.as_array().is_none_or(|a| !a.is_empty()) && !c.is_null());
+    let content = match calls {
+        Some(calls) if text.is_empty() => calls.to_string(),
+        _ => text.to_string(),
     };
     Ok(ChatResponse {
         content,
+        stop_reason: v
+            .pointer("/choices/0/finish_reason")
+            .and_then(Value::as_str)
+            .map(StopReason::from_openai),
+        refusal: message
+            .get("refusal")
+            .and_then(Value::as_str)
+            .filter(|r| !r.trim().is_empty())
+            .map(str::to_string),
+        tool_calls: calls.is_some(),
         tokens_in: v.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
         tokens_out: v
             .pointer("/usage/completion_tokens")

@@ -104,6 +104,10 @@ pub enum Fault {
     /// That status with this message in the API's error shape: a server that
     /// echoes what it was sent (the key, say) back in its error.
     Error { status: u16, message: String },
+    /// 200 with this JSON as the whole body: a reply shape the normal
+    /// envelope does not make (`content: null`, a `refusal`,
+    /// `finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`).
+    Json(Value),
 }
 
 /// The content of a normal answer.
@@ -561,6 +565,7 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
                 other => other,
             }
         }
+        Verdict::Fault(Fault::Json(body)) => respond_now(answer.tagged(Response::json(200, &body))),
         Verdict::Fault(Fault::Drop) => (Action::Drop, Duration::ZERO),
         Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
         Verdict::Fault(Fault::Status(status)) => respond_now(answer.error(status, None)),
