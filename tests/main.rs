@@ -20,6 +20,7 @@ mod messages;
 mod promote_gate;
 mod release;
 mod render;
+mod retry_hints;
 mod schemas;
 mod secrets;
 mod verify;

@@ -5,8 +5,10 @@
 //! finish. Every call, the judge's included, passes the provider's
 //! `max_in_flight` semaphore and `rps` limiter (GCRA, burst 1) and is retried
 //! on 429/5xx/transport errors with full-jitter exponential backoff that
-//! honours `Retry-After` up to the provider's `max_retry_wait_s` (a longer
-//! hint fails the case at once). A refused key stops the run; so do a
+//! honours the server's wait hint (`Retry-After` and kin) up to the
+//! provider's `max_retry_wait_s` (a longer hint fails the case at once). A
+//! hint pauses the whole provider: no call to it starts before the hinted
+//! time, whichever case got the 429. A refused key stops the run; so do a
 //! deadline, a signal ([`super::stop`]) and a provider the circuit breaker
 //! ([`super::breaker`]) declared down. Every case not finished then is
 //! recorded as an error, never dropped. Only a case that completed (with no
@@ -51,9 +53,36 @@ pub(crate) struct Limiter {
     slots: Semaphore,
     rate: Option<governor::DefaultDirectRateLimiter>,
     breaker: Breaker,
+    /// No call starts before this: set when a server asks for a wait, so a
+    /// 429 slows every call to the provider, not only the one that got it.
+    pause_until: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Limiter {
+    /// Holds every call to the provider until `wait` from now (or longer,
+    /// if an earlier hint asked for more).
+    fn pause_for(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut pause = self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+        if pause.is_none_or(|p| p < until) {
+            *pause = Some(until);
+        }
+    }
+
+    /// Waits out the provider's pause, if one is in force (a longer one may
+    /// be set while waiting).
+    async fn paused(&self) {
+        loop {
+            let until = *self.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(until) if until > tokio::time::Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// The limiter of provider `name`. Its `rps` (from `promptctl.yaml` or
     /// `--rps`) has been checked against its bounds.
     pub(crate) fn new(name: &str, limits: &Limits) -> Limiter {
@@ -68,6 +97,7 @@ impl Limiter {
             slots: Semaphore::new(limits.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
             rate,
             breaker: Breaker::new(name, limits.circuit_breaker),
+            pause_until: std::sync::Mutex::new(None),
         }
     }
 }
@@ -584,6 +614,7 @@ async fn call(
         if let Some(why) = breaker.down() {
             return Err(down(why));
         }
+        target.limiter.paused().await;
         let _slot = target
             .limiter
             .slots
@@ -593,6 +624,8 @@ async fn call(
         if let Some(rate) = &target.limiter.rate {
             rate.until_ready().await;
         }
+        // A pause may have begun while this call waited for its slot.
+        target.limiter.paused().await;
         // It may have gone down while this call waited for its turn.
         if let Some(why) = breaker.down() {
             return Err(down(why));
@@ -614,7 +647,11 @@ async fn call(
                     Some(wait) if wait > limits.max_retry_wait => {
                         Err(CallError::Fatal(too_long_a_wait(&e, wait, limits)))
                     }
-                    _ => Err(e),
+                    Some(wait) => {
+                        target.limiter.pause_for(wait);
+                        Err(e)
+                    }
+                    None => Err(e),
                 }
             }
         }
@@ -677,7 +714,7 @@ fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
 /// hold the run for a day).
 fn too_long_a_wait(e: &CallError, wait: Duration, limits: &Limits) -> String {
     format!(
-        "{e}; it asked to wait {:.0} s before a retry (`Retry-After`), longer than \
+        "{e}; it asked to wait {:.0} s before a retry, longer than \
          `max_retry_wait_s` allows ({} s): not waiting",
         wait.as_secs_f64().ceil(),
         limits.max_retry_wait.as_secs_f64()

@@ -2,7 +2,8 @@
 //! mapping from status codes and transport failures to [`CallError`].
 //!
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
-//! `Retry-After` (seconds or an HTTP date) and OpenAI's `retry-after-ms`;
+//! the wait the server asks for ([`retry_after`]: `retry-after-ms`,
+//! `Retry-After`, LiteLLM's and the rate-limit reset headers);
 //! 401 and 403 stop the run; any other 4xx fails the case at once. No answer
 //! at all (a timeout, a refused or dropped connection) is
 //! [`CallError::NoAnswer`], which the runner's circuit breaker counts.
@@ -184,7 +185,7 @@ pub(crate) async fn post_json(
         .await
         .map_err(|e| transport(provider, &e, &scrub))?;
     let status = response.status();
-    let retry_after = retry_after(response.headers());
+    let retry_after = retry_after(response.headers(), status);
     let too_large = |this: String| {
         CallError::Fatal(format!(
             "provider `{provider}` sent an answer larger than `max_response_bytes` \
@@ -300,28 +301,128 @@ fn error_detail(bytes: &[u8]) -> String {
     }
 }
 
-/// `retry-after-ms`, else `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers
-        .get("retry-after-ms")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-    {
-        return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
-    }
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, jiff::Timestamp::now())
+/// OpenAI's reset headers: how long until each limit is whole again.
+const OPENAI_RESETS: [&str; 2] = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"];
+
+/// Anthropic's reset headers: when each limit is whole again.
+const ANTHROPIC_RESETS: [&str; 4] = [
+    "anthropic-ratelimit-requests-reset",
+    "anthropic-ratelimit-tokens-reset",
+    "anthropic-ratelimit-input-tokens-reset",
+    "anthropic-ratelimit-output-tokens-reset",
+];
+
+/// How long the server asked to wait, from the first of these that is
+/// present and usable: `retry-after-ms`, `Retry-After` (seconds or an HTTP
+/// date), LiteLLM's `llm_provider-retry-after` (seconds), then, on a 429
+/// only, the largest of the rate-limit reset headers (OpenAI's
+/// `x-ratelimit-reset-*` durations, Anthropic's `anthropic-ratelimit-*-reset`
+/// timestamps). A hint that cannot be parsed, or names a time already past,
+/// is skipped; with none the caller falls back to its own backoff.
+pub(crate) fn retry_after(headers: &HeaderMap, status: StatusCode) -> Option<Duration> {
+    retry_hint(
+        |name| headers.get(name).and_then(|v| v.to_str().ok()),
+        status == StatusCode::TOO_MANY_REQUESTS,
+        jiff::Timestamp::now(),
+    )
 }
 
-/// Parses a `Retry-After` value relative to `now`.
-pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+/// [`retry_after`] over any header lookup, relative to `now`.
+fn retry_hint<'a>(
+    header: impl Fn(&str) -> Option<&'a str>,
+    rate_limited: bool,
+    now: jiff::Timestamp,
+) -> Option<Duration> {
+    if let Some(wait) = header("retry-after-ms")
+        .and_then(parse_seconds)
+        .map(|ms| ms / 1000.0)
+        .map(Duration::from_secs_f64)
+    {
+        return Some(wait);
     }
-    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let wait = when.duration_since(now);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    if let Some(wait) = header("retry-after").and_then(|v| parse_retry_after(v, now)) {
+        return Some(wait);
+    }
+    if let Some(secs) = header("llm_provider-retry-after").and_then(parse_seconds) {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    if !rate_limited {
+        return None;
+    }
+    let openai = OPENAI_RESETS
+        .iter()
+        .filter_map(|name| header(name).and_then(parse_go_duration));
+    let anthropic = ANTHROPIC_RESETS
+        .iter()
+        .filter_map(|name| header(name).and_then(|v| parse_reset_at(v, now)));
+    openai.chain(anthropic).filter(|d| !d.is_zero()).max()
+}
+
+/// A number of seconds (or milliseconds) at least 0, as a float.
+fn parse_seconds(value: &str) -> Option<f64> {
+    let n = value.trim().parse::<f64>().ok()?;
+    (0.0..1e12).contains(&n).then_some(n)
+}
+
+/// Parses a `Retry-After` value relative to `now`: seconds, or an HTTP date
+/// still to come (a date already past is no hint).
+pub(crate) fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    if let Some(secs) = parse_seconds(value) {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
+    until(when, now)
+}
+
+/// Parses an RFC 3339 timestamp (Anthropic's `…-reset` headers) into the
+/// wait until then; a time already past is no hint.
+fn parse_reset_at(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let when: jiff::Timestamp = value.trim().parse().ok()?;
+    until(when, now)
+}
+
+/// The wait from `now` until `when`, if `when` is still to come.
+fn until(when: jiff::Timestamp, now: jiff::Timestamp) -> Option<Duration> {
+    Duration::try_from(when.duration_since(now))
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// Parses a Go duration string as OpenAI sends it in `x-ratelimit-reset-*`:
+/// `"1s"`, `"6m0s"`, `"20ms"`, `"1h2m3.5s"`, `"0"`. Each part is a decimal
+/// number and a unit (`h`, `m`, `s`, `ms`, `us`/`µs`, `ns`).
+fn parse_go_duration(value: &str) -> Option<Duration> {
+    let mut rest = value.trim();
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut secs = 0.0_f64;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(digits);
+        let n: f64 = number.parse().ok()?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "μs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        secs += n * scale;
+        rest = next;
+    }
+    (secs.is_finite() && secs < 1e12).then(|| Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -340,12 +441,133 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
             Some(Duration::from_secs(30))
         );
+        // A date already past is no hint.
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
-            Some(Duration::ZERO)
+            None
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+    }
+
+    #[test]
+    fn go_durations() {
+        let ms = Duration::from_millis;
+        for (value, want) in [
+            ("1s", Some(ms(1000))),
+            ("6m0s", Some(ms(360_000))),
+            ("20ms", Some(ms(20))),
+            ("1h2m3.5s", Some(ms(3_723_500))),
+            ("0.5s", Some(ms(500))),
+            ("  2s ", Some(ms(2000))),
+            ("1500us", Some(Duration::from_micros(1500))),
+            ("1500µs", Some(Duration::from_micros(1500))),
+            ("0", Some(Duration::ZERO)),
+            ("", None),
+            ("1", None),
+            ("s", None),
+            ("1d", None),
+            ("-1s", None),
+            ("1s2", None),
+            ("soon", None),
+        ] {
+            assert_eq!(parse_go_duration(value), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn reset_timestamps() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        for (value, want) in [
+            ("2026-01-01T00:00:02Z", Some(Duration::from_secs(2))),
+            ("2026-01-01T00:00:00.250Z", Some(Duration::from_millis(250))),
+            ("2026-01-01T01:00:01+01:00", Some(Duration::from_secs(1))),
+            ("2026-01-01T00:00:00Z", None),
+            ("2025-12-31T23:59:00Z", None),
+            ("tomorrow", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_reset_at(value, now), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn hint_precedence() {
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let s = Duration::from_secs;
+        let hint = |headers: &[(&str, &str)], rate_limited: bool| {
+            retry_hint(
+                |name| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| *v)
+                },
+                rate_limited,
+                now,
+            )
+        };
+        let all = [
+            ("retry-after-ms", "1500"),
+            ("retry-after", "2"),
+            ("llm_provider-retry-after", "3"),
+            ("x-ratelimit-reset-requests", "4s"),
+            ("anthropic-ratelimit-requests-reset", "2026-01-01T00:00:05Z"),
+        ];
+        for (headers, rate_limited, want) in [
+            (&all[..], true, Some(Duration::from_millis(1500))),
+            (&all[1..], true, Some(s(2))),
+            (&all[2..], true, Some(s(3))),
+            (&all[3..], true, Some(s(5))),
+            (&all[3..4], true, Some(s(4))),
+            (&all[4..], true, Some(s(5))),
+            // Reset headers come on every answer; only a 429 makes them a wait.
+            (&all[3..], false, None),
+            (&all[2..], false, Some(s(3))),
+            // The larger of OpenAI's two.
+            (
+                &[
+                    ("x-ratelimit-reset-requests", "1s"),
+                    ("x-ratelimit-reset-tokens", "6m0s"),
+                ][..],
+                true,
+                Some(s(360)),
+            ),
+            // The largest of Anthropic's, a past one ignored.
+            (
+                &[
+                    ("anthropic-ratelimit-requests-reset", "2025-12-31T00:00:00Z"),
+                    ("anthropic-ratelimit-tokens-reset", "2026-01-01T00:00:01Z"),
+                    (
+                        "anthropic-ratelimit-input-tokens-reset",
+                        "2026-01-01T00:00:03Z",
+                    ),
+                    (
+                        "anthropic-ratelimit-output-tokens-reset",
+                        "2026-01-01T00:00:02Z",
+                    ),
+                ][..],
+                true,
+                Some(s(3)),
+            ),
+            // Unparsable or past hints fall through to the next.
+            (
+                &[
+                    ("retry-after-ms", "soon"),
+                    ("retry-after", "Thu, 01 Jan 2015 00:00:00 GMT"),
+                    ("llm_provider-retry-after", "-4"),
+                    ("x-ratelimit-reset-tokens", "20ms"),
+                ][..],
+                true,
+                Some(Duration::from_millis(20)),
+            ),
+            (&[("x-ratelimit-reset-tokens", "0s")][..], true, None),
+            (&[("retry-after", "later")][..], true, None),
+            (&[][..], true, None),
+        ] {
+            assert_eq!(hint(headers, rate_limited), want, "{headers:?}");
+        }
     }
 
     #[test]

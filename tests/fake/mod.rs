@@ -84,6 +84,11 @@ pub enum Fault {
     RateLimited { retry_after: String },
     /// 429 with this `retry-after-ms` value (OpenAI's milliseconds).
     RateLimitedMs { retry_after_ms: String },
+    /// 429 with exactly these headers added (`llm_provider-retry-after`,
+    /// `x-ratelimit-reset-tokens`, `anthropic-ratelimit-requests-reset`, …).
+    RateLimitedWith {
+        headers: Vec<(&'static str, String)>,
+    },
     /// Read the whole request, then close the TCP connection (FIN) without
     /// any response.
     Drop,
@@ -583,6 +588,11 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
                 .error(429, None)
                 .with_header("retry-after-ms", retry_after_ms),
         ),
+        Verdict::Fault(Fault::RateLimitedWith { headers }) => {
+            let mut response = answer.error(429, None);
+            response.headers.extend(headers);
+            respond_now(response)
+        }
         Verdict::Fault(Fault::Malformed) => respond_now(answer.tagged(Response {
             status: 200,
             headers: vec![("content-type", "application/json".into())],
