@@ -1026,8 +1026,9 @@ fn an_evidence_pack_shows_the_run_the_gate_relies_on_per_environment() {
         assert_eq!(suites[0]["suite"], "support");
         assert_eq!(suites[0]["run"], pass.as_str(), "{d}");
         assert!(suites[0].get("refused").is_none(), "{d}");
-        assert_eq!(suites[0]["candidates"][0]["run_id"], pass.as_str());
-        assert_eq!(suites[0]["candidates"][0]["counts"], true);
+        // The candidates are `promote --explain`'s: a pack that listed every
+        // local run file would depend on what `.promptctl/runs/` holds.
+        assert!(suites[0].get("candidates").is_none(), "{d}");
     }
     let md = ws.read(&format!("{PACK}/evidence.md"));
     assert!(md.contains("\n## Promote gate\n"), "{md}");
@@ -1050,13 +1051,7 @@ fn an_evidence_pack_shows_the_run_the_gate_relies_on_per_environment() {
             why.contains(&filtered) && why.contains("it ran a selection of the cases"),
             "{why}"
         );
-        let ids: Vec<&str> = s["candidates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["run_id"].as_str().unwrap())
-            .collect();
-        assert_eq!(ids, [filtered.as_str(), pass.as_str()], "{d}");
+        assert!(s.get("candidates").is_none(), "{d}");
     }
     let md = ws.read(&format!("{PACK}/evidence.md"));
     let row = md

@@ -113,11 +113,20 @@ pub(crate) fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error>
         })
         .collect();
 
-    // The same decision `promote` takes, environment by environment.
+    // The same decision `promote` takes, environment by environment: the
+    // run each suite relies on, or why none counts. The candidates behind it
+    // (every local run file) are `promote --explain`'s, not the pack's: they
+    // would make the pack depend on what happens to be in `.promptctl/runs/`.
     let gate = order
         .iter()
-        .map(|env| crate::rollout::deploy::gate::decide(ws, &req.name, &digest, env, None))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|env| {
+            let mut d = crate::rollout::deploy::gate::decide(ws, &req.name, &digest, env, None)?;
+            for s in &mut d.suites {
+                s.candidates.clear();
+            }
+            Ok(d)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
 
     let pack = Pack {
         schema: super::pack::SCHEMA.into(),

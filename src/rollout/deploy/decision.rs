@@ -25,7 +25,9 @@ pub(crate) struct SuiteDecision {
     /// Why the suite does not let the version through, when it does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
-    /// Every run of this suite and digest, newest first.
+    /// Every run of this suite and digest, newest first (left out of
+    /// evidence packs, which keep only the decision).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<Candidate>,
 }
 
