@@ -97,21 +97,9 @@ pub(crate) struct Run {
 impl Run {
     pub(crate) fn load(path: &Path) -> Result<Run, Error> {
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
-        let run: Run = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
-            Error::invalid(format!(
-                "`{}:{}:{}`: not a promptctl run: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if run.header.schema != SCHEMA {
-            return Err(Error::invalid(format!(
-                "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
-                path.display(),
-                run.header.schema
-            )));
-        }
+        let run: Run = serde_json::from_reader(std::io::BufReader::new(file))
+            .map_err(|e| not_a_run(path, &e))?;
+        check_schema(path, &run.header)?;
         Ok(run)
     }
 
@@ -120,24 +108,11 @@ impl Run {
     pub(crate) fn load_header(path: &Path) -> Result<RunHeader, Error> {
         let file = std::fs::File::open(path).map_err(|e| crate::error::io_invalid(path, &e))?;
         let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
-        let fields = serde::Deserializer::deserialize_map(&mut de, WithoutCases)
+        let header = serde::Deserializer::deserialize_map(&mut de, WithoutCases)
             .and_then(|map| serde_json::from_value::<RunHeader>(Value::Object(map)))
-            .map_err(|e| {
-                Error::invalid(format!(
-                    "`{}:{}:{}`: not a promptctl run: {e}",
-                    path.display(),
-                    e.line(),
-                    e.column()
-                ))
-            })?;
-        if fields.schema != SCHEMA {
-            return Err(Error::invalid(format!(
-                "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
-                path.display(),
-                fields.schema
-            )));
-        }
-        Ok(fields)
+            .map_err(|e| not_a_run(path, &e))?;
+        check_schema(path, &header)?;
+        Ok(header)
     }
 
     /// Writes a whole in-memory run (after `gate` or `merge`).
@@ -257,6 +232,26 @@ pub(crate) fn new_run_id() -> String {
         now.strftime("%Y%m%dT%H%M%SZ"),
         fastrand::u32(..0x100_0000)
     )
+}
+
+fn not_a_run(path: &Path, e: &serde_json::Error) -> Error {
+    Error::invalid(format!(
+        "`{}:{}:{}`: not a promptctl run: {e}",
+        path.display(),
+        e.line(),
+        e.column()
+    ))
+}
+
+fn check_schema(path: &Path, header: &RunHeader) -> Result<(), Error> {
+    if header.schema == SCHEMA {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "`{}` is a `{}` file; this promptctl reads `{SCHEMA}`",
+        path.display(),
+        header.schema
+    )))
 }
 
 /// A run file's top-level fields but `cases`, which is skipped unread.
