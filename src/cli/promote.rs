@@ -73,10 +73,15 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     } else {
         crate::rollout::deploy::check_env(&ws, &env)?;
         // Only a version that still matches its hashes is worth deciding on.
-        let digest = crate::version::store::open(&ws, &name, &version)?
-            .manifest
-            .digest;
-        let decision = gate::decide(&ws, &name, &digest, &env, args.run.as_deref())?;
+        let released = crate::version::store::open(&ws, &name, &version)?;
+        let decision = gate::decide(
+            &ws,
+            &name,
+            &released.manifest.digest,
+            &released.artifact.spec.model.provider,
+            &env,
+            args.run.as_deref(),
+        )?;
         // With `--json`, the decision is printed once, with the change.
         if args.explain && !p.json {
             p.out(&explain(&decision));

@@ -120,7 +120,14 @@ pub(crate) fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error>
     let gate = order
         .iter()
         .map(|env| {
-            let mut d = crate::rollout::deploy::gate::decide(ws, &req.name, &digest, env, None)?;
+            let mut d = crate::rollout::deploy::gate::decide(
+                ws,
+                &req.name,
+                &digest,
+                &released.artifact.spec.model.provider,
+                env,
+                None,
+            )?;
             for s in &mut d.suites {
                 s.candidates.clear();
             }

@@ -47,10 +47,13 @@ struct Found {
 }
 
 /// Decides whether `name`'s version of `digest` may enter `env`.
+/// `model_provider` is that version's own `model.provider`: a suite that
+/// names no provider runs on it.
 pub(crate) fn decide(
     ws: &Workspace,
     name: &Name,
     digest: &str,
+    model_provider: &str,
     env: &str,
     explicit: Option<&Path>,
 ) -> Result<Decision, Error> {
@@ -96,7 +99,7 @@ pub(crate) fn decide(
             .enumerate()
         {
             let why = if i == 0 {
-                disqualify(ws, suite, f, digest)
+                disqualify(suite, f, digest, model_provider)
             } else {
                 vec![format!(
                     "superseded by the newer run `{}`",
@@ -196,7 +199,7 @@ fn gating_suites(ws: &Workspace, name: &Name, env: &str) -> Result<(Vec<Suite>, 
 }
 
 /// Why the deciding run of `suite` does not count; empty when it counts.
-fn disqualify(ws: &Workspace, suite: &Suite, f: &Found, digest: &str) -> Vec<String> {
+fn disqualify(suite: &Suite, f: &Found, digest: &str, model_provider: &str) -> Vec<String> {
     let h = &f.header;
     let mut why = Vec::new();
     if h.prompt.digest != digest {
@@ -218,16 +221,11 @@ fn disqualify(ws: &Workspace, suite: &Suite, f: &Found, digest: &str) -> Vec<Str
     if s.interrupted || h.verdict.status == "interrupted" {
         why.push("it was interrupted (SIGINT or SIGTERM) before its end".to_string());
     }
-    let own_provider = suite
-        .spec
-        .provider
-        .clone()
-        .or_else(|| prompt_provider(ws, suite));
-    if own_provider.as_deref() != Some(h.provider.name.as_str()) {
+    let own_provider = suite.spec.provider.as_deref().unwrap_or(model_provider);
+    if own_provider != h.provider.name {
         why.push(format!(
-            "it ran on provider `{}`, not the suite's own `{}`",
-            h.provider.name,
-            own_provider.as_deref().unwrap_or("?")
+            "it ran on provider `{}`, not the suite's own `{own_provider}`",
+            h.provider.name
         ));
     }
     let want_judge = suite
@@ -262,18 +260,6 @@ fn disqualify(ws: &Workspace, suite: &Suite, f: &Found, digest: &str) -> Vec<Str
         )),
     }
     why
-}
-
-/// The prompt's own provider, the suite's default.
-fn prompt_provider(ws: &Workspace, suite: &Suite) -> Option<String> {
-    let r = PromptRef::parse(&suite.spec.prompt).ok()?;
-    let artifact = crate::version::artifact::Artifact::load(
-        &ws.prompt_dir(&r.name),
-        &ws.prompt_label(&r.name),
-        &r.name,
-    )
-    .ok()?;
-    Some(artifact.spec.model.provider.clone())
 }
 
 /// The verdict of the suite's current gates on the run: on a summary
