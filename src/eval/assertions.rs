@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::suite::{Assertion, AssertionType};
+use super::trajectory::{Declared, ToolCheck};
 use crate::error::Error;
+use crate::provider::chat::ToolCall;
+use crate::version::artifact::tools::Tools;
 
 /// An assertion ready to check.
 #[derive(Debug)]
@@ -32,6 +35,7 @@ enum Check {
     Schema(Box<jsonschema::Validator>),
     Json(Value),
     Question(String),
+    Tool(ToolCheck),
     None,
 }
 
@@ -55,11 +59,26 @@ pub(crate) struct Observed<'a> {
     pub refused: bool,
     pub latency_ms: Option<f64>,
     pub cost_usd: Option<f64>,
+    /// Every tool call the model made in the case, in order.
+    pub calls: &'a [ToolCall],
+    /// The prompt's tools, if it declares any.
+    pub declared: Option<&'a Declared>,
 }
 
 impl Compiled {
-    /// Compiles an assertion; `at` names where it came from, for errors.
+    /// Compiles an assertion on a prompt without tools; `at` names where it
+    /// came from, for errors.
+    #[cfg(test)]
     pub(crate) fn new(a: &Assertion, at: &str) -> Result<Compiled, Error> {
+        Compiled::with_tools(a, at, None)
+    }
+
+    /// Compiles an assertion; tool assertions are checked against `tools`.
+    pub(crate) fn with_tools(
+        a: &Assertion,
+        at: &str,
+        tools: Option<&Tools>,
+    ) -> Result<Compiled, Error> {
         use AssertionType::*;
         let bad = |what: &str| {
             Error::invalid(format!(
@@ -121,6 +140,9 @@ impl Compiled {
                     Check::Schema(Box::new(compile_schema(schema, at)?))
                 }
                 Rubric => Check::Question(text()?),
+                ToolCalled | ToolNotCalled | ToolArgs | ToolSequence | ValidToolCalls => {
+                    Check::Tool(ToolCheck::compile(a.kind, a.value.as_ref(), at, tools)?)
+                }
                 IsJson | Refusal | NotRefusal => Check::None,
             };
         let weight = a.weight.unwrap_or(1.0);
@@ -162,6 +184,7 @@ impl Compiled {
         let refused = o.refused || is_refusal(out);
         let (passed, reason) = match (&self.kind, &self.check) {
             (Rubric, _) => return None,
+            (_, Check::Tool(t)) => t.check(o.calls, o.declared),
             (Contains, Check::Text(t)) => (
                 out.contains(t.as_str()),
                 format!(
@@ -364,6 +387,8 @@ mod tests {
             refused: false,
             latency_ms: Some(100.0),
             cost_usd: None,
+            calls: &[],
+            declared: None,
         })
         .unwrap()
         .passed

@@ -96,10 +96,7 @@ mod tests {
                 presence_penalty: None,
                 frequency_penalty: None,
             },
-            messages: vec![ChatMessage {
-                role: "user".into(),
-                content: text.into(),
-            }],
+            messages: vec![ChatMessage::new("user", text)],
             tools: None,
             output_schema: None,
         }

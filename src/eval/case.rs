@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::assertions::Outcome;
 use super::judge::Score;
-use crate::provider::chat::StopReason;
+use crate::provider::chat::{ChatMessage, StopReason};
 
 /// One case (one sample of it, with `--repeat`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +44,20 @@ pub(crate) struct CaseResult {
     /// max_tokens", "stopped by the provider's content filter".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// Model calls the case made (more than one in a tool loop).
+    #[serde(default = "one", skip_serializing_if = "at_most_one")]
+    pub turns: u32,
+    /// Tool calls the model made, and how many of them were not
+    /// schema-conformant (an undeclared tool, invalid arguments).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tool_calls: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invalid_tool_calls: u32,
+    /// The conversation after the prompt's messages: the case's prior
+    /// turns, then every model turn and tool result, redacted. Kept for
+    /// cases with turns, a tool script or tool calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<ChatMessage>,
     #[serde(default)]
     pub cached: bool,
     #[serde(default)]
@@ -59,4 +73,16 @@ pub(crate) struct CaseResult {
     /// Why the case could not be evaluated. An error is never a pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn at_most_one(n: &u32) -> bool {
+    *n <= 1
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

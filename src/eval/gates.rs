@@ -88,6 +88,7 @@ fn gate_thresholds(g: &Gates) -> Vec<(String, f64)> {
         ("max_error_rate", g.max_error_rate),
         ("latency_p95_ms", g.latency_p95_ms),
         ("max_cost_usd", g.max_cost_usd),
+        ("tool_call_validity", g.tool_call_validity),
         ("max_regression", g.max_regression),
     ]
     .into_iter()
@@ -99,6 +100,11 @@ fn gate_thresholds(g: &Gates) -> Vec<(String, f64)> {
             .map(|(k, t)| (format!("criteria.{k}"), *t)),
     );
     v
+}
+
+/// Whether a gate reads tool calls (and so needs a prompt with tools).
+pub(crate) fn needs_tools(g: &Gates) -> bool {
+    g.tool_call_validity.is_some() || g.segments.values().any(|s| s.tool_call_validity.is_some())
 }
 
 /// Applies the gates to a summary (and a baseline comparison, if any).
@@ -183,6 +189,14 @@ pub(crate) fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Ve
             "cost unknown: a call had no token counts or its model no price in promptctl.yaml",
         ));
     }
+    if let Some(t) = g.tool_call_validity {
+        out.push(at_least(
+            "tool_call_validity".into(),
+            t,
+            s.tool_calls.as_ref().and_then(|c| c.validity),
+            "no tool calls were made",
+        ));
+    }
     for (seg, sg) in &g.segments {
         let ss = s.segments.get(seg);
         if let Some(t) = sg.pass_rate {
@@ -200,6 +214,15 @@ pub(crate) fn apply(g: &Gates, s: &Summary, baseline: Option<&Comparison>) -> Ve
                 *t,
                 actual,
                 "no case in this segment was scored on it",
+            ));
+        }
+        if let Some(t) = sg.tool_call_validity {
+            out.push(at_least(
+                format!("segments.{seg}.tool_call_validity"),
+                t,
+                ss.and_then(|x| x.tool_calls.as_ref())
+                    .and_then(|c| c.validity),
+                "no tool calls were made in this segment",
             ));
         }
     }

@@ -93,14 +93,8 @@ impl Judge {
         ChatRequest {
             model: self.model.clone(),
             messages: vec![
-                ChatMessage {
-                    role: "system".into(),
-                    content: SYSTEM.into(),
-                },
-                ChatMessage {
-                    role: "user".into(),
-                    content: user,
-                },
+                ChatMessage::new("system", SYSTEM),
+                ChatMessage::new("user", user),
             ],
             tools: None,
             output_schema: None,

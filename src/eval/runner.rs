@@ -30,15 +30,17 @@ use tokio::task::JoinSet;
 use super::assertions::{Compiled, Observed, Outcome};
 use super::breaker::Breaker;
 use super::cache::Cache;
+use super::conversation::Script;
 use super::judge::{self, Judge};
 use super::results::{CaseResult, Spool};
 use super::stop::{Signal, Stop};
 use super::suite::{AssertionType, Case};
 use super::summary::Stat;
+use super::trajectory::Declared;
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
 use crate::privacy::secrets::Secrets;
-use crate::provider::chat::{Limits, StopReason};
+use crate::provider::chat::{Limits, StopReason, ToolCall};
 use crate::provider::replay::Recording;
 use crate::provider::{CallError, ChatMessage, ChatRequest, ChatResponse, Endpoint};
 use crate::version::artifact::Artifact;
@@ -132,6 +134,8 @@ pub(crate) struct Plan {
     pub record: bool,
     /// The suite's `defaults.allow_truncated`.
     pub allow_truncated: bool,
+    /// The prompt's tools, read and compiled, if it declares any.
+    pub declared: Option<Arc<Declared>>,
 }
 
 /// One case (one sample of it) to evaluate.
@@ -140,6 +144,12 @@ pub(crate) struct Job {
     pub sample: u32,
     pub case: Case,
     pub asserts: Vec<Compiled>,
+    /// The case's prior turns, placed after the prompt's messages.
+    pub turns: Vec<ChatMessage>,
+    /// Its tool script: with one, the case runs a tool loop.
+    pub script: Option<Script>,
+    /// The most model calls the case may make.
+    pub max_turns: u32,
 }
 
 pub(crate) struct Finished {
@@ -268,6 +278,10 @@ fn skeleton(plan: &Plan, job: &Job) -> CaseResult {
         stop_reason: None,
         refused: false,
         stopped: None,
+        turns: 0,
+        tool_calls: 0,
+        invalid_tool_calls: 0,
+        transcript: Vec::new(),
         cached: false,
         attempts: 0,
         assertions: Vec::new(),
@@ -320,47 +334,147 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             ));
         }
     };
-    let messages = rendered
+    let mut messages: Vec<ChatMessage> = rendered
         .into_iter()
-        .map(|m| ChatMessage {
-            role: m.role.to_string(),
-            content: if plan.send_redacted {
-                red.redact(&m.content).into_owned()
-            } else {
-                m.content
-            },
+        .map(|m| {
+            ChatMessage::new(
+                &m.role.to_string(),
+                if plan.send_redacted {
+                    red.redact(&m.content).into_owned()
+                } else {
+                    m.content
+                },
+            )
         })
         .collect();
-    let request = ChatRequest {
+    let prompt_len = messages.len();
+    messages.extend(job.turns.iter().map(|t| {
+        let mut t = t.clone();
+        if plan.send_redacted {
+            t.content = red.redact(&t.content).into_owned();
+        }
+        t
+    }));
+    let mut request = ChatRequest {
         model: plan.artifact.spec.model.clone(),
         messages,
-        tools: plan.artifact.tools.clone(),
+        tools: plan.declared.as_ref().map(|d| d.tools.clone()),
         output_schema: plan.artifact.output_schema.clone(),
     };
-    let called = match call(&plan.target, &request, &plan, job.sample).await {
-        Ok(c) => c,
-        Err((CallError::Auth(m) | CallError::Down(m), _)) => return Err(clean.text(&m)),
-        Err((e, attempts)) => {
-            r.attempts = attempts;
-            let hint =
-                if plan.target.endpoint.kind == crate::workspace::config::ProviderType::Replay {
+    let mut playback = job.script.as_ref().map(|s| s.start());
+    let mut trajectory: Vec<ToolCall> = Vec::new();
+    r.turns = 0;
+    r.latency_ms = Some(0.0);
+    // The model is called until it answers without calling a tool; only a
+    // case with a tool script loops. Each turn is its own request (so its
+    // own cache entry and cassette line).
+    let answer = loop {
+        r.turns += 1;
+        let called = match call(&plan.target, &request, &plan, job.sample).await {
+            Ok(c) => c,
+            Err((CallError::Auth(m) | CallError::Down(m), _)) => return Err(clean.text(&m)),
+            Err((e, attempts)) => {
+                r.attempts += attempts;
+                let hint = if plan.target.endpoint.kind
+                    == crate::workspace::config::ProviderType::Replay
+                {
                     " (record it with `--provider <live provider> --record`)"
                 } else {
                     ""
                 };
+                let turn = if r.turns > 1 {
+                    format!("turn {}: ", r.turns)
+                } else {
+                    String::new()
+                };
+                r.transcript = transcript(&clean, &request.messages[prompt_len..]);
+                return Ok((
+                    failed(r, &format!("{turn}{}{hint}", clean.text(&e.to_string()))),
+                    recordings,
+                ));
+            }
+        };
+        let answer = called.response;
+        r.attempts += called.attempts;
+        r.cached = called.cached && (r.turns == 1 || r.cached);
+        r.latency_ms = Some(r.latency_ms.unwrap_or(0.0) + called.latency_ms);
+        r.tokens_in = add(r.tokens_in, answer.tokens_in, r.turns);
+        r.tokens_out = add(r.tokens_out, answer.tokens_out, r.turns);
+        r.cost_usd = add_f(
+            r.cost_usd,
+            cost(&plan.prices, &request.model.name, &answer),
+            r.turns,
+        );
+        if plan.record {
+            let kind = if r.turns == 1 {
+                "prompt".to_string()
+            } else {
+                format!("prompt turn {}", r.turns)
+            };
+            recordings.push(recording(&clean, &job.case.id, &kind, &request, &answer));
+        }
+        trajectory.extend(answer.tool_calls.iter().cloned());
+        let stop = match answer.stop_reason {
+            Some(StopReason::ContentFilter) => {
+                Some("stopped by the provider's content filter".to_string())
+            }
+            Some(StopReason::Length) if !plan.allow_truncated => {
+                Some("truncated at max_tokens".to_string())
+            }
+            _ => None,
+        };
+        let Some(playback) = playback.as_mut().filter(|_| {
+            !answer.tool_calls.is_empty() && stop.is_none() && answer.refusal.is_none()
+        }) else {
+            r.stopped = stop;
+            break answer;
+        };
+        if r.turns >= job.max_turns {
+            request.messages.push(assistant_turn(&answer));
+            r.transcript = transcript(&clean, &request.messages[prompt_len..]);
+            r.tool_calls = trajectory.len() as u32;
             return Ok((
-                failed(r, &format!("{}{hint}", clean.text(&e.to_string()))),
+                failed(
+                    r,
+                    &format!(
+                        "ran out of turns: the model was still calling tools after {} model call{} (`max_turns`)",
+                        job.max_turns,
+                        if job.max_turns == 1 { "" } else { "s" }
+                    ),
+                ),
                 recordings,
             ));
         }
+        let mut results = Vec::with_capacity(answer.tool_calls.len());
+        for c in &answer.tool_calls {
+            match playback.answer(&c.name) {
+                Ok(result) => {
+                    let mut m = ChatMessage::new(
+                        "tool",
+                        match &result {
+                            Ok(text) | Err(text) => text.clone(),
+                        },
+                    );
+                    m.tool_call_id = Some(c.id.clone());
+                    m.is_error = result.is_err();
+                    results.push(m);
+                }
+                Err(why) => {
+                    let turn = r.turns;
+                    request.messages.push(assistant_turn(&answer));
+                    request.messages.extend(results);
+                    r.transcript = transcript(&clean, &request.messages[prompt_len..]);
+                    r.tool_calls = trajectory.len() as u32;
+                    return Ok((
+                        failed(r, &format!("turn {turn}: {}", clean.text(&why))),
+                        recordings,
+                    ));
+                }
+            }
+        }
+        request.messages.push(assistant_turn(&answer));
+        request.messages.extend(results);
     };
-    r.attempts = called.attempts;
-    r.cached = called.cached;
-    r.latency_ms = Some(called.latency_ms);
-    r.tokens_in = called.response.tokens_in;
-    r.tokens_out = called.response.tokens_out;
-    r.cost_usd = cost(&plan.prices, &request.model.name, &called.response);
-    let answer = &called.response;
     r.stop_reason = answer.stop_reason.clone();
     r.refused = answer.refusal.is_some() || answer.stop_reason == Some(StopReason::Refusal);
     // A refusal with no text is judged by the refusal's own words.
@@ -368,25 +482,19 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         Some(refusal) if answer.content.trim().is_empty() => refusal.clone(),
         _ => answer.content.clone(),
     };
-    r.stopped = match answer.stop_reason {
-        Some(StopReason::ContentFilter) => Some("stopped by the provider's content filter".into()),
-        Some(StopReason::Length) if !plan.allow_truncated => Some("truncated at max_tokens".into()),
-        _ => None,
+    r.tool_calls = trajectory.len() as u32;
+    r.invalid_tool_calls = match &plan.declared {
+        Some(d) => trajectory.iter().filter(|c| d.invalid(c).is_some()).count() as u32,
+        None => r.tool_calls,
     };
-    if plan.record {
-        recordings.push(recording(
-            &clean,
-            &job.case.id,
-            "prompt",
-            &request,
-            &called.response,
-        ));
+    if prompt_len < request.messages.len() || !trajectory.is_empty() {
+        let mut all = request.messages[prompt_len..].to_vec();
+        all.push(assistant_turn(&answer));
+        r.transcript = transcript(&clean, &all);
     }
 
     // Fail closed: no text, no refusal, no tool calls is no answer at all.
-    // TODO(issue 11, item 1): a reply with tool calls keeps today's behaviour
-    // (the calls as JSON text) until the answer records the calls.
-    if r.stopped.is_none() && output.trim().is_empty() && !r.refused && !answer.tool_calls {
+    if r.stopped.is_none() && answer.is_empty() && !r.refused {
         r.output = Some(String::new());
         return Ok((failed(r, "the model returned an empty answer"), recordings));
     }
@@ -396,6 +504,8 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         refused: r.refused,
         latency_ms: r.latency_ms,
         cost_usd: r.cost_usd,
+        calls: &trajectory,
+        declared: plan.declared.as_deref(),
     };
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut questions: Vec<(usize, &Compiled)> = Vec::new();
@@ -508,6 +618,56 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
     Ok((r, recordings))
 }
 
+/// The model's answer as a turn of the conversation.
+fn assistant_turn(answer: &ChatResponse) -> ChatMessage {
+    let mut m = ChatMessage::new("assistant", answer.content.clone());
+    m.tool_calls = answer.tool_calls.clone();
+    m
+}
+
+/// The conversation as a result records it: every text cleaned, the
+/// arguments of every call too.
+fn transcript(clean: &Cleaner, turns: &[ChatMessage]) -> Vec<ChatMessage> {
+    turns
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            m.content = clean.text(&m.content);
+            for c in &mut m.tool_calls {
+                clean_value(clean, &mut c.arguments);
+                c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
+            }
+            m
+        })
+        .collect()
+}
+
+fn clean_value(clean: &Cleaner, v: &mut Value) {
+    match v {
+        Value::String(s) => *s = clean.text(s),
+        Value::Array(a) => a.iter_mut().for_each(|x| clean_value(clean, x)),
+        Value::Object(o) => o.values_mut().for_each(|x| clean_value(clean, x)),
+        _ => {}
+    }
+}
+
+/// A running total over turns: unknown if any turn's is unknown.
+fn add(total: Option<u64>, this: Option<u64>, turn: u32) -> Option<u64> {
+    if turn == 1 {
+        this
+    } else {
+        Some(total? + this?)
+    }
+}
+
+fn add_f(total: Option<f64>, this: Option<f64>, turn: u32) -> Option<f64> {
+    if turn == 1 {
+        this
+    } else {
+        Some(total? + this?)
+    }
+}
+
 fn recording(
     clean: &Cleaner,
     case: &str,
@@ -518,6 +678,10 @@ fn recording(
     let mut response = response.clone();
     response.content = clean.text(&response.content);
     response.refusal = response.refusal.map(|r| clean.text(&r));
+    for c in &mut response.tool_calls {
+        clean_value(clean, &mut c.arguments);
+        c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
+    }
     Recording {
         case: case.to_string(),
         kind: kind.to_string(),

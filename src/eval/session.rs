@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::assertions::Compiled;
 use super::cache::Cache;
+use super::conversation;
 use super::gates::{self, Known};
 use super::judge::Judge;
 use super::results::{
@@ -24,11 +25,13 @@ use super::results::{
 };
 use super::runner::{self, JudgePlan, Limiter, Plan, Target};
 use super::stop::{self, Signal};
-use super::suite::{AssertionType, Case, CasesSpec, Ids, Suite};
+use super::suite::{AssertionType, Case, CasesSpec, DEFAULT_MAX_TURNS, Ids, Suite};
 use super::summary::{self, Stat};
+use super::trajectory::Declared;
 use crate::error::Error;
 use crate::privacy::redact::Redactor;
 use crate::version::artifact::Artifact;
+use crate::version::artifact::tools::Tools;
 use crate::workspace::Workspace;
 use crate::workspace::name::{Name, PromptRef};
 
@@ -87,9 +90,19 @@ pub(crate) fn run(
         .to_string();
     let targets = build_targets(ws, &suite, opts, &prompt.artifact, &cassette)?;
     let selection = Selection(opts);
+    let declared = match &prompt.artifact.tools {
+        Some(raw) => {
+            let at = format!("`{}`: tools", prompt.artifact.label);
+            let tools =
+                Tools::parse(raw.clone()).map_err(|e| Error::invalid(format!("{at}: {e}")))?;
+            Some(Arc::new(Declared::new(tools, &at)?))
+        }
+        None => None,
+    };
     let checked = validate(
         &suite,
         &prompt.artifact,
+        declared.as_ref().map(|d| &d.tools),
         targets.judge.is_some(),
         &selection,
     )?;
@@ -120,6 +133,7 @@ pub(crate) fn run(
             == crate::workspace::config::SendToProvider::Redacted,
         record: opts.record,
         allow_truncated: suite.spec.defaults.allow_truncated,
+        declared,
     });
 
     let run_id = results::new_run_id();
@@ -386,6 +400,7 @@ struct Checked {
 fn validate(
     suite: &Suite,
     artifact: &Artifact,
+    tools: Option<&Tools>,
     has_judge: bool,
     selection: &Selection,
 ) -> Result<Checked, Error> {
@@ -396,7 +411,7 @@ fn validate(
         .asserts
         .iter()
         .enumerate()
-        .map(|(i, a)| Compiled::new(a, &at(&format!("defaults.assert[{i}]"))))
+        .map(|(i, a)| Compiled::with_tools(a, &at(&format!("defaults.assert[{i}]")), tools))
         .collect::<Result<Vec<_>, _>>()?;
     let schema_check = match &artifact.output_schema {
         Some(s) => Some(Compiled::output_schema(
@@ -422,7 +437,9 @@ fn validate(
         let case = case?;
         ids.check(suite, i, cases.line(), &case)?;
         let here = at(&format!("case `{}`", case.id));
-        let asserts = compile_case(&case, &here)?;
+        let asserts = compile_case(&case, &here, tools)?;
+        conversation::prior_turns(&case, tools, &here)?;
+        conversation::Script::of(&case, tools, &here)?;
         if needs_judge(&asserts) && !has_judge {
             return Err(Error::invalid(format!(
                 "{here}: a `rubric` assertion needs a judge: add `rubric: {{ judge: … }}` to the suite"
@@ -451,6 +468,11 @@ fn validate(
         metrics,
     };
     gates::check_names(&suite.spec.gates, &known, &at(""))?;
+    if tools.is_none() && gates::needs_tools(&suite.spec.gates) {
+        return Err(Error::invalid(at(
+            "gates: `tool_call_validity` needs a prompt with tools, and this prompt declares none",
+        )));
+    }
     Ok(Checked {
         defaults,
         schema_check,
@@ -480,11 +502,21 @@ fn execute(
         .filter_map(|(i, c)| c.ok().map(|c| (i, c)))
         .filter(|(i, c)| selection.selects(*i, c))
         .flat_map(|(i, case)| (0..repeat).map(move |sample| (i, sample, case.clone())))
-        .map(|(i, sample, case)| runner::Job {
-            order: i,
-            sample,
-            asserts: compile_case(&case, "").unwrap_or_default(),
-            case,
+        .map(|(i, sample, case)| {
+            let tools = plan.declared.as_ref().map(|d| &d.tools);
+            // Checked by `validate`: none of these fails here.
+            runner::Job {
+                order: i,
+                sample,
+                asserts: compile_case(&case, "", tools).unwrap_or_default(),
+                turns: conversation::prior_turns(&case, tools, "").unwrap_or_default(),
+                script: conversation::Script::of(&case, tools, "").ok().flatten(),
+                max_turns: case
+                    .max_turns
+                    .or(suite.spec.defaults.max_turns)
+                    .unwrap_or(DEFAULT_MAX_TURNS),
+                case,
+            }
         });
     runtime.block_on(runner::run(
         plan.clone(),
@@ -522,11 +554,11 @@ fn settings(opts: &Options, repeat: u32, concurrency: usize) -> Settings {
     }
 }
 
-fn compile_case(case: &Case, at: &str) -> Result<Vec<Compiled>, Error> {
+fn compile_case(case: &Case, at: &str, tools: Option<&Tools>) -> Result<Vec<Compiled>, Error> {
     case.asserts
         .iter()
         .enumerate()
-        .map(|(i, a)| Compiled::new(a, &format!("{at} assert[{i}]")))
+        .map(|(i, a)| Compiled::with_tools(a, &format!("{at} assert[{i}]"), tools))
         .collect()
 }
 

@@ -72,6 +72,56 @@ pub(crate) struct Defaults {
     /// fails its case: "truncated at max_tokens".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_truncated: bool,
+    /// The most model calls a case with scripted `tools:` may make before
+    /// it gives a final answer (default 5); running out is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_turns: Option<u32>,
+}
+
+/// Model calls a case with scripted tools may make, when `max_turns` is not set.
+pub(crate) const DEFAULT_MAX_TURNS: u32 = 5;
+
+/// One prior turn of a conversation, placed after the prompt's messages.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Turn {
+    /// `user`, `assistant` or `tool` (a tool's result).
+    pub role: TurnRole,
+    /// The text; for a `tool` turn, its result.
+    #[serde(default)]
+    pub content: String,
+    /// The tools an `assistant` turn called.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<TurnCall>,
+    /// For a `tool` turn: the `id` of the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// For a `tool` turn: the tool failed, and `content` is its error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}
+
+/// Who says a prior turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TurnRole {
+    User,
+    Assistant,
+    Tool,
+}
+
+/// A tool call in a prior `assistant` turn.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TurnCall {
+    /// The call's id, which the `tool` turn answering it names.
+    pub id: String,
+    /// A tool the prompt declares.
+    pub name: String,
+    /// The arguments (a JSON object).
+    #[serde(default)]
+    pub arguments: serde_json::Map<String, Value>,
 }
 
 /// One eval case.
@@ -95,6 +145,21 @@ pub(crate) struct Case {
     /// This case's assertions, checked after the suite's defaults.
     #[serde(default, rename = "assert", skip_serializing_if = "Vec::is_empty")]
     pub asserts: Vec<Assertion>,
+    /// Prior turns of the conversation, sent after the prompt's messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Turn>,
+    /// Scripted tool results by tool name. With `tools:` the case runs a
+    /// tool loop: each call the model makes is answered from here and the
+    /// model is called again, until it answers without calling a tool. A
+    /// value is returned for every call; a list is consumed call by call;
+    /// `{ error: "…" }` is a failed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<BTreeMap<String, Value>>,
+    /// The most model calls this case may make (default: the suite's
+    /// `defaults.max_turns`, else 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_turns: Option<u32>,
 }
 
 /// What an assertion checks.
@@ -135,6 +200,21 @@ pub(crate) enum AssertionType {
     CostUsd,
     /// The judge answers the question `value` about the answer.
     Rubric,
+    /// The model called the tool `value` (a name, or `{name, times}`,
+    /// `{name, min, max}`).
+    ToolCalled,
+    /// The model did not call the tool `value`.
+    ToolNotCalled,
+    /// A call of `value.name` has arguments containing `value.args` (a JSON
+    /// subset) and/or valid against `value.schema`; `value.call` (1-based)
+    /// picks one call, else any call may match.
+    ToolArgs,
+    /// The model called the tools `value` in this order: a list (a
+    /// subsequence of the calls), or `{names, mode: exact|subsequence}`.
+    ToolSequence,
+    /// Every call names a tool the prompt declares, with arguments valid
+    /// against its parameter schema: valid JSON, no unknown or missing fields.
+    ValidToolCalls,
 }
 
 /// One assertion on an answer.
@@ -176,6 +256,7 @@ fn value_by_type(schema: &mut schemars::Schema) {
         "rubric",
     ];
     let numbers = ["max_chars", "max_words", "latency_ms", "cost_usd"];
+    let count = serde_json::json!({ "type": "integer", "minimum": 0 });
     schema.insert(
         "allOf".into(),
         serde_json::json!([
@@ -187,6 +268,35 @@ fn value_by_type(schema: &mut schemars::Schema) {
             needs(&numbers, serde_json::json!({ "type": "number" })),
             needs(&["json_schema"], serde_json::json!({ "type": "object" })),
             needs(&["equals"], serde_json::json!({ "not": { "type": "null" } })),
+            needs(
+                &["tool_called"],
+                serde_json::json!({ "oneOf": [
+                    { "type": "string" },
+                    { "type": "object", "required": ["name"], "additionalProperties": false,
+                      "properties": { "name": { "type": "string" }, "times": count,
+                                      "min": count, "max": count } },
+                ] }),
+            ),
+            needs(&["tool_not_called"], serde_json::json!({ "type": "string" })),
+            needs(
+                &["tool_args"],
+                serde_json::json!({
+                    "type": "object", "required": ["name"], "additionalProperties": false,
+                    "properties": { "name": { "type": "string" }, "args": {},
+                                    "schema": { "type": "object" },
+                                    "call": { "type": "integer", "minimum": 1 } },
+                    "anyOf": [{ "required": ["args"] }, { "required": ["schema"] }],
+                }),
+            ),
+            needs(
+                &["tool_sequence"],
+                serde_json::json!({ "oneOf": [
+                    { "type": "array", "items": { "type": "string" }, "minItems": 1 },
+                    { "type": "object", "required": ["names"], "additionalProperties": false,
+                      "properties": { "names": { "type": "array", "items": { "type": "string" } },
+                                      "mode": { "enum": ["exact", "subsequence"] } } },
+                ] }),
+            ),
         ]),
     );
 }
@@ -253,6 +363,14 @@ pub(crate) struct Gates {
         deserialize_with = "amount"
     )]
     pub max_cost_usd: Option<f64>,
+    /// The least share of tool calls that are schema-conformant (a declared
+    /// tool, valid arguments), 0..1. A run with no tool calls fails it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rate"
+    )]
+    pub tool_call_validity: Option<f64>,
     /// The most the pass rate may drop against `--baseline`.
     #[serde(
         default,
@@ -286,6 +404,7 @@ impl Gates {
             && self.max_error_rate.is_none()
             && self.latency_p95_ms.is_none()
             && self.max_cost_usd.is_none()
+            && self.tool_call_validity.is_none()
             && self.max_regression.is_none()
             && self.segments.is_empty()
     }
@@ -309,6 +428,14 @@ pub(crate) struct SegmentGates {
         deserialize_with = "rates"
     )]
     pub criteria: BTreeMap<String, f64>,
+    /// The least share of this segment's tool calls that are
+    /// schema-conformant, 0..1.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rate"
+    )]
+    pub tool_call_validity: Option<f64>,
 }
 
 /// A suite read from disk.

@@ -40,6 +40,9 @@ pub(crate) struct Stat {
     /// The answer was cut off by the token limit.
     pub truncated: bool,
     pub refused: bool,
+    /// Tool calls the model made, and how many were not schema-conformant.
+    pub tool_calls: u32,
+    pub invalid_tool_calls: u32,
 }
 
 impl From<&CaseResult> for Stat {
@@ -64,6 +67,8 @@ impl From<&CaseResult> for Stat {
                 .collect(),
             truncated: r.stop_reason == Some(StopReason::Length),
             refused: r.refused,
+            tool_calls: r.tool_calls,
+            invalid_tool_calls: r.invalid_tool_calls.min(r.tool_calls),
         }
     }
 }
@@ -97,6 +102,31 @@ pub(crate) struct Summary {
     /// Answers the provider marked as refusals.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refused: usize,
+    /// The tool calls made, and the share that were schema-conformant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<ToolCalls>,
+}
+
+/// Tool calls over a run or a segment, in every case (errored ones too: a
+/// call made is a call made).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ToolCalls {
+    pub total: u64,
+    pub valid: u64,
+    /// `valid / total`; absent when no call was made.
+    pub validity: Option<f64>,
+}
+
+impl ToolCalls {
+    fn add(this: &mut Option<ToolCalls>, st: &Stat) {
+        if st.tool_calls == 0 {
+            return;
+        }
+        let t = this.get_or_insert_with(ToolCalls::default);
+        t.total += u64::from(st.tool_calls);
+        t.valid += u64::from(st.tool_calls - st.invalid_tool_calls);
+        t.validity = Some(t.valid as f64 / t.total as f64);
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -124,6 +154,8 @@ pub(crate) struct Segment {
     pub pass_rate: Option<f64>,
     pub pass_rate_ci95: Option<[f64; 2]>,
     pub criteria: BTreeMap<String, Criterion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<ToolCalls>,
 }
 
 /// Summarises case stats; `criteria` are the rubric's, so that a criterion
@@ -148,6 +180,7 @@ pub(crate) fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
         s.cached += st.cached as usize;
         s.truncated += st.truncated as usize;
         s.refused += st.refused as usize;
+        ToolCalls::add(&mut s.tool_calls, st);
         if let Some(l) = st.latency_ms.filter(|_| !st.error) {
             latencies.push(l);
         }
@@ -190,6 +223,7 @@ pub(crate) fn summarise(stats: &[Stat], criteria: &[String]) -> Summary {
             e.cases += 1;
             e.passed += st.passed as usize;
             e.errors += st.error as usize;
+            ToolCalls::add(&mut e.tool_calls, st);
         }
     }
     if s.cases > 0 {
@@ -344,6 +378,8 @@ mod tests {
             metrics: vec![],
             truncated: false,
             refused: false,
+            tool_calls: 0,
+            invalid_tool_calls: 0,
         }
     }
 

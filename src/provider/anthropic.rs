@@ -3,7 +3,9 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::chat::{CallError, ChatRequest, ChatResponse, Provider, StopReason};
+use super::chat::{
+    CallError, ChatMessage, ChatRequest, ChatResponse, Provider, StopReason, ToolCall,
+};
 use super::http::Connection;
 use super::key::ApiKey;
 
@@ -47,12 +49,7 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
         .filter(|x| x.role == "system")
         .map(|x| x.content.as_str())
         .collect();
-    let messages: Vec<Value> = req
-        .messages
-        .iter()
-        .filter(|x| x.role != "system")
-        .map(|x| json!({ "role": x.role, "content": x.content }))
-        .collect();
+    let messages = messages(&req.messages);
     let mut body = json!({
         "model": m.name,
         "max_tokens": m.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
@@ -72,13 +69,64 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
         obj.insert("stop_sequences".into(), Value::from(s.clone()));
     }
     if let Some(tools) = &req.tools {
-        obj.insert("tools".into(), tools.clone());
+        obj.insert("tools".into(), tools.anthropic());
     }
     body
 }
 
-/// The answer text (or, for a reply with `tool_use` blocks and no text, the
-/// blocks as JSON), why the model stopped, and token usage.
+/// The conversation in Anthropic's shape. A text turn stays a string (as it
+/// always was sent); an assistant turn's calls become `tool_use` blocks, and
+/// tool results become `tool_result` blocks of one `user` turn, which is
+/// where the API wants every result of the turn before.
+fn messages(all: &[ChatMessage]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for m in all.iter().filter(|x| x.role != "system") {
+        if m.role == "tool" {
+            let mut block = json!({
+                "type": "tool_result",
+                "tool_use_id": m.tool_call_id.as_deref().unwrap_or_default(),
+                "content": m.content,
+            });
+            if m.is_error {
+                block["is_error"] = Value::Bool(true);
+            }
+            let joins = out.last().is_some_and(|last| {
+                last["role"] == "user"
+                    && last["content"]
+                        .as_array()
+                        .is_some_and(|blocks| blocks.iter().all(|b| b["type"] == "tool_result"))
+            });
+            match out.last_mut() {
+                Some(last) if joins => last["content"]
+                    .as_array_mut()
+                    .expect("checked: a list")
+                    .push(block),
+                _ => out.push(json!({ "role": "user", "content": [block] })),
+            }
+            continue;
+        }
+        if m.tool_calls.is_empty() {
+            out.push(json!({ "role": m.role, "content": m.content }));
+            continue;
+        }
+        let mut blocks = Vec::new();
+        if !m.content.is_empty() {
+            blocks.push(json!({ "type": "text", "text": m.content }));
+        }
+        for c in &m.tool_calls {
+            let input = match &c.arguments {
+                Value::Object(_) => c.arguments.clone(),
+                _ => json!({}),
+            };
+            blocks.push(json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": input }));
+        }
+        out.push(json!({ "role": m.role, "content": blocks }));
+    }
+    out
+}
+
+/// The answer: its text blocks, its `tool_use` blocks as calls, why the
+/// model stopped, and token usage.
 pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let blocks =
         v.get("content")
@@ -92,17 +140,34 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
-    // TODO(issue 11, item 1): record the `tool_use` blocks as calls.
-    let tool_calls = blocks
-        .iter()
-        .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"));
-    let content = if text.is_empty() && tool_calls {
-        Value::Array(blocks.clone()).to_string()
-    } else {
-        text
-    };
+    let mut tool_calls = Vec::new();
+    for (i, b) in blocks.iter().enumerate() {
+        if b.get("type").and_then(Value::as_str) != Some("tool_use") {
+            continue;
+        }
+        let name = b
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| CallError::Retryable {
+                message: format!(
+                    "provider `{provider}` sent a malformed tool call: content[{i}] has no name"
+                ),
+                retry_after: None,
+            })?;
+        tool_calls.push(ToolCall {
+            id: b
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            name: name.to_string(),
+            arguments: b.get("input").cloned().unwrap_or(json!({})),
+            raw_arguments: None,
+        });
+    }
     Ok(ChatResponse {
-        content,
+        content: text,
         stop_reason: v
             .get("stop_reason")
             .and_then(Value::as_str)
@@ -111,6 +176,10 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
         tool_calls,
         tokens_in: v.pointer("/usage/input_tokens").and_then(Value::as_u64),
         tokens_out: v.pointer("/usage/output_tokens").and_then(Value::as_u64),
+        tokens_cached: v
+            .pointer("/usage/cache_read_input_tokens")
+            .and_then(Value::as_u64),
+        tokens_reasoning: None,
         latency_ms: None,
     })
 }

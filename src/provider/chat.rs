@@ -8,12 +8,84 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::version::artifact::spec::ModelSpec;
+use crate::version::artifact::tools::Tools;
 
-/// One chat message as sent to a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One chat message as sent to a model: `system`, `user`, `assistant` (with
+/// the tool calls it made, if any) or `tool` (the result of one call).
+///
+/// The fields beyond `role` and `content` are left out when empty, so a
+/// text-only conversation hashes as it always has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ChatMessage {
     pub role: String,
+    #[serde(default)]
     pub content: String,
+    /// The calls an `assistant` turn made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a `tool` turn answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// The tool failed: `content` is its error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_error: bool,
+}
+
+impl ChatMessage {
+    /// A text message.
+    pub(crate) fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: role.to_string(),
+            content: content.into(),
+            ..ChatMessage::default()
+        }
+    }
+}
+
+/// One tool call, as the model made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ToolCall {
+    /// The API's id for the call, which its result must name.
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    /// The arguments, parsed as JSON (`null` when they are not JSON).
+    #[serde(default)]
+    pub arguments: Value,
+    /// The arguments as sent, when they are not valid JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_arguments: Option<String>,
+}
+
+impl ToolCall {
+    /// A call whose arguments came as a string (OpenAI's shape): parsed if
+    /// they are JSON, kept raw if not. An empty string is no arguments.
+    pub(crate) fn from_string(id: String, name: String, arguments: &str) -> ToolCall {
+        let (arguments, raw_arguments) = if arguments.trim().is_empty() {
+            (Value::Object(Default::default()), None)
+        } else {
+            match serde_json::from_str::<Value>(arguments) {
+                Ok(v) => (v, None),
+                Err(_) => (Value::Null, Some(arguments.to_string())),
+            }
+        };
+        ToolCall {
+            id,
+            name,
+            arguments,
+            raw_arguments,
+        }
+    }
+
+    /// The arguments as a string, as OpenAI takes them back.
+    pub(crate) fn arguments_string(&self) -> String {
+        match &self.raw_arguments {
+            Some(raw) => raw.clone(),
+            None => self.arguments.to_string(),
+        }
+    }
 }
 
 /// Everything that decides a model's answer. Its canonical hash (without the
@@ -23,7 +95,7 @@ pub(crate) struct ChatRequest {
     pub model: ModelSpec,
     pub messages: Vec<ChatMessage>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Value>,
+    pub tools: Option<Tools>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
 }
@@ -88,18 +160,50 @@ pub(crate) struct ChatResponse {
     /// The model's refusal message (OpenAI `message.refusal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<String>,
-    /// The reply carried tool calls (kept in `content`, as JSON, until the
-    /// answer records them as calls).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub tool_calls: bool,
+    /// The tools the model called, in order. (Recordings made before calls
+    /// were recorded hold `true` here, and the calls as JSON in `content`.)
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "calls_or_flag"
+    )]
+    pub tool_calls: Vec<ToolCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_in: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_out: Option<u64>,
+    /// Input tokens read from the provider's prompt cache (OpenAI
+    /// `cached_tokens`, Anthropic `cache_read_input_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_cached: Option<u64>,
+    /// Output tokens spent reasoning (OpenAI `reasoning_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_reasoning: Option<u64>,
     /// The latency recorded with the answer (replay, cache), in place of the
     /// near-zero time it took to read it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+}
+
+/// The tool calls of an answer, or the flag older recordings kept instead.
+fn calls_or_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolCall>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Calls(Vec<ToolCall>),
+        Flag(#[allow(dead_code, reason = "read to be dropped")] bool),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Calls(calls) => calls,
+        Either::Flag(_) => Vec::new(),
+    })
+}
+
+impl ChatResponse {
+    /// Neither text, nor a refusal, nor a tool call: no answer at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.content.trim().is_empty() && self.refusal.is_none() && self.tool_calls.is_empty()
+    }
 }
 
 /// How a call failed, by what to do next.

@@ -3,7 +3,9 @@
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::chat::{CallError, ChatRequest, ChatResponse, Provider, StopReason};
+use super::chat::{
+    CallError, ChatMessage, ChatRequest, ChatResponse, Provider, StopReason, ToolCall,
+};
 use super::http::Connection;
 use super::key::ApiKey;
 
@@ -35,7 +37,8 @@ pub(crate) fn auth(r: reqwest::RequestBuilder, key: Option<&ApiKey>) -> reqwest:
 /// The request body for chat completions.
 pub(crate) fn body(req: &ChatRequest) -> Value {
     let m = &req.model;
-    let mut body = json!({ "model": m.name, "messages": req.messages });
+    let messages: Vec<Value> = req.messages.iter().map(message).collect();
+    let mut body = json!({ "model": m.name, "messages": messages });
     let obj = body.as_object_mut().expect("an object");
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -49,13 +52,99 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     put("stop", m.stop.clone().map(Value::from));
     put("presence_penalty", m.presence_penalty.map(Value::from));
     put("frequency_penalty", m.frequency_penalty.map(Value::from));
-    put("tools", req.tools.clone());
+    put("tools", req.tools.as_ref().map(|t| t.openai()));
     body
 }
 
-/// The answer text (or the tool calls, as JSON), the refusal, why the model
-/// stopped, and token usage. A `null`, missing or empty `content` stays
-/// empty (the runner fails it) unless the reply carries tool calls.
+/// One message in OpenAI's shape: an assistant turn's calls as
+/// `tool_calls` (arguments as a JSON string), a tool result as a `tool`
+/// message naming its call.
+fn message(m: &ChatMessage) -> Value {
+    if m.role == "tool" {
+        let content = if m.is_error {
+            format!("error: {}", m.content)
+        } else {
+            m.content.clone()
+        };
+        return json!({
+            "role": "tool",
+            "tool_call_id": m.tool_call_id.as_deref().unwrap_or_default(),
+            "content": content,
+        });
+    }
+    if m.tool_calls.is_empty() {
+        return json!({ "role": m.role, "content": m.content });
+    }
+    let calls: Vec<Value> = m
+        .tool_calls
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "type": "function",
+                "function": { "name": c.name, "arguments": c.arguments_string() },
+            })
+        })
+        .collect();
+    let content = if m.content.is_empty() {
+        Value::Null
+    } else {
+        Value::from(m.content.clone())
+    };
+    json!({ "role": m.role, "content": content, "tool_calls": calls })
+}
+
+/// The calls of `message.tool_calls` (and the legacy `function_call`).
+/// A call without a function name is a malformed answer.
+fn calls(provider: &str, message: &Value) -> Result<Vec<ToolCall>, CallError> {
+    let malformed = |what: &str| CallError::Retryable {
+        message: format!("provider `{provider}` sent a malformed tool call: {what}"),
+        retry_after: None,
+    };
+    let mut out = Vec::new();
+    match message.get("tool_calls") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, c) in list.iter().enumerate() {
+                let name = c
+                    .pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| malformed(&format!("tool_calls[{i}] has no function name")))?;
+                let id = c.get("id").and_then(Value::as_str).unwrap_or_default();
+                let arguments = match c.pointer("/function/arguments") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(a)) => a.clone(),
+                    // Some servers send the object itself.
+                    Some(other) => other.to_string(),
+                };
+                out.push(ToolCall::from_string(
+                    id.to_string(),
+                    name.to_string(),
+                    &arguments,
+                ));
+            }
+        }
+        Some(_) => return Err(malformed("`tool_calls` is not a list")),
+    }
+    if let Some(f) = message.get("function_call").filter(|f| !f.is_null()) {
+        let name = f
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed("`function_call` has no name"))?;
+        let arguments = f.get("arguments").and_then(Value::as_str).unwrap_or("");
+        out.push(ToolCall::from_string(
+            String::new(),
+            name.to_string(),
+            arguments,
+        ));
+    }
+    Ok(out)
+}
+
+/// The answer: its text, tool calls, refusal, why the model stopped, and
+/// token usage. A `null`, missing or empty `content` stays empty; the
+/// runner fails an answer with no text, no calls and no refusal.
 pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError> {
     let message = v
         .pointer("/choices/0/message")
@@ -63,14 +152,14 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
             message: format!("provider `{provider}` sent no `choices[0].message`"),
             retry_after: None,
         })?;
-    let text = message.get("content").and_then(Value::as_str).unwrap_or("");
-    // TODO(issue 11, item 1): record the calls themselves (id, name, arguments).
-    let calls = message
-        .get("tool_calls")
-        .filter(|c| c.as_array().is_none_or(|a| !a.is_empty()) && !c.is_null());
-    let content = match calls {
-        Some(calls) if text.is_empty() => calls.to_string(),
-        _ => text.to_string(),
+    let content = match message.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        // Content parts (`[{type: text, text}]`), as some servers send them.
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect(),
+        _ => String::new(),
     };
     Ok(ChatResponse {
         content,
@@ -83,10 +172,16 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
             .and_then(Value::as_str)
             .filter(|r| !r.trim().is_empty())
             .map(str::to_string),
-        tool_calls: calls.is_some(),
+        tool_calls: calls(provider, message)?,
         tokens_in: v.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
         tokens_out: v
             .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64),
+        tokens_cached: v
+            .pointer("/usage/prompt_tokens_details/cached_tokens")
+            .and_then(Value::as_u64),
+        tokens_reasoning: v
+            .pointer("/usage/completion_tokens_details/reasoning_tokens")
             .and_then(Value::as_u64),
         latency_ms: None,
     })

@@ -58,9 +58,81 @@ pub struct ChatCall {
     /// with blank lines (and left out of `messages`). Text blocks are joined
     /// with newlines.
     pub system: String,
-    /// `(role, content)`, in order, without system messages.
+    /// `(role, content)`, in order, without system messages. A tool result
+    /// is `("tool", content)` from either API (Anthropic's `tool_result`
+    /// blocks are lifted out of their `user` turn).
     pub messages: Vec<(String, String)>,
+    /// The names of the tools the request declares, in either API's shape.
+    pub tools: Vec<String>,
+    /// Every tool call of the prior assistant turns, in order.
+    pub calls: Vec<FakeCall>,
+    /// Every tool result sent back, in order.
+    pub results: Vec<ToolResult>,
 }
+
+/// A tool call, as an agent reply makes it or a request carries it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as OpenAI sends them: a JSON string (which need not be
+    /// valid JSON, to test a client with). Anthropic's `input` is this parsed.
+    pub arguments: String,
+}
+
+/// A tool result a request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    /// The call it answers (`tool_call_id`, `tool_use_id`).
+    pub id: String,
+    pub content: String,
+    /// Anthropic's `is_error`; OpenAI has none.
+    pub is_error: bool,
+}
+
+/// A whole answer, for an [`FakeConfig::agent`]: text, tool calls, or both,
+/// in each API's shape.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The text; `None` is OpenAI's `content: null` (no text block for
+    /// Anthropic), `Some("")` LiteLLM's `content: ""` beside tool calls.
+    pub content: Option<String>,
+    pub calls: Vec<FakeCall>,
+    /// The finish reason as sent (`finish_reason` / `stop_reason`); by
+    /// default `tool_calls` / `tool_use` with calls, else `stop` / `end_turn`.
+    pub finish: Option<String>,
+}
+
+impl Reply {
+    /// A text answer.
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            content: Some(text.into()),
+            ..Reply::default()
+        }
+    }
+
+    /// Calls of these `(name, arguments)`, with ids `call_1`, `call_2`, …
+    /// numbered after `after` earlier calls, and `content: null`.
+    pub fn calls(after: usize, calls: &[(&str, &str)]) -> Reply {
+        Reply {
+            content: None,
+            calls: calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, arguments))| FakeCall {
+                    id: format!("call_{}", after + i + 1),
+                    name: name.to_string(),
+                    arguments: arguments.to_string(),
+                })
+                .collect(),
+            finish: None,
+        }
+    }
+}
+
+/// An agent's whole answer to a request.
+pub type Agent = Arc<dyn Fn(&ChatCall) -> Reply + Send + Sync>;
 
 impl ChatCall {
     /// The content of the last `user` message, or "".
@@ -139,6 +211,8 @@ pub struct FakeConfig {
     pub always: Option<Fault>,
     /// The content of normal answers.
     pub responder: Responder,
+    /// When set, answers in place of `responder`, with tool calls as well as text.
+    pub agent: Option<Agent>,
 }
 
 impl FakeConfig {
@@ -148,6 +222,14 @@ impl FakeConfig {
     ) -> FakeConfig {
         FakeConfig {
             responder: Arc::new(responder),
+            ..FakeConfig::default()
+        }
+    }
+
+    /// The default configuration with this agent.
+    pub fn agent(agent: impl Fn(&ChatCall) -> Reply + Send + Sync + 'static) -> FakeConfig {
+        FakeConfig {
+            agent: Some(Arc::new(agent)),
             ..FakeConfig::default()
         }
     }
@@ -162,6 +244,7 @@ impl Default for FakeConfig {
             rps_limit: None,
             always: None,
             responder: Arc::new(|call: &ChatCall| format!("echo: {}", call.last_user())),
+            agent: None,
         }
     }
 }
@@ -683,12 +766,12 @@ impl Answer {
             Api::OpenAi => wire::parse_openai(&body),
             Api::Anthropic => wire::parse_anthropic(&body, &request.headers),
         };
-        let (call, content) = match (parsed, content) {
+        let (call, reply) = match (parsed, content) {
             // A scripted reply does not need a valid request.
-            (parsed, Some(content)) => (parsed.ok(), content),
+            (parsed, Some(content)) => (parsed.ok(), Reply::text(content)),
             (Err(wire::Invalid(message)), None) => return now(self.error(400, Some(&message))),
-            (Ok(call), None) => match respond_to(&shared.config.responder, &call) {
-                Ok(content) => (Some(call), content),
+            (Ok(call), None) => match respond_to(&shared.config, &call) {
+                Ok(reply) => (Some(call), reply),
                 Err(message) => return now(self.error(500, Some(&message))),
             },
         };
@@ -696,7 +779,7 @@ impl Answer {
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let answer = wire::answer(self.api, self.id, model, call.as_ref(), &content);
+        let answer = wire::answer(self.api, self.id, model, call.as_ref(), &reply);
         let latency = match (&shared.config.pace, &call) {
             (Some(pace), Some(call)) => pace(call),
             _ => latency,
@@ -708,10 +791,14 @@ impl Answer {
     }
 }
 
-/// Runs the responder; a panic (a bug in a test) becomes a 500 that says so,
-/// rather than a dropped connection that looks like [`Fault::Drop`].
-fn respond_to(responder: &Responder, call: &ChatCall) -> Result<String, String> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| responder(call))).map_err(|panic| {
+/// Runs the agent or the responder; a panic (a bug in a test) becomes a 500
+/// that says so, rather than a dropped connection that looks like [`Fault::Drop`].
+fn respond_to(config: &FakeConfig, call: &ChatCall) -> Result<Reply, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| match &config.agent {
+        Some(agent) => agent(call),
+        None => Reply::text((config.responder)(call)),
+    }))
+    .map_err(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Api, ChatCall};
+use super::{Api, ChatCall, FakeCall, Reply, ToolResult};
 
 /// A 400 `invalid_request_error` with this message.
 pub(super) struct Invalid(pub String);
@@ -94,12 +94,54 @@ pub(super) fn parse_openai(body: &Value) -> Result<ChatCall, Invalid> {
         model: model.to_string(),
         system: String::new(),
         messages: Vec::new(),
+        tools: tool_names(body, Api::OpenAi)?,
+        calls: Vec::new(),
+        results: Vec::new(),
     };
     let mut system = Vec::new();
     for (i, message) in messages.iter().enumerate() {
         let Some(role) = message.get("role").and_then(Value::as_str) else {
             return invalid(format!("Missing required parameter: 'messages[{i}].role'."));
         };
+        if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+            for (j, c) in calls.iter().enumerate() {
+                let at = format!("messages[{i}].tool_calls[{j}]");
+                let (Some(id), Some(name), Some(arguments)) = (
+                    c.get("id").and_then(Value::as_str),
+                    c.pointer("/function/name").and_then(Value::as_str),
+                    c.pointer("/function/arguments").and_then(Value::as_str),
+                ) else {
+                    return invalid(format!(
+                        "Missing required parameter: '{at}': id, function.name and function.arguments (a string)."
+                    ));
+                };
+                call.calls.push(FakeCall {
+                    id: id.into(),
+                    name: name.into(),
+                    arguments: arguments.into(),
+                });
+            }
+        }
+        if role == "tool" {
+            let Some(id) = message.get("tool_call_id").and_then(Value::as_str) else {
+                return invalid(format!(
+                    "Missing required parameter: 'messages[{i}].tool_call_id'."
+                ));
+            };
+            if !call.calls.iter().any(|c| c.id == id) {
+                return invalid(format!(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'. ({id})"
+                ));
+            }
+            call.results.push(ToolResult {
+                id: id.into(),
+                content: text_of(
+                    message.get("content").unwrap_or(&Value::Null),
+                    &format!("messages.{i}.content"),
+                )?,
+                is_error: false,
+            });
+        }
         let content = text_of(
             message.get("content").unwrap_or(&Value::Null),
             &format!("messages.{i}.content"),
@@ -161,6 +203,9 @@ pub(super) fn parse_anthropic(
         model: model.to_string(),
         system,
         messages: Vec::new(),
+        tools: tool_names(body, Api::Anthropic)?,
+        calls: Vec::new(),
+        results: Vec::new(),
     };
     for (i, message) in messages.iter().enumerate() {
         let role = match message.get("role").and_then(Value::as_str) {
@@ -175,10 +220,91 @@ pub(super) fn parse_anthropic(
         let Some(content) = message.get("content") else {
             return invalid(format!("messages.{i}.content: Field required"));
         };
+        for (j, block) in content.as_array().into_iter().flatten().enumerate() {
+            let at = format!("messages.{i}.content.{j}");
+            match block.get("type").and_then(Value::as_str) {
+                Some("tool_use") => {
+                    let (Some(id), Some(name), Some(input)) = (
+                        block.get("id").and_then(Value::as_str),
+                        block.get("name").and_then(Value::as_str),
+                        block.get("input").filter(|i| i.is_object()),
+                    ) else {
+                        return invalid(format!(
+                            "{at}: tool_use needs id, name and an object input"
+                        ));
+                    };
+                    if role != "assistant" {
+                        return invalid(format!("{at}: tool_use blocks belong to assistant turns"));
+                    }
+                    call.calls.push(FakeCall {
+                        id: id.into(),
+                        name: name.into(),
+                        arguments: input.to_string(),
+                    });
+                }
+                Some("tool_result") => {
+                    let Some(id) = block.get("tool_use_id").and_then(Value::as_str) else {
+                        return invalid(format!("{at}.tool_use_id: Field required"));
+                    };
+                    if role != "user" || !call.calls.iter().any(|c| c.id == id) {
+                        return invalid(format!(
+                            "{at}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                        ));
+                    }
+                    let text = text_of(
+                        block.get("content").unwrap_or(&Value::Null),
+                        &format!("{at}.content"),
+                    )?;
+                    call.results.push(ToolResult {
+                        id: id.into(),
+                        content: text.clone(),
+                        is_error: block.get("is_error").and_then(Value::as_bool) == Some(true),
+                    });
+                    call.messages.push(("tool".into(), text));
+                }
+                _ => {}
+            }
+        }
         let content = text_of(content, &format!("messages.{i}.content"))?;
-        call.messages.push((role.to_string(), content));
+        if !(role == "user" && content.is_empty() && !call.results.is_empty()) {
+            call.messages.push((role.to_string(), content));
+        }
     }
     Ok(call)
+}
+
+/// The names of the declared tools: OpenAI `[{type: function, function:
+/// {name}}]`, Anthropic `[{name, input_schema}]`. A tool in the other API's
+/// shape is a 400, as the real APIs answer it.
+fn tool_names(body: &Value, api: Api) -> Result<Vec<String>, Invalid> {
+    let Some(tools) = body.get("tools") else {
+        return Ok(Vec::new());
+    };
+    let Some(tools) = tools.as_array() else {
+        return invalid("tools: Input should be a valid list");
+    };
+    let mut names = Vec::new();
+    for (i, t) in tools.iter().enumerate() {
+        let name = match api {
+            Api::OpenAi => match (
+                t.get("type").and_then(Value::as_str),
+                t.pointer("/function/name"),
+            ) {
+                (Some("function"), Some(Value::String(n))) => n.clone(),
+                _ => {
+                    return invalid(format!(
+                        "Missing required parameter: 'tools[{i}].function'."
+                    ));
+                }
+            },
+            Api::Anthropic => match (t.get("name"), t.get("input_schema")) {
+                (Some(Value::String(n)), Some(Value::Object(_))) => n.clone(),
+                _ => return invalid(format!("tools.{i}.custom.input_schema: Field required")),
+            },
+        };
+        names.push(name);
+    }
+    Ok(names)
 }
 
 fn words(text: &str) -> u64 {
@@ -201,10 +327,17 @@ pub(super) fn answer(
     id: u64,
     model: &str,
     call: Option<&ChatCall>,
-    content: &str,
+    reply: &Reply,
 ) -> Value {
     let input = call.map_or(0, prompt_tokens);
-    let output = words(content);
+    let text = reply.content.as_deref().unwrap_or("");
+    let output = words(text)
+        + reply
+            .calls
+            .iter()
+            .map(|c| words(&c.arguments) + 1)
+            .sum::<u64>();
+    let tooled = !reply.calls.is_empty();
     match api {
         Api::OpenAi => json!({
             "id": format!("chatcmpl-fake{id:012}"),
@@ -213,9 +346,11 @@ pub(super) fn answer(
             "model": model,
             "choices": [{
                 "index": 0,
-                "message": { "role": "assistant", "content": content, "refusal": null },
+                "message": openai_message(reply),
                 "logprobs": null,
-                "finish_reason": "stop",
+                "finish_reason": reply.finish.clone().unwrap_or_else(|| {
+                    (if tooled { "tool_calls" } else { "stop" }).into()
+                }),
             }],
             "usage": {
                 "prompt_tokens": input,
@@ -229,12 +364,52 @@ pub(super) fn answer(
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{ "type": "text", "text": content }],
-            "stop_reason": "end_turn",
+            "content": anthropic_blocks(reply),
+            "stop_reason": reply.finish.clone().unwrap_or_else(|| {
+                (if tooled { "tool_use" } else { "end_turn" }).into()
+            }),
             "stop_sequence": null,
             "usage": { "input_tokens": input, "output_tokens": output },
         }),
     }
+}
+
+/// OpenAI's assistant message: `content` as the reply has it (`null`, `""`
+/// or text) and `tool_calls` when it calls tools.
+fn openai_message(reply: &Reply) -> Value {
+    let mut m = json!({ "role": "assistant", "content": reply.content, "refusal": null });
+    if !reply.calls.is_empty() {
+        m["tool_calls"] = reply
+            .calls
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "type": "function",
+                    "function": { "name": c.name, "arguments": c.arguments },
+                })
+            })
+            .collect();
+    }
+    m
+}
+
+/// Anthropic's content blocks: a text block (unless the reply has no text
+/// and calls tools), then a `tool_use` block a call.
+fn anthropic_blocks(reply: &Reply) -> Value {
+    let mut blocks = Vec::new();
+    match &reply.content {
+        Some(text) if !(text.is_empty() && !reply.calls.is_empty()) => {
+            blocks.push(json!({ "type": "text", "text": text }));
+        }
+        None if reply.calls.is_empty() => blocks.push(json!({ "type": "text", "text": "" })),
+        _ => {}
+    }
+    for c in &reply.calls {
+        let input: Value = serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
+        blocks.push(json!({ "type": "tool_use", "id": c.id, "name": c.name, "input": input }));
+    }
+    Value::Array(blocks)
 }
 
 /// `GET /v1/models` in the shape of the API that asked.

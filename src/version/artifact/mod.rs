@@ -9,6 +9,7 @@
 pub(crate) mod spec;
 pub(crate) mod template;
 pub(crate) mod tokens;
+pub(crate) mod tools;
 pub(crate) mod variables;
 
 use std::collections::BTreeMap;

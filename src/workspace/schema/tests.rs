@@ -342,7 +342,12 @@ fn assertion_values_match_compiled() {
             .collect(),
     )
     .unwrap();
-    assert_eq!(types.len(), 17);
+    assert_eq!(types.len(), 22);
+    // Tool assertions name tools, which only the prompt declares.
+    let tools = crate::version::artifact::tools::Tools::parse(
+        json!([{ "name": "text" }, { "name": "a" }, { "name": "b" }]),
+    )
+    .unwrap();
     for kind in types {
         for value in &values {
             let mut instance = json!({ "type": kind });
@@ -351,7 +356,7 @@ fn assertion_values_match_compiled() {
             }
             // As the loader reads it (`value: null` is no value).
             let a: Assertion = serde_json::from_value(instance.clone()).unwrap();
-            let compiled = Compiled::new(&a, "here");
+            let compiled = Compiled::with_tools(&a, "here", Some(&tools));
             // An invalid regex is the one thing a schema cannot see.
             if value == &Some(json!("(")) && compiled.is_err() {
                 continue;
