@@ -11,11 +11,17 @@
 //! `{"requests":N,"rate_limited":M,"peak_concurrency":P}`. A stdin that is
 //! `/dev/null` (a background job of a script) does not count as closing.
 //!
-//! `--script FILE` answers from a JSONL file of `{"match", "content",
-//! "judge"?}` lines: a call whose last user message contains `match` gets
-//! `content`; a judge call (system text of promptctl's judge) whose input
-//! contains `match` gets `judge` as JSON. `bench/record-example.sh` records
-//! the bundled cassettes this way.
+//! `--script FILE` answers from a JSONL file of `{"match", "content"?,
+//! "calls"?, "judge"?}` lines: a call whose last message (the user's, or the
+//! last tool result) contains `match` gets `content` and/or calls the
+//! `calls` (`[{"name", "arguments"}]`, with ids `call_1`, `call_2`, … in the
+//! order of the conversation); a judge call (system text of promptctl's
+//! judge) whose input contains `match` gets `judge` as JSON.
+//! `bench/record-example.sh` records the bundled cassettes this way.
+//!
+//! `--agent-turns N` makes every answer an agent's: it calls the tool
+//! `lookup` until the conversation holds N - 1 tool results, then answers
+//! `done after N turns` (a benchmark of tool loops).
 
 #[path = "../tests/fake/mod.rs"]
 mod fake;
@@ -24,9 +30,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fake::{FakeConfig, FakeServer};
+use fake::{FakeConfig, FakeServer, Reply};
 
-const USAGE: &str = "usage: fake_server [--latency-ms N] [--rps-limit N] [--script FILE]";
+const USAGE: &str =
+    "usage: fake_server [--latency-ms N] [--rps-limit N] [--script FILE] [--agent-turns N]";
 
 fn main() -> ExitCode {
     let config = match parse(std::env::args().skip(1)) {
@@ -89,7 +96,22 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<FakeConfig>, S
             }
             "--script" => {
                 let path = value()?;
-                config.responder = script(&path)?;
+                config.agent = Some(script(&path)?);
+            }
+            "--agent-turns" => {
+                let v = value()?;
+                let turns: usize =
+                    v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        format!("`--agent-turns` wants a number from 1, got `{v}`")
+                    })?;
+                config.agent = Some(std::sync::Arc::new(move |call: &fake::ChatCall| {
+                    let done = call.results.len();
+                    if done + 1 >= turns {
+                        Reply::text(format!("done after {turns} turns"))
+                    } else {
+                        Reply::calls(call.calls.len(), &[("lookup", r#"{"id":"x"}"#)])
+                    }
+                }));
             }
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unexpected argument `{other}`")),
@@ -98,33 +120,86 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<FakeConfig>, S
     Ok(Some(config))
 }
 
-/// A responder that answers from a script of `{"match", "content", "judge"?}` lines.
-fn script(path: &str) -> Result<fake::Responder, String> {
+/// An agent that answers from a script of `{"match", "content"?, "calls"?,
+/// "judge"?}` lines.
+fn script(path: &str) -> Result<fake::Agent, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    struct Line {
+        matches: String,
+        content: Option<String>,
+        calls: Vec<(String, String)>,
+        judge: Option<String>,
+    }
     let mut lines = Vec::new();
     for (i, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("`{path}:{}`: {e}", i + 1))?;
+        let at = format!("`{path}:{}`", i + 1);
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{at}: {e}"))?;
         let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-        let (Some(m), Some(content)) = (field("match"), field("content")) else {
-            return Err(format!("`{path}:{}`: needs `match` and `content`", i + 1));
+        let Some(matches) = field("match") else {
+            return Err(format!("{at}: needs `match`"));
         };
-        lines.push((m, content, v.get("judge").map(|j| j.to_string())));
+        let mut calls = Vec::new();
+        for c in v
+            .get("calls")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let name = c.get("name").and_then(|n| n.as_str());
+            let arguments = match c.get("arguments") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => "{}".to_string(),
+            };
+            match name {
+                Some(name) => calls.push((name.to_string(), arguments)),
+                None => return Err(format!("{at}: every call needs a `name`")),
+            }
+        }
+        let content = field("content");
+        if content.is_none() && calls.is_empty() {
+            return Err(format!("{at}: needs `content` or `calls`"));
+        }
+        lines.push(Line {
+            matches,
+            content,
+            calls,
+            judge: v.get("judge").map(|j| j.to_string()),
+        });
     }
     Ok(std::sync::Arc::new(move |call: &fake::ChatCall| {
         let judging = call
             .system
             .starts_with("You are an impartial evaluation judge");
-        let haystack = call.last_user();
-        let hit = lines.iter().find(|(m, _, _)| haystack.contains(m.as_str()));
+        let haystack = if judging {
+            call.last_user()
+        } else {
+            call.messages.last().map_or("", |(_, c)| c.as_str())
+        };
+        let hit = lines.iter().find(|l| haystack.contains(l.matches.as_str()));
         match (hit, judging) {
-            (Some((_, _, Some(verdict))), true) => verdict.clone(),
-            (Some((_, content, _)), false) => content.clone(),
-            _ => "NO SCRIPTED ANSWER".to_string(),
+            (
+                Some(Line {
+                    judge: Some(verdict),
+                    ..
+                }),
+                true,
+            ) => Reply::text(verdict.clone()),
+            (Some(l), false) => {
+                let calls: Vec<(&str, &str)> = l
+                    .calls
+                    .iter()
+                    .map(|(n, a)| (n.as_str(), a.as_str()))
+                    .collect();
+                let mut reply = Reply::calls(call.calls.len(), &calls);
+                reply.content = l.content.clone();
+                reply
+            }
+            _ => Reply::text("NO SCRIPTED ANSWER"),
         }
     }))
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Records the bundled example's cassettes (evals/cassettes/*.jsonl).
+# Records the bundled example's cassettes (evals/cassettes/*.jsonl): every
+# suite, or only those named (`bench/record-example.sh agent`).
 #
 # The answers are hand-written (bench/fixtures/*.answers.jsonl: realistic
 # replies a gpt-4o-mini support bot and a gpt-4o judge could give, including
-# one over-long answer that fails its max_words assertion). They are served by
+# one over-long answer that fails its max_words assertion; an order agent's
+# tool calls, turn by turn, matched on the last message: the customer's, or
+# the tool result the case's script sent back). They are served by
 # the fake OpenAI server and recorded through promptctl's real HTTP path with
 # `--record`, so the cassette keys are exactly the request hashes a replay run
 # computes. Re-run this after changing a prompt, a suite or a case.
@@ -39,5 +42,6 @@ PY
   echo "recorded evals/cassettes/$suite.jsonl ($(wc -l < "evals/cassettes/$suite.jsonl") recordings)"
 }
 
-record support bench/fixtures/support.answers.jsonl
-record classifier bench/fixtures/classifier.answers.jsonl
+for suite in "${@:-support classifier agent}"; do
+  for s in $suite; do record "$s" "bench/fixtures/$s.answers.jsonl"; done
+done

@@ -9,7 +9,9 @@ use crate::error::Error;
 ///
 /// Writes `promptctl.yaml`, the `support_bot` example prompt (its system text
 /// has the five recommended sections), an eval suite with its cases and the
-/// recorded cassette that `promptctl eval support` replays offline, the JSON
+/// recorded cassette that `promptctl eval support` replays offline, the
+/// `order_agent` tool-calling prompt with its multi-turn suite (`promptctl
+/// eval agent`, offline too), the JSON
 /// Schemas under `schemas/` that the YAML files name on their first line (for
 /// editors), a `.gitignore` for local state, and a `.gitattributes` that
 /// keeps git from converting the line endings of hashed files. Refuses to
@@ -50,6 +52,27 @@ const FILES: &[(&str, &str)] = &[
     (
         "evals/cassettes/support.jsonl",
         include_str!("../../evals/cassettes/support.jsonl"),
+    ),
+    (
+        "prompts/order_agent/prompt.yaml",
+        include_str!("../../prompts/order_agent/prompt.yaml"),
+    ),
+    (
+        "prompts/order_agent/system.md",
+        include_str!("../../prompts/order_agent/system.md"),
+    ),
+    (
+        "prompts/order_agent/tools.json",
+        include_str!("../../prompts/order_agent/tools.json"),
+    ),
+    ("evals/agent.yaml", include_str!("../../evals/agent.yaml")),
+    (
+        "evals/agent.cases.yaml",
+        include_str!("../../evals/agent.cases.yaml"),
+    ),
+    (
+        "evals/cassettes/agent.jsonl",
+        include_str!("../../evals/cassettes/agent.jsonl"),
     ),
     (".gitignore", ".promptctl/\n"),
     (".gitattributes", GITATTRIBUTES),

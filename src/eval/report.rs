@@ -22,6 +22,7 @@ pub(crate) fn actual(g: &GateResult) -> String {
         Some(v)
             if g.gate.contains("rate")
                 || g.gate.contains("criteria")
+                || g.gate.ends_with("tool_call_validity")
                 || g.gate == "max_regression" =>
         {
             format!("{v:.3}")
@@ -93,6 +94,17 @@ pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
         "tokens in / out".into(),
         format!("{} / {}", s.tokens_in, s.tokens_out),
     ));
+    if let Some(t) = &s.tool_calls {
+        rows.push((
+            "tool calls".into(),
+            format!(
+                "{} ({} schema-conformant, {})",
+                t.total,
+                t.valid,
+                pct(t.validity)
+            ),
+        ));
+    }
     rows.push(("cost".into(), money(s.cost_usd)));
     if let Some(j) = &h.judge {
         rows.push((

@@ -362,6 +362,12 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         output_schema: plan.artifact.output_schema.clone(),
     };
     let mut playback = job.script.as_ref().map(|s| s.start());
+    // The conversation as a replay of the recordings will send it.
+    let mut replayed = if plan.record {
+        request.messages.clone()
+    } else {
+        Vec::new()
+    };
     let mut trajectory: Vec<ToolCall> = Vec::new();
     r.turns = 0;
     r.latency_ms = Some(0.0);
@@ -411,7 +417,13 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             } else {
                 format!("prompt turn {}", r.turns)
             };
-            recordings.push(recording(&clean, &job.case.id, &kind, &request, &answer));
+            // A replay sees the recorded (cleaned) answers of the turns
+            // before, so a later turn is keyed by the request a replay makes.
+            let replayed = ChatRequest {
+                messages: replayed.clone(),
+                ..request.clone()
+            };
+            recordings.push(recording(&clean, &job.case.id, &kind, &replayed, &answer));
         }
         trajectory.extend(answer.tool_calls.iter().cloned());
         let stop = match answer.stop_reason {
@@ -473,6 +485,10 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             }
         }
         request.messages.push(assistant_turn(&answer));
+        if plan.record {
+            replayed.extend(transcript(&clean, &[assistant_turn(&answer)]));
+            replayed.extend(results.iter().cloned());
+        }
         request.messages.extend(results);
     };
     r.stop_reason = answer.stop_reason.clone();
