@@ -364,16 +364,21 @@ fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
     promote(&ws, &[&at("1.0.0"), "--env", "staging", "--run", &file]).success();
     assert_eq!(last(&ws)["run"], format!("support:{id}"));
 
-    // A run scored by another judge than the suite names now proves nothing.
-    ws.replace(
-        "evals/support.yaml",
-        "judge: { provider: openai, model: gpt-4o }",
-        "judge: { provider: openai, model: gpt-4o-mini }",
-    );
-    promote(&ws, &[&at("1.0.0"), "--env", "production"])
-        .code(1)
-        .stderr_has("may not enter `production`")
-        .stderr_has("its judge differs");
+    // A run scored by another judge than the suite names now proves nothing:
+    // another model, or the same model sent other parameters.
+    for (from, to) in [
+        ("model: gpt-4o,", "model: gpt-4o-mini,"),
+        (
+            "model: gpt-4o-mini, temperature: 0,",
+            "model: gpt-4o, temperature: 0.5,",
+        ),
+    ] {
+        ws.replace("evals/support.yaml", from, to);
+        promote(&ws, &[&at("1.0.0"), "--env", "production"])
+            .code(1)
+            .stderr_has("may not enter `production`")
+            .stderr_has("its judge differs");
+    }
     assert_eq!(history(&ws).len(), 1);
     assert!(env_state(&ws, "production").is_null());
 }

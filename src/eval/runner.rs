@@ -336,6 +336,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         messages,
         tools: plan.artifact.tools.clone(),
         output_schema: plan.artifact.output_schema.clone(),
+        schema_name: plan.artifact.schema_name(),
     };
     let called = match call(&plan.target, &request, &plan, job.sample).await {
         Ok(c) => c,
