@@ -364,16 +364,21 @@ fn a_failing_run_a_run_of_another_digest_or_another_judge_does_not_count() {
     promote(&ws, &[&at("1.0.0"), "--env", "staging", "--run", &file]).success();
     assert_eq!(last(&ws)["run"], format!("support:{id}"));
 
-    // A run scored by another judge than the suite names now proves nothing.
-    ws.replace(
-        "evals/support.yaml",
-        "judge: { provider: openai, model: gpt-4o }",
-        "judge: { provider: openai, model: gpt-4o-mini }",
-    );
-    promote(&ws, &[&at("1.0.0"), "--env", "production"])
-        .code(1)
-        .stderr_has("may not enter `production`")
-        .stderr_has("its judge differs");
+    // A run scored by another judge than the suite names now proves nothing:
+    // another model, or the same model sent other parameters.
+    for (from, to) in [
+        ("model: gpt-4o,", "model: gpt-4o-mini,"),
+        (
+            "model: gpt-4o-mini, temperature: 0,",
+            "model: gpt-4o, temperature: 0.5,",
+        ),
+    ] {
+        ws.replace("evals/support.yaml", from, to);
+        promote(&ws, &[&at("1.0.0"), "--env", "production"])
+            .code(1)
+            .stderr_has("may not enter `production`")
+            .stderr_has("its judge differs");
+    }
     assert_eq!(history(&ws).len(), 1);
     assert!(env_state(&ws, "production").is_null());
 }
@@ -1309,7 +1314,7 @@ fn a_write_stopped_during_or_after_its_append_commits_nothing_and_the_next_recov
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["env"] == "production")
+            .find(|r| r["env"] == "production" && r["prompt"] == "support_bot")
             .unwrap()
             .clone();
         assert_eq!(prod["percent"].as_f64(), Some(5.0), "{point}");
@@ -1926,7 +1931,7 @@ fn status_lists_every_environment_with_its_live_version() {
     let line = |env: &str| {
         run.stdout
             .lines()
-            .find(|l| l.contains(&format!(" {env} ")))
+            .find(|l| l.contains(&format!(" {env} ")) && l.contains("support_bot"))
             .unwrap_or_else(|| panic!("no {env} row\n{run}"))
             .to_string()
     };
@@ -1942,7 +1947,7 @@ fn status_lists_every_environment_with_its_live_version() {
     let rows = rows.as_array().expect("an array");
     let row = |env: &str| {
         rows.iter()
-            .find(|r| r["env"] == env)
+            .find(|r| r["env"] == env && r["prompt"] == NAME)
             .unwrap_or_else(|| panic!("no {env}"))
     };
     assert_eq!(row("production")["live"], "1.0.0");

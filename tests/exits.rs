@@ -847,7 +847,7 @@ fn status_production(ws: &Workspace) -> Value {
     rows.as_array()
         .expect("an array")
         .iter()
-        .find(|r| r["env"] == "production")
+        .find(|r| r["env"] == "production" && r["prompt"] == "support_bot")
         .unwrap_or_else(|| panic!("no production row: {rows}"))
         .clone()
 }

@@ -17,6 +17,7 @@ mod hashing;
 mod hostile;
 mod input_errors;
 mod messages;
+mod params;
 mod promote_gate;
 mod release;
 mod render;

@@ -285,8 +285,8 @@ fn a_workspace_from_init_and_new_validates_and_names_its_schemas() {
     let seen = check_tree(ws.root(), &ws.path("schemas"));
     assert_eq!(seen["releases"], 1, "{seen:?}");
     assert_eq!(seen["promptctl"], 1, "{seen:?}");
-    assert_eq!(seen["prompt"], 3, "{seen:?}"); // two drafts and one released copy
-    assert_eq!(seen["suite"], 1, "{seen:?}");
+    assert_eq!(seen["prompt"], 4, "{seen:?}"); // three drafts and one released copy
+    assert_eq!(seen["suite"], 2, "{seen:?}");
     assert_eq!(seen["manifest"], 1, "{seen:?}");
     // init's schemas are the generator's.
     ws.run(&["schema", "--write", "schemas"])
@@ -438,7 +438,7 @@ fn the_schema_line_does_not_change_a_released_version() {
     assert_eq!(ws.hash(NAME)["prompt_hash"], before["prompt_hash"]);
     assert_eq!(ws.hash(NAME)["config_hash"], before["config_hash"]);
     let rows = ws.run(&["list", "--json"]).success().json();
-    assert_eq!(rows[0]["draft"], "clean", "{rows}");
+    assert_eq!(named(&rows, NAME)["draft"], "clean", "{rows}");
     ws.run(&["diff", &format!("{NAME}@0.1.0"), NAME])
         .success()
         .stdout_has("are identical");
@@ -524,7 +524,7 @@ fn a_released_schema_line_resolves_from_the_version_folder_and_changes_no_digest
 
     // The rebased copy is still the draft: clean, identical, nothing to release.
     let rows = with.run(&["list", "--json"]).success().json();
-    assert_eq!(rows[0]["draft"], "clean", "{rows}");
+    assert_eq!(named(&rows, NAME)["draft"], "clean", "{rows}");
     with.run(&["diff", &format!("{NAME}@1.0.0"), NAME])
         .success()
         .stdout_has("are identical");
@@ -574,4 +574,11 @@ fn new_in_a_workspace_without_schemas_says_how_to_write_them() {
         .success()
         .stderr_lacks("promptctl schema");
     check_tree(ws.root(), &ws.path("schemas"));
+}
+
+/// The row of `list --json` for one prompt.
+fn named<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no row for `{name}`: {rows}"))
 }

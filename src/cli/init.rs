@@ -67,10 +67,6 @@ const FILES: &[(&str, &str)] = &[
     ),
     ("evals/agent.yaml", include_str!("../../evals/agent.yaml")),
     (
-        "evals/agent.cases.yaml",
-        include_str!("../../evals/agent.cases.yaml"),
-    ),
-    (
         "evals/cassettes/agent.jsonl",
         include_str!("../../evals/cassettes/agent.jsonl"),
     ),

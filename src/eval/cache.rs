@@ -91,14 +91,12 @@ mod tests {
                 temperature,
                 max_tokens,
                 seed,
-                top_p: None,
-                stop: None,
-                presence_penalty: None,
-                frequency_penalty: None,
+                ..ModelSpec::default()
             },
             messages: vec![ChatMessage::new("user", text)],
             tools: None,
             output_schema: None,
+            schema_name: None,
         }
     }
 
@@ -122,6 +120,44 @@ mod tests {
             };
             prop_assert_ne!(k.clone(), changed);
             prop_assert_eq!(k, Cache::key(&id, &request(t, mt, seed, &text, "m"), 0));
+        }
+    }
+
+    proptest! {
+        /// The parameters issue 11 added change the key when set, and leave
+        /// it as it was when not: old cassettes and caches still match.
+        #[test]
+        fn new_parameters_are_in_the_key_only_when_set(
+            mct in 1u32..4000, effort in 0usize..7, key in "[a-z_]{1,12}", value in any::<i64>(),
+            which in 0usize..5,
+        ) {
+            use crate::version::artifact::spec::{RESERVED, ReasoningEffort, ResponseFormat};
+            prop_assume!(!RESERVED.contains(&key.as_str()));
+            let id = json!({"type": "openai", "base_url": "http://a"});
+            let mut base = request(Some(0.0), Some(400), Some(42), "q", "m");
+            base.output_schema = Some(json!({ "type": "object" }));
+            let k = Cache::key(&id, &base, 0);
+            // What the request hashed as before these parameters existed.
+            let old = json!({
+                "model": { "provider": "p", "name": "m", "temperature": 0.0, "max_tokens": 400, "seed": 42 },
+                "messages": [{ "role": "user", "content": "q" }],
+                "output_schema": { "type": "object" },
+            });
+            prop_assert_eq!(base.request_hash(), crate::version::canonical::hash_of(&old));
+            let mut changed = base.clone();
+            let efforts = [
+                ReasoningEffort::None, ReasoningEffort::Minimal, ReasoningEffort::Low,
+                ReasoningEffort::Medium, ReasoningEffort::High, ReasoningEffort::Xhigh,
+                ReasoningEffort::Max,
+            ];
+            match which {
+                0 => changed.model.max_completion_tokens = Some(mct),
+                1 => changed.model.reasoning_effort = Some(efforts[effort]),
+                2 => changed.model.response_format = Some(ResponseFormat::JsonSchema),
+                3 => { changed.model.extra.insert(key.clone(), json!(value)); }
+                _ => changed.schema_name = Some(key.clone()),
+            }
+            prop_assert_ne!(k, Cache::key(&id, &changed, 0));
         }
     }
 

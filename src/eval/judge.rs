@@ -1,15 +1,16 @@
 //! The LLM judge: one call per case, a strict JSON verdict per criterion.
 //!
-//! The judge is part of a run's identity: its provider, model, temperature
-//! and the sha256 of its prompt are recorded, so a run scored by another
-//! judge can be told apart. A reply that is not exactly the requested JSON
+//! The judge is part of a run's identity: its provider, model, every
+//! parameter it is sent and the sha256 of its prompt are recorded, so a run
+//! scored by another judge can be told apart. It is sent only the
+//! parameters the suite sets. A reply that is not exactly the requested JSON
 //! (a missing criterion, a score outside 0..1, prose around it) is an error
 //! for that case, never a pass.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::provider::{ChatMessage, ChatRequest};
 use crate::version::artifact::spec::ModelSpec;
@@ -27,11 +28,91 @@ Include every criterion you were given, and no others.";
 
 /// Who judged a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredIdentity")]
 pub(crate) struct Identity {
     pub provider: String,
     pub model: String,
-    pub temperature: f64,
+    /// Every parameter the judge was sent, under its `model:` name
+    /// (`temperature`, `max_tokens`, `extra`, ...); `{}` when the suite set
+    /// none. Always written: a run file without it predates it.
+    pub params: Map<String, Value>,
     pub prompt_sha256: String,
+}
+
+/// An identity as run files hold it, old ones included.
+#[derive(Deserialize)]
+struct StoredIdentity {
+    provider: String,
+    model: String,
+    #[serde(default)]
+    params: Option<Map<String, Value>>,
+    /// What run files recorded before `params`.
+    #[serde(default)]
+    temperature: Option<f64>,
+    prompt_sha256: String,
+}
+
+impl From<StoredIdentity> for Identity {
+    fn from(s: StoredIdentity) -> Identity {
+        Identity {
+            provider: s.provider,
+            model: s.model,
+            params: s.params.unwrap_or_else(|| legacy_params(s.temperature)),
+            prompt_sha256: s.prompt_sha256,
+        }
+    }
+}
+
+/// What every judge was sent before a suite could set its parameters: its
+/// temperature (default 0), `max_tokens: 800` and `seed: 0`. An old run
+/// file's judge is that one, so it still matches a suite that sets exactly
+/// these.
+fn legacy_params(temperature: Option<f64>) -> Map<String, Value> {
+    let v = json!({ "temperature": temperature.unwrap_or(0.0), "max_tokens": 800, "seed": 0 });
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("an object literal"),
+    }
+}
+
+/// The order parameters are shown in; anything else (`extra`) follows.
+const SHOWN_FIRST: &[&str] = &[
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "reasoning_effort",
+    "seed",
+    "top_p",
+];
+
+impl Identity {
+    /// `temperature 0, max_tokens 800, seed 0`, or `no parameters`.
+    pub(crate) fn params_line(&self) -> String {
+        let mut keys: Vec<&str> = SHOWN_FIRST
+            .iter()
+            .copied()
+            .filter(|k| self.params.contains_key(*k))
+            .collect();
+        keys.extend(
+            self.params
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !SHOWN_FIRST.contains(k)),
+        );
+        if keys.is_empty() {
+            return "no parameters".into();
+        }
+        keys.iter()
+            .map(|k| {
+                let v = &self.params[*k];
+                match v.as_str() {
+                    Some(s) => format!("{k} {s}"),
+                    None => format!("{k} {}", crate::version::canonical::to_string(v)),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// A criterion's score and the judge's reason.
@@ -48,28 +129,25 @@ pub(crate) struct Judge {
 }
 
 impl Judge {
-    pub(crate) fn new(provider: &str, model: &str, temperature: Option<f64>) -> Judge {
+    /// A judge that sends `model`'s parameters and no others.
+    pub(crate) fn new(model: ModelSpec) -> Judge {
         Judge {
-            provider: provider.to_string(),
-            model: ModelSpec {
-                provider: provider.to_string(),
-                name: model.to_string(),
-                temperature: Some(temperature.unwrap_or(0.0)),
-                max_tokens: Some(800),
-                seed: Some(0),
-                top_p: None,
-                stop: None,
-                presence_penalty: None,
-                frequency_penalty: None,
-            },
+            provider: model.provider.clone(),
+            model,
         }
     }
 
     pub(crate) fn identity(&self) -> Identity {
+        let mut params = match serde_json::to_value(&self.model) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        params.remove("provider");
+        params.remove("name");
         Identity {
             provider: self.provider.clone(),
             model: self.model.name.clone(),
-            temperature: self.model.temperature.unwrap_or(0.0),
+            params,
             prompt_sha256: crate::version::canonical::sha256(SYSTEM.as_bytes()),
         }
     }
@@ -98,6 +176,7 @@ impl Judge {
             ],
             tools: None,
             output_schema: None,
+            schema_name: None,
         }
     }
 }
@@ -160,6 +239,43 @@ mod tests {
             ("tone".to_string(), "t".to_string()),
         ]
         .into()
+    }
+
+    #[test]
+    fn an_old_run_files_judge_is_the_one_that_sent_the_old_defaults() {
+        let old: Identity = serde_json::from_str(
+            r#"{"provider": "openai", "model": "gpt-4o", "temperature": 0.0, "prompt_sha256": "sha256:x"}"#,
+        )
+        .unwrap();
+        let suite: crate::eval::suite::Judge = serde_yaml::from_str(
+            "{ provider: openai, model: gpt-4o, temperature: 0, max_tokens: 800, seed: 0 }",
+        )
+        .unwrap();
+        let now = Judge::new(suite.model_spec("openai")).identity();
+        assert_eq!(old.params, now.params);
+        assert_eq!(now.params_line(), "temperature 0, max_tokens 800, seed 0");
+        // A suite that sets nothing now sends nothing: not the old judge.
+        let bare = Judge::new(ModelSpec {
+            provider: "openai".into(),
+            name: "gpt-4o".into(),
+            ..ModelSpec::default()
+        })
+        .identity();
+        assert_ne!(old.params, bare.params);
+        assert_eq!(bare.params_line(), "no parameters");
+    }
+
+    #[test]
+    fn an_identity_without_parameters_round_trips() {
+        let bare = Judge::new(ModelSpec {
+            provider: "p".into(),
+            name: "m".into(),
+            ..ModelSpec::default()
+        })
+        .identity();
+        let text = serde_json::to_string(&bare).unwrap();
+        assert!(text.contains(r#""params":{}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Identity>(&text).unwrap(), bare);
     }
 
     #[test]

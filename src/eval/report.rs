@@ -110,10 +110,10 @@ pub(crate) fn summary_rows(h: &RunHeader) -> Vec<(String, String)> {
         rows.push((
             "judge".into(),
             format!(
-                "{} via {}, temperature {} (prompt {})",
+                "{} via {}, {} (prompt {})",
                 j.model,
                 j.provider,
-                j.temperature,
+                j.params_line(),
                 crate::version::manifest::short(&j.prompt_sha256)
             ),
         ));

@@ -360,6 +360,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         messages,
         tools: plan.declared.as_ref().map(|d| d.tools.clone()),
         output_schema: plan.artifact.output_schema.clone(),
+        schema_name: plan.artifact.schema_name(),
     };
     let mut playback = job.script.as_ref().map(|s| s.start());
     // The conversation as a replay of the recordings will send it.

@@ -327,6 +327,20 @@ fn build_targets(
         Ok(Target { endpoint, limiter })
     };
     let main = target(&provider_name)?;
+    crate::provider::params::check(main.endpoint.kind, &artifact.spec.model).map_err(|why| {
+        let line =
+            crate::workspace::yaml::line_at(&artifact.source, &["model", "reasoning_effort"])
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+        Error::invalid(format!(
+            "`{}/{}{line}`: model.{why}",
+            artifact.label,
+            crate::version::artifact::PROMPT_FILE
+        ))
+        .with_hint(format!(
+            "provider `{provider_name}` speaks the Anthropic Messages API; pick one of its levels"
+        ))
+    })?;
     if opts.record && !main.endpoint.provider.is_remote() {
         return Err(Error::invalid(format!(
             "`--record` needs a live provider; `{provider_name}` is not one"
@@ -352,8 +366,17 @@ fn build_targets(
             // The judge's identity names the provider that really judged, so
             // a `--judge-provider` override never passes for the suite's judge.
             let judged_by = opts.judge_provider.as_deref().unwrap_or(&r.judge.provider);
+            let model = r.judge.model_spec(judged_by);
+            crate::provider::params::check(judge_target.endpoint.kind, &model).map_err(|why| {
+                Error::invalid(format!("`{}`: rubric.judge.{why}", suite.label)).with_hint(
+                    format!(
+                        "the judge's provider `{}` speaks the Anthropic Messages API; pick one of its levels",
+                        judge_target.endpoint.name
+                    ),
+                )
+            })?;
             Some(JudgePlan {
-                judge: Judge::new(judged_by, &r.judge.model, r.judge.temperature),
+                judge: Judge::new(model),
                 target: judge_target,
                 criteria: r.criteria.clone(),
             })
@@ -655,7 +678,7 @@ pub(crate) fn regate(
         .spec
         .rubric
         .as_ref()
-        .map(|r| Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature).identity());
+        .map(|r| Judge::new(r.judge.model_spec(&r.judge.provider)).identity());
     if suite_judge != run.header.judge {
         warnings.push("this run was scored by a different judge than the suite's: it does not count for `promote`".into());
     }

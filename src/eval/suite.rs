@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::version::artifact::spec::{self, ModelSpec, ReasoningEffort};
 use crate::workspace::Workspace;
 use crate::workspace::bounded;
 
@@ -311,17 +312,80 @@ pub(crate) struct Rubric {
     pub criteria: BTreeMap<String, String>,
 }
 
-/// The judge model; part of a run's identity.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+/// The judge model and its parameters; part of a run's identity. The
+/// parameters are a prompt's `model:` parameters, and as there, one left
+/// out is not sent: no temperature, seed or token limit unless set here
+/// (the Anthropic API, which requires `max_tokens`, gets the provider's
+/// default).
+// The parameters repeat `ModelSpec`'s (serde's `flatten` would lose the
+// strict loader's line numbers); a test keeps the two lists the same.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Judge {
     /// A provider from `promptctl.yaml`.
     pub provider: String,
     /// The judge model's name, e.g. `gpt-4o`.
     pub model: String,
-    /// The judge's sampling temperature (default 0).
+    /// Sampling temperature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// The most tokens the verdict may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// The most tokens the verdict may have, reasoning included (OpenAI
+    /// reasoning models take it instead of `max_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// A sampling seed, for providers that honour one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Nucleus sampling: the probability mass to sample from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Sequences that end the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// OpenAI's presence penalty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    /// OpenAI's frequency penalty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// How hard a reasoning judge thinks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Provider-specific request fields, sent verbatim; a field promptctl
+    /// sets itself is refused.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "spec::extra"
+    )]
+    #[schemars(schema_with = "spec::extra_schema")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl Judge {
+    /// The judge as a prompt's `model:` block would be, at `provider` (the
+    /// suite's, or the one `--judge-provider` names).
+    pub(crate) fn model_spec(&self, provider: &str) -> ModelSpec {
+        ModelSpec {
+            provider: provider.to_string(),
+            name: self.model.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            top_p: self.top_p,
+            stop: self.stop.clone(),
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            max_completion_tokens: self.max_completion_tokens,
+            reasoning_effort: self.reasoning_effort,
+            // The judge's verdict is checked by its own parser.
+            response_format: None,
+            extra: self.extra.clone(),
+        }
+    }
 }
 
 /// The thresholds a run must meet. A gate whose metric is missing fails.
@@ -730,5 +794,57 @@ impl Iterator for CaseReader {
                 }));
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys of a struct's JSON Schema.
+    fn properties<T: JsonSchema>() -> std::collections::BTreeSet<String> {
+        let schema = schemars::schema_for!(T).to_value();
+        schema["properties"]
+            .as_object()
+            .expect("an object schema")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn the_judge_takes_every_parameter_a_prompt_does() {
+        let mut prompt = properties::<ModelSpec>();
+        prompt.remove("name");
+        // The judge's verdict is checked by its own strict parser.
+        prompt.remove("response_format");
+        let mut judge = properties::<Judge>();
+        judge.remove("model");
+        assert_eq!(judge, prompt);
+    }
+
+    #[test]
+    fn a_judge_sends_only_what_the_suite_sets() {
+        let judge: Judge = serde_yaml::from_str("{ provider: p, model: m }").unwrap();
+        let spec = judge.model_spec("q");
+        assert_eq!(
+            spec,
+            ModelSpec {
+                provider: "q".into(),
+                name: "m".into(),
+                ..ModelSpec::default()
+            }
+        );
+        let judge: Judge = serde_yaml::from_str(
+            "{ provider: p, model: m, max_completion_tokens: 9, reasoning_effort: low, extra: { service_tier: flex } }",
+        )
+        .unwrap();
+        let spec = judge.model_spec("p");
+        assert_eq!(spec.max_completion_tokens, Some(9));
+        assert_eq!(spec.reasoning_effort, Some(ReasoningEffort::Low));
+        assert_eq!(spec.extra["service_tier"], "flex");
+        assert!(
+            serde_yaml::from_str::<Judge>("{ provider: p, model: m, extra: { seed: 1 } }").is_err()
+        );
     }
 }

@@ -306,7 +306,7 @@ fn run(r: &RunSection) -> Markup {
                     tr { th { "provider" } td { (h.provider.name) " (" (h.provider.kind) "), model " (h.provider.model) } }
                     tr { th { "judge" } td {
                         @match &h.judge {
-                            Some(j) => { (j.model) " via " (j.provider) ", temperature " (j.temperature) ", judge prompt " code { (short(&j.prompt_sha256)) } },
+                            Some(j) => { (j.model) " via " (j.provider) ", " (j.params_line()) ", judge prompt " code { (short(&j.prompt_sha256)) } },
                             None => "none",
                         }
                     } }

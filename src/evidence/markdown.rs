@@ -466,9 +466,23 @@ pub(super) fn model_line(model: &serde_json::Value) -> String {
         get("name").and_then(|v| v.as_str()).unwrap_or("?"),
         get("provider").and_then(|v| v.as_str()).unwrap_or("?")
     );
-    for k in ["temperature", "max_tokens", "seed", "top_p"] {
-        if let Some(v) = get(k) {
-            let _ = write!(s, ", {k} {v}");
+    for k in [
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "reasoning_effort",
+        "seed",
+        "top_p",
+        "response_format",
+    ] {
+        match get(k) {
+            Some(serde_json::Value::String(v)) => {
+                let _ = write!(s, ", {k} {v}");
+            }
+            Some(v) => {
+                let _ = write!(s, ", {k} {v}");
+            }
+            None => {}
         }
     }
     s

@@ -1,13 +1,15 @@
 //! The Anthropic Messages API.
 
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::chat::{
     CallError, ChatMessage, ChatRequest, ChatResponse, Provider, StopReason, ToolCall,
 };
 use super::http::Connection;
 use super::key::ApiKey;
+use super::params;
+use crate::version::artifact::spec::ModelSpec;
 
 /// The API version promptctl speaks.
 pub(crate) const VERSION: &str = "2023-06-01";
@@ -52,13 +54,37 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     let messages = messages(&req.messages);
     let mut body = json!({
         "model": m.name,
-        "max_tokens": m.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "max_tokens": max_tokens(m),
         "messages": messages,
     });
     let obj = body.as_object_mut().expect("an object");
     if !system.is_empty() {
         obj.insert("system".into(), Value::from(system.join("\n\n")));
     }
+    parameters(m, obj);
+    if let Some(tools) = &req.tools {
+        obj.insert("tools".into(), tools.anthropic());
+    }
+    if let Some(config) = output_config(req) {
+        obj.insert("output_config".into(), config);
+    }
+    params::put_extra(m, obj);
+    body
+}
+
+/// The Messages API requires `max_tokens`: the prompt's, else its
+/// `max_completion_tokens` (the same limit under OpenAI's newer name), else
+/// [`DEFAULT_MAX_TOKENS`].
+fn max_tokens(m: &ModelSpec) -> u32 {
+    m.max_tokens
+        .or(m.max_completion_tokens)
+        .unwrap_or(DEFAULT_MAX_TOKENS)
+}
+
+/// The sampling parameters the Messages API takes, when the prompt sets
+/// them. `seed` and the penalties have no Anthropic equivalent and are not
+/// sent.
+fn parameters(m: &ModelSpec, obj: &mut Map<String, Value>) {
     if let Some(t) = m.temperature {
         obj.insert("temperature".into(), Value::from(t));
     }
@@ -68,10 +94,25 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     if let Some(s) = &m.stop {
         obj.insert("stop_sequences".into(), Value::from(s.clone()));
     }
-    if let Some(tools) = &req.tools {
-        obj.insert("tools".into(), tools.anthropic());
+}
+
+/// `output_config`: `effort` from `reasoning_effort`, and `format` (`{type:
+/// json_schema, schema}`) when the prompt asks the API to enforce its
+/// schema. Both are generally available on the Messages API and need no
+/// beta header (platform.claude.com/docs/en/build-with-claude/effort and
+/// .../structured-outputs; the beta's `output_format` moved here).
+fn output_config(req: &ChatRequest) -> Option<Value> {
+    let mut config = Map::new();
+    if let Some(e) = req.model.reasoning_effort {
+        config.insert("effort".into(), Value::from(e.as_str()));
     }
-    body
+    if let Some((_, schema)) = params::enforced_schema(req) {
+        config.insert(
+            "format".into(),
+            json!({ "type": "json_schema", "schema": schema }),
+        );
+    }
+    (!config.is_empty()).then_some(Value::Object(config))
 }
 
 /// The conversation in Anthropic's shape. A text turn stays a string (as it
@@ -197,5 +238,63 @@ impl Provider for Anthropic {
 
     fn identity(&self) -> Value {
         json!({ "type": "anthropic", "base_url": self.conn.base_url })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::artifact::spec::{RESERVED, ReasoningEffort, ResponseFormat};
+
+    fn request(model: ModelSpec) -> ChatRequest {
+        ChatRequest {
+            model,
+            messages: vec![],
+            tools: None,
+            output_schema: None,
+            schema_name: None,
+        }
+    }
+
+    #[test]
+    fn max_tokens_is_always_sent() {
+        let m = |max_tokens, max_completion_tokens| ModelSpec {
+            max_tokens,
+            max_completion_tokens,
+            ..ModelSpec::default()
+        };
+        assert_eq!(body(&request(m(None, None)))["max_tokens"], 1024);
+        assert_eq!(body(&request(m(None, Some(300))))["max_tokens"], 300);
+        assert_eq!(body(&request(m(Some(200), Some(300))))["max_tokens"], 200);
+        let b = body(&request(m(None, Some(300))));
+        assert!(b.get("max_completion_tokens").is_none(), "{b}");
+        assert!(b.get("temperature").is_none(), "{b}");
+    }
+
+    #[test]
+    fn effort_and_format_share_output_config() {
+        let mut req = request(ModelSpec {
+            temperature: Some(1.0),
+            seed: Some(3),
+            reasoning_effort: Some(ReasoningEffort::High),
+            response_format: Some(ResponseFormat::JsonSchema),
+            extra: [("thinking".to_string(), json!({ "type": "adaptive" }))].into(),
+            ..ModelSpec::default()
+        });
+        req.output_schema = Some(json!({ "type": "object" }));
+        req.tools = Some(crate::version::artifact::tools::Tools::parse(json!([])).unwrap());
+        let b = body(&req);
+        assert_eq!(
+            b["output_config"],
+            json!({ "effort": "high", "format": { "type": "json_schema", "schema": { "type": "object" } } })
+        );
+        assert_eq!(b["thinking"], json!({ "type": "adaptive" }));
+        assert!(b.get("seed").is_none(), "{b}");
+        for k in b.as_object().unwrap().keys() {
+            assert!(
+                RESERVED.contains(&k.as_str()) || k == "thinking",
+                "`{k}` is sent but not reserved"
+            );
+        }
     }
 }

@@ -98,11 +98,17 @@ pub(crate) struct ChatRequest {
     pub tools: Option<Tools>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
+    /// The name the API is given for `output_schema` when the model's
+    /// `response_format` asks it to enforce the schema (OpenAI requires one);
+    /// absent otherwise, so requests that do not enforce hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_name: Option<String>,
 }
 
 impl ChatRequest {
-    /// sha256 of the canonical request: model, every parameter, messages,
-    /// tools and output schema. Cassettes are keyed by this.
+    /// sha256 of the canonical request: model, every parameter (`extra`
+    /// and `response_format` included), messages, tools and output schema.
+    /// Cassettes are keyed by this.
     pub(crate) fn request_hash(&self) -> String {
         crate::version::canonical::hash_of(self)
     }

@@ -14,6 +14,7 @@ pub(crate) mod echo;
 pub(crate) mod http;
 pub(crate) mod key;
 pub(crate) mod openai;
+pub(crate) mod params;
 pub(crate) mod replay;
 
 pub(crate) use chat::{CallError, ChatMessage, ChatRequest, ChatResponse};

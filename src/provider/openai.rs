@@ -1,13 +1,15 @@
 //! OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
 
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::chat::{
     CallError, ChatMessage, ChatRequest, ChatResponse, Provider, StopReason, ToolCall,
 };
 use super::http::Connection;
 use super::key::ApiKey;
+use super::params;
+use crate::version::artifact::spec::ModelSpec;
 
 pub(crate) struct OpenAi {
     conn: Connection,
@@ -40,6 +42,20 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     let messages: Vec<Value> = req.messages.iter().map(message).collect();
     let mut body = json!({ "model": m.name, "messages": messages });
     let obj = body.as_object_mut().expect("an object");
+    parameters(m, obj);
+    if let Some(tools) = &req.tools {
+        obj.insert("tools".into(), tools.openai());
+    }
+    if let Some(format) = response_format(req) {
+        obj.insert("response_format".into(), format);
+    }
+    params::put_extra(m, obj);
+    body
+}
+
+/// The sampling and length parameters the prompt sets, under the names the
+/// API takes; one not set is not sent.
+fn parameters(m: &ModelSpec, obj: &mut Map<String, Value>) {
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
             obj.insert(k.to_string(), v);
@@ -47,13 +63,29 @@ pub(crate) fn body(req: &ChatRequest) -> Value {
     };
     put("temperature", m.temperature.map(Value::from));
     put("max_tokens", m.max_tokens.map(Value::from));
+    put(
+        "max_completion_tokens",
+        m.max_completion_tokens.map(Value::from),
+    );
     put("seed", m.seed.map(Value::from));
     put("top_p", m.top_p.map(Value::from));
     put("stop", m.stop.clone().map(Value::from));
     put("presence_penalty", m.presence_penalty.map(Value::from));
     put("frequency_penalty", m.frequency_penalty.map(Value::from));
-    put("tools", req.tools.as_ref().map(|t| t.openai()));
-    body
+    put(
+        "reasoning_effort",
+        m.reasoning_effort.map(|e| Value::from(e.as_str())),
+    );
+}
+
+/// Structured outputs: `{type: json_schema, json_schema: {name, schema,
+/// strict: true}}`, when the prompt asks the API to enforce its schema.
+fn response_format(req: &ChatRequest) -> Option<Value> {
+    let (name, schema) = params::enforced_schema(req)?;
+    Some(json!({
+        "type": "json_schema",
+        "json_schema": { "name": name, "schema": schema, "strict": true },
+    }))
 }
 
 /// One message in OpenAI's shape: an assistant turn's calls as
@@ -200,5 +232,86 @@ impl Provider for OpenAi {
 
     fn identity(&self) -> Value {
         json!({ "type": "openai", "base_url": self.conn.base_url })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::artifact::spec::{RESERVED, ReasoningEffort, ResponseFormat};
+
+    fn request(model: ModelSpec) -> ChatRequest {
+        ChatRequest {
+            model,
+            messages: vec![],
+            tools: None,
+            output_schema: None,
+            schema_name: None,
+        }
+    }
+
+    fn every_parameter() -> ModelSpec {
+        ModelSpec {
+            provider: "p".into(),
+            name: "m".into(),
+            temperature: Some(0.5),
+            max_tokens: Some(10),
+            seed: Some(1),
+            top_p: Some(0.9),
+            stop: Some(vec!["END".into()]),
+            presence_penalty: Some(0.1),
+            frequency_penalty: Some(0.2),
+            max_completion_tokens: Some(20),
+            reasoning_effort: Some(ReasoningEffort::Minimal),
+            response_format: Some(ResponseFormat::JsonSchema),
+            extra: [("service_tier".to_string(), json!("flex"))].into(),
+        }
+    }
+
+    fn keys(v: &Value) -> Vec<&str> {
+        v.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn a_parameter_not_set_is_not_sent() {
+        let body = body(&request(ModelSpec {
+            name: "m".into(),
+            ..ModelSpec::default()
+        }));
+        assert_eq!(keys(&body), ["messages", "model"]);
+    }
+
+    #[test]
+    fn extra_can_name_no_key_that_promptctl_sends() {
+        let mut req = request(every_parameter());
+        req.tools = Some(crate::version::artifact::tools::Tools::parse(json!([])).unwrap());
+        req.output_schema = Some(json!({ "type": "object" }));
+        let body = body(&req);
+        assert_eq!(body["max_completion_tokens"], 20);
+        assert_eq!(body["reasoning_effort"], "minimal");
+        assert_eq!(body["service_tier"], "flex");
+        for k in keys(&body) {
+            assert!(
+                RESERVED.contains(&k) || k == "service_tier",
+                "`{k}` is sent but not reserved"
+            );
+        }
+    }
+
+    #[test]
+    fn structured_outputs_name_the_schema() {
+        let mut req = request(every_parameter());
+        req.output_schema = Some(json!({ "type": "object" }));
+        req.schema_name = Some("support bot".into());
+        assert_eq!(
+            body(&req)["response_format"],
+            json!({
+                "type": "json_schema",
+                "json_schema": { "name": "support_bot", "schema": { "type": "object" }, "strict": true },
+            })
+        );
+        // Without a schema there is nothing to enforce.
+        req.output_schema = None;
+        assert!(body(&req).get("response_format").is_none());
     }
 }

@@ -232,7 +232,7 @@ fn disqualify(suite: &Suite, f: &Found, digest: &str, model_provider: &str) -> V
         .spec
         .rubric
         .as_ref()
-        .map(|r| Judge::new(&r.judge.provider, &r.judge.model, r.judge.temperature).identity());
+        .map(|r| Judge::new(r.judge.model_spec(&r.judge.provider)).identity());
     if want_judge != h.judge {
         why.push(format!(
             "its judge differs from the one `{}` names now",

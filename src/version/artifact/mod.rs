@@ -156,6 +156,13 @@ impl Artifact {
                 Some(value)
             }
         };
+        if spec.model.response_format.is_some() && output_schema.is_none() {
+            return Err(Error::invalid(format!(
+                "`{}`: model.response_format: `json_schema` asks the API to enforce the prompt's `output_schema`, and there is none",
+                loader.at(&["model", "response_format"])
+            ))
+            .with_hint("add an `output_schema:` (a file beside `prompt.yaml` or an inline schema), or remove `response_format`"));
+        }
         let tools = match &spec.tools {
             None => None,
             Some(t) => {
@@ -240,6 +247,16 @@ impl Artifact {
             }
         }
         Ok(())
+    }
+
+    /// The name the API is given for `output_schema` when `model.response_format`
+    /// asks it to enforce the schema: the prompt's name. `None` otherwise,
+    /// so a request that does not enforce hashes as it always did.
+    pub(crate) fn schema_name(&self) -> Option<String> {
+        self.spec
+            .model
+            .response_format
+            .map(|_| self.spec.name.to_string())
     }
 
     /// The message templates as structure: what `prompt_hash` covers.

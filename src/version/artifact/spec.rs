@@ -59,8 +59,9 @@ pub(crate) struct PromptSpec {
     pub max_prompt_tokens: Option<u32>,
 }
 
-/// The model and its parameters. Parameters left out are not sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// The model and its parameters. Parameters left out are not sent: the
+/// API's own default applies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModelSpec {
     /// A provider defined under `providers:` in `promptctl.yaml`.
@@ -88,6 +89,173 @@ pub(crate) struct ModelSpec {
     /// OpenAI's frequency penalty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f64>,
+    /// The most tokens the answer may have, reasoning included: what OpenAI's
+    /// reasoning models (o-series, gpt-5) take instead of `max_tokens`. The
+    /// Anthropic API takes it as `max_tokens` when that is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// How hard a reasoning model thinks: OpenAI's `reasoning_effort`,
+    /// Anthropic's `output_config.effort` (which takes `low` to `max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// `json_schema`: ask the API to enforce `output_schema` on the answer
+    /// (OpenAI `response_format`, Anthropic `output_config.format`), as well
+    /// as promptctl checking it. Needs an `output_schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// Provider-specific request fields, sent verbatim in the request body
+    /// (e.g. Anthropic `thinking`, OpenAI `service_tier`) and hashed with the
+    /// rest. A field promptctl sets itself (`model`, `messages`, `tools`,
+    /// or one of the parameters here) is refused.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "extra"
+    )]
+    #[schemars(schema_with = "extra_schema")]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// How much a reasoning model reasons. Which levels a model takes is the
+/// API's to say; `none` and `minimal` are OpenAI's only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ReasoningEffort {
+    /// No reasoning (OpenAI gpt-5.1 and later).
+    None,
+    /// OpenAI gpt-5.
+    Minimal,
+    Low,
+    Medium,
+    High,
+    /// Beyond `high` (newer OpenAI and Anthropic models).
+    Xhigh,
+    /// Anthropic's highest level.
+    Max,
+}
+
+impl ReasoningEffort {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::None => "none",
+            ReasoningEffort::Minimal => "minimal",
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+            ReasoningEffort::Xhigh => "xhigh",
+            ReasoningEffort::Max => "max",
+        }
+    }
+}
+
+/// What the API is asked to enforce on the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ResponseFormat {
+    /// JSON that validates against the prompt's `output_schema`.
+    JsonSchema,
+}
+
+/// Request-body fields promptctl sets itself on either API, which `extra`
+/// may not name: passed through, each would replace (or be replaced by)
+/// what promptctl sends, and the request hash would no longer say what was
+/// sent.
+pub(crate) const RESERVED: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "stream",
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "seed",
+    "top_p",
+    "stop",
+    "stop_sequences",
+    "presence_penalty",
+    "frequency_penalty",
+    "reasoning_effort",
+    "response_format",
+    "output_config",
+];
+
+/// Why `extra` may not name `key`, if it may not.
+pub(crate) fn reserved(key: &str) -> Option<String> {
+    let why = match key {
+        k if !RESERVED.contains(&k) => return None,
+        "model" | "messages" | "system" | "tools" => {
+            "it is part of the request promptctl builds".to_string()
+        }
+        "stream" => "promptctl reads whole answers, not streams".to_string(),
+        "stop_sequences" => "promptctl sends `stop` as Anthropic's `stop_sequences`".to_string(),
+        "output_config" => {
+            "promptctl sends `reasoning_effort` and `response_format` in it to Anthropic"
+                .to_string()
+        }
+        _ => format!("promptctl sends it itself (set `{key}` beside `extra`, not in it)"),
+    };
+    Some(format!("cannot set `{key}`: {why}"))
+}
+
+/// `extra:` a map whose keys are checked as they are read, so that the
+/// error carries the line of the key that collides.
+pub(crate) fn extra<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Value>, D::Error> {
+    struct Extra;
+    impl<'de> serde::de::Visitor<'de> for Extra {
+        type Value = BTreeMap<String, Value>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of request-body fields")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key_seed(Key)? {
+                out.insert(key, map.next_value::<Value>()?);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Extra)
+}
+
+/// An `extra` key, refused if promptctl sets it itself. A visitor, so that
+/// the error is raised while the parser is at the key.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = String;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<String, E> {
+        match reserved(key) {
+            Some(why) => Err(E::custom(why)),
+            None => Ok(key.to_string()),
+        }
+    }
+}
+
+pub(crate) fn extra_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": { "not": { "enum": RESERVED } },
+    })
 }
 
 /// Who says a message.
