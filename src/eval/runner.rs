@@ -860,7 +860,9 @@ async fn call(
     })
 }
 
-/// The answer with every run of a key's characters replaced.
+/// The answer with every run of a key's characters replaced: in its text,
+/// its refusal and the arguments of its tool calls (which a later turn
+/// sends back, and the cache keeps).
 fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
     if let std::borrow::Cow::Owned(clean) = secrets.scrub(&response.content) {
         response.content = clean;
@@ -870,7 +872,28 @@ fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
     {
         response.refusal = Some(clean);
     }
+    for c in &mut response.tool_calls {
+        scrub_value(secrets, &mut c.arguments);
+        if let Some(raw) = &c.raw_arguments
+            && let std::borrow::Cow::Owned(clean) = secrets.scrub(raw)
+        {
+            c.raw_arguments = Some(clean);
+        }
+    }
     response
+}
+
+fn scrub_value(secrets: &Secrets, v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = secrets.scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(secrets, x)),
+        Value::Object(o) => o.values_mut().for_each(|x| scrub_value(secrets, x)),
+        _ => {}
+    }
 }
 
 /// Why a case fails without waiting: the server asked for a longer pause
