@@ -411,7 +411,10 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             } else {
                 format!("prompt turn {}", r.turns)
             };
-            recordings.push(recording(&clean, &job.case.id, &kind, &request, &answer));
+            // A replay sends the recorded (cleaned) answers of the turns
+            // before back, so a turn is keyed by the request it will make.
+            let keyed = as_replayed(&clean, &request, prompt_len + job.turns.len());
+            recordings.push(recording(&clean, &job.case.id, &kind, &keyed, &answer));
         }
         trajectory.extend(answer.tool_calls.iter().cloned());
         let stop = match answer.stop_reason {
@@ -632,14 +635,42 @@ fn transcript(clean: &Cleaner, turns: &[ChatMessage]) -> Vec<ChatMessage> {
         .iter()
         .map(|m| {
             let mut m = m.clone();
-            m.content = clean.text(&m.content);
-            for c in &mut m.tool_calls {
-                clean_value(clean, &mut c.arguments);
-                c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
-            }
+            clean_message(clean, &mut m);
             m
         })
         .collect()
+}
+
+fn clean_message(clean: &Cleaner, m: &mut ChatMessage) {
+    m.content = clean.text(&m.content);
+    for c in &mut m.tool_calls {
+        clean_value(clean, &mut c.arguments);
+        c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
+    }
+}
+
+/// `request` as a replay of the case makes it: the model's own turns from
+/// `from` on are the recorded answers, cleaned as [`recording`] cleans them
+/// (tool results come from the suite, the same in both).
+fn as_replayed<'r>(
+    clean: &Cleaner,
+    request: &'r ChatRequest,
+    from: usize,
+) -> std::borrow::Cow<'r, ChatRequest> {
+    let model_turn = |m: &ChatMessage| m.role == "assistant";
+    if !request.messages.iter().skip(from).any(model_turn) {
+        return std::borrow::Cow::Borrowed(request);
+    }
+    let mut keyed = request.clone();
+    for m in keyed
+        .messages
+        .iter_mut()
+        .skip(from)
+        .filter(|m| model_turn(m))
+    {
+        clean_message(clean, m);
+    }
+    std::borrow::Cow::Owned(keyed)
 }
 
 fn clean_value(clean: &Cleaner, v: &mut Value) {
