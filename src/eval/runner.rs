@@ -388,6 +388,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                     String::new()
                 };
                 r.transcript = transcript(&clean, &request.messages[prompt_len..]);
+                count_calls(&mut r, &trajectory, &plan);
                 return Ok((
                     failed(r, &format!("{turn}{}{hint}", clean.text(&e.to_string()))),
                     recordings,
@@ -435,7 +436,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         if r.turns >= job.max_turns {
             request.messages.push(assistant_turn(&answer));
             r.transcript = transcript(&clean, &request.messages[prompt_len..]);
-            r.tool_calls = trajectory.len() as u32;
+            count_calls(&mut r, &trajectory, &plan);
             return Ok((
                 failed(
                     r,
@@ -467,7 +468,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                     request.messages.push(assistant_turn(&answer));
                     request.messages.extend(results);
                     r.transcript = transcript(&clean, &request.messages[prompt_len..]);
-                    r.tool_calls = trajectory.len() as u32;
+                    count_calls(&mut r, &trajectory, &plan);
                     return Ok((
                         failed(r, &format!("turn {turn}: {}", clean.text(&why))),
                         recordings,
@@ -485,11 +486,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         Some(refusal) if answer.content.trim().is_empty() => refusal.clone(),
         _ => answer.content.clone(),
     };
-    r.tool_calls = trajectory.len() as u32;
-    r.invalid_tool_calls = match &plan.declared {
-        Some(d) => trajectory.iter().filter(|c| d.invalid(c).is_some()).count() as u32,
-        None => r.tool_calls,
-    };
+    count_calls(&mut r, &trajectory, &plan);
     if prompt_len < request.messages.len() || !trajectory.is_empty() {
         let mut all = request.messages[prompt_len..].to_vec();
         all.push(assistant_turn(&answer));
@@ -622,6 +619,17 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
 }
 
 /// The model's answer as a turn of the conversation.
+/// The calls the model made in the case, and how many of them were not
+/// schema-conformant: on every way out of a case, an error's too (a call
+/// made is a call made).
+fn count_calls(r: &mut CaseResult, trajectory: &[ToolCall], plan: &Plan) {
+    r.tool_calls = trajectory.len() as u32;
+    r.invalid_tool_calls = match &plan.declared {
+        Some(d) => trajectory.iter().filter(|c| d.invalid(c).is_some()).count() as u32,
+        None => r.tool_calls,
+    };
+}
+
 fn assistant_turn(answer: &ChatResponse) -> ChatMessage {
     let mut m = ChatMessage::new("assistant", answer.content.clone());
     m.tool_calls = answer.tool_calls.clone();
