@@ -338,7 +338,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         .into_iter()
         .map(|m| {
             ChatMessage::new(
-                &m.role.to_string(),
+                m.role,
                 if plan.send_redacted {
                     red.redact(&m.content).into_owned()
                 } else {
