@@ -5,6 +5,7 @@ mod fake;
 mod util;
 
 mod ab;
+mod agent_loop;
 mod answers;
 mod commands;
 mod deploy;
@@ -24,4 +25,5 @@ mod render;
 mod retry_hints;
 mod schemas;
 mod secrets;
+mod tools;
 mod verify;

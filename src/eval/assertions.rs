@@ -11,6 +11,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use super::suite::type_name;
 use super::suite::{Assertion, AssertionType};
 use super::trajectory::{Declared, ToolCheck};
 use crate::error::Error;
@@ -365,13 +366,6 @@ static REFUSAL: LazyLock<Regex> = LazyLock::new(|| {
 
 pub(crate) fn is_refusal(text: &str) -> bool {
     REFUSAL.is_match(text)
-}
-
-pub(crate) fn type_name(t: AssertionType) -> String {
-    serde_json::to_value(t)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -338,7 +338,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         .into_iter()
         .map(|m| {
             ChatMessage::new(
-                &m.role.to_string(),
+                m.role,
                 if plan.send_redacted {
                     red.redact(&m.content).into_owned()
                 } else {
@@ -363,12 +363,6 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         schema_name: plan.artifact.schema_name(),
     };
     let mut playback = job.script.as_ref().map(|s| s.start());
-    // The conversation as a replay of the recordings will send it.
-    let mut replayed = if plan.record {
-        request.messages.clone()
-    } else {
-        Vec::new()
-    };
     let mut trajectory: Vec<ToolCall> = Vec::new();
     r.turns = 0;
     r.latency_ms = Some(0.0);
@@ -395,6 +389,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                     String::new()
                 };
                 r.transcript = transcript(&clean, &request.messages[prompt_len..]);
+                count_calls(&mut r, &trajectory, &plan);
                 return Ok((
                     failed(r, &format!("{turn}{}{hint}", clean.text(&e.to_string()))),
                     recordings,
@@ -418,13 +413,10 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             } else {
                 format!("prompt turn {}", r.turns)
             };
-            // A replay sees the recorded (cleaned) answers of the turns
-            // before, so a later turn is keyed by the request a replay makes.
-            let replayed = ChatRequest {
-                messages: replayed.clone(),
-                ..request.clone()
-            };
-            recordings.push(recording(&clean, &job.case.id, &kind, &replayed, &answer));
+            // A replay sends the recorded (cleaned) answers of the turns
+            // before back, so a turn is keyed by the request it will make.
+            let keyed = as_replayed(&clean, &request, prompt_len + job.turns.len());
+            recordings.push(recording(&clean, &job.case.id, &kind, &keyed, &answer));
         }
         trajectory.extend(answer.tool_calls.iter().cloned());
         let stop = match answer.stop_reason {
@@ -445,7 +437,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         if r.turns >= job.max_turns {
             request.messages.push(assistant_turn(&answer));
             r.transcript = transcript(&clean, &request.messages[prompt_len..]);
-            r.tool_calls = trajectory.len() as u32;
+            count_calls(&mut r, &trajectory, &plan);
             return Ok((
                 failed(
                     r,
@@ -477,7 +469,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                     request.messages.push(assistant_turn(&answer));
                     request.messages.extend(results);
                     r.transcript = transcript(&clean, &request.messages[prompt_len..]);
-                    r.tool_calls = trajectory.len() as u32;
+                    count_calls(&mut r, &trajectory, &plan);
                     return Ok((
                         failed(r, &format!("turn {turn}: {}", clean.text(&why))),
                         recordings,
@@ -486,10 +478,6 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
             }
         }
         request.messages.push(assistant_turn(&answer));
-        if plan.record {
-            replayed.extend(transcript(&clean, &[assistant_turn(&answer)]));
-            replayed.extend(results.iter().cloned());
-        }
         request.messages.extend(results);
     };
     r.stop_reason = answer.stop_reason.clone();
@@ -499,11 +487,7 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         Some(refusal) if answer.content.trim().is_empty() => refusal.clone(),
         _ => answer.content.clone(),
     };
-    r.tool_calls = trajectory.len() as u32;
-    r.invalid_tool_calls = match &plan.declared {
-        Some(d) => trajectory.iter().filter(|c| d.invalid(c).is_some()).count() as u32,
-        None => r.tool_calls,
-    };
+    count_calls(&mut r, &trajectory, &plan);
     if prompt_len < request.messages.len() || !trajectory.is_empty() {
         let mut all = request.messages[prompt_len..].to_vec();
         all.push(assistant_turn(&answer));
@@ -636,6 +620,17 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
 }
 
 /// The model's answer as a turn of the conversation.
+/// The calls the model made in the case, and how many of them were not
+/// schema-conformant: on every way out of a case, an error's too (a call
+/// made is a call made).
+fn count_calls(r: &mut CaseResult, trajectory: &[ToolCall], plan: &Plan) {
+    r.tool_calls = trajectory.len() as u32;
+    r.invalid_tool_calls = match &plan.declared {
+        Some(d) => trajectory.iter().filter(|c| d.invalid(c).is_some()).count() as u32,
+        None => r.tool_calls,
+    };
+}
+
 fn assistant_turn(answer: &ChatResponse) -> ChatMessage {
     let mut m = ChatMessage::new("assistant", answer.content.clone());
     m.tool_calls = answer.tool_calls.clone();
@@ -649,14 +644,42 @@ fn transcript(clean: &Cleaner, turns: &[ChatMessage]) -> Vec<ChatMessage> {
         .iter()
         .map(|m| {
             let mut m = m.clone();
-            m.content = clean.text(&m.content);
-            for c in &mut m.tool_calls {
-                clean_value(clean, &mut c.arguments);
-                c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
-            }
+            clean_message(clean, &mut m);
             m
         })
         .collect()
+}
+
+fn clean_message(clean: &Cleaner, m: &mut ChatMessage) {
+    m.content = clean.text(&m.content);
+    for c in &mut m.tool_calls {
+        clean_value(clean, &mut c.arguments);
+        c.raw_arguments = c.raw_arguments.as_ref().map(|a| clean.text(a));
+    }
+}
+
+/// `request` as a replay of the case makes it: the model's own turns from
+/// `from` on are the recorded answers, cleaned as [`recording`] cleans them
+/// (tool results come from the suite, the same in both).
+fn as_replayed<'r>(
+    clean: &Cleaner,
+    request: &'r ChatRequest,
+    from: usize,
+) -> std::borrow::Cow<'r, ChatRequest> {
+    let model_turn = |m: &ChatMessage| m.role == "assistant";
+    if !request.messages.iter().skip(from).any(model_turn) {
+        return std::borrow::Cow::Borrowed(request);
+    }
+    let mut keyed = request.clone();
+    for m in keyed
+        .messages
+        .iter_mut()
+        .skip(from)
+        .filter(|m| model_turn(m))
+    {
+        clean_message(clean, m);
+    }
+    std::borrow::Cow::Owned(keyed)
 }
 
 fn clean_value(clean: &Cleaner, v: &mut Value) {
@@ -877,7 +900,9 @@ async fn call(
     })
 }
 
-/// The answer with every run of a key's characters replaced.
+/// The answer with every run of a key's characters replaced: in its text,
+/// its refusal and the arguments of its tool calls (which a later turn
+/// sends back, and the cache keeps).
 fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
     if let std::borrow::Cow::Owned(clean) = secrets.scrub(&response.content) {
         response.content = clean;
@@ -887,7 +912,28 @@ fn scrubbed(secrets: &Secrets, mut response: ChatResponse) -> ChatResponse {
     {
         response.refusal = Some(clean);
     }
+    for c in &mut response.tool_calls {
+        scrub_value(secrets, &mut c.arguments);
+        if let Some(raw) = &c.raw_arguments
+            && let std::borrow::Cow::Owned(clean) = secrets.scrub(raw)
+        {
+            c.raw_arguments = Some(clean);
+        }
+    }
     response
+}
+
+fn scrub_value(secrets: &Secrets, v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = secrets.scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(secrets, x)),
+        Value::Object(o) => o.values_mut().for_each(|x| scrub_value(secrets, x)),
+        _ => {}
+    }
 }
 
 /// Why a case fails without waiting: the server asked for a longer pause

@@ -92,7 +92,14 @@ pub(crate) fn run(
     let selection = Selection(opts);
     let declared = match &prompt.artifact.tools {
         Some(raw) => {
-            let at = format!("`{}`: tools", prompt.artifact.label);
+            // Named by the file, as other errors in a prompt's files are.
+            let file = prompt
+                .artifact
+                .spec
+                .tools
+                .as_ref()
+                .map_or("tools.json", |t| t.file.as_str());
+            let at = format!("`{}/{file}`", prompt.artifact.label);
             let tools =
                 Tools::parse(raw.clone()).map_err(|e| Error::invalid(format!("{at}: {e}")))?;
             Some(Arc::new(Declared::new(tools, &at)?))

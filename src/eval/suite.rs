@@ -218,6 +218,14 @@ pub(crate) enum AssertionType {
     ValidToolCalls,
 }
 
+/// An assertion type as suites spell it (`tool_called`).
+pub(crate) fn type_name(t: AssertionType) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// One assertion on an answer.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -117,7 +117,7 @@ impl ToolCheck {
         at: &str,
         tools: Option<&Tools>,
     ) -> Result<ToolCheck, Error> {
-        let kind_name = super::assertions::type_name(kind);
+        let kind_name = super::suite::type_name(kind);
         let Some(tools) = tools else {
             return Err(Error::invalid(format!(
                 "{at}: a `{kind_name}` assertion needs a prompt with tools, and this prompt declares none"

@@ -399,7 +399,7 @@ fn openai_message(reply: &Reply) -> Value {
 fn anthropic_blocks(reply: &Reply) -> Value {
     let mut blocks = Vec::new();
     match &reply.content {
-        Some(text) if !(text.is_empty() && !reply.calls.is_empty()) => {
+        Some(text) if !text.is_empty() || reply.calls.is_empty() => {
             blocks.push(json!({ "type": "text", "text": text }));
         }
         None if reply.calls.is_empty() => blocks.push(json!({ "type": "text", "text": "" })),
