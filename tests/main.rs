@@ -7,6 +7,7 @@ mod util;
 mod ab;
 mod answers;
 mod commands;
+mod compare;
 mod deploy;
 mod doctor;
 mod eval;
