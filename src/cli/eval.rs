@@ -42,7 +42,8 @@ use crate::workspace::name::PromptRef;
 ///   promptctl eval support --prompt support_bot@1.0.0 --baseline 0.9.0
 ///   promptctl eval support --provider openai --provider claude          # two providers side by side
 ///   promptctl eval support --provider openai --model gpt-4o-mini --model gpt-4.1
-///   promptctl eval support --provider openai:gpt-4.1 --provider claude:claude-sonnet-4-5 --compare-only
+///   promptctl eval support --provider openai:gpt-4.1 --provider claude:claude-sonnet-4-5
+///   promptctl eval support --model gpt-4o-mini --model gpt-4.1 --compare-only
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
@@ -532,4 +533,57 @@ pub(super) fn verdict(p: &Printer, v: &Verdict) -> ExitStatus {
         answer(p, &Error::new(class, v.reason.clone()));
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(provider: Option<&str>, model: Option<&str>) -> TargetSpec {
+        TargetSpec {
+            provider: provider.map(str::to_string),
+            model: model.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn providers_and_models_pair_into_targets() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: [(&[&str], &[&str], Vec<TargetSpec>); 6] = [
+            (&[], &[], vec![]),
+            (&["a"], &[], vec![spec(Some("a"), None)]),
+            (
+                &["a", "b:m"],
+                &[],
+                vec![spec(Some("a"), None), spec(Some("b:m"), None)],
+            ),
+            (
+                &[],
+                &["x", "y"],
+                vec![spec(None, Some("x")), spec(None, Some("y"))],
+            ),
+            (
+                &["a"],
+                &["x", "y"],
+                vec![spec(Some("a"), Some("x")), spec(Some("a"), Some("y"))],
+            ),
+            (
+                &["a", "b"],
+                &["x", "y"],
+                vec![spec(Some("a"), Some("x")), spec(Some("b"), Some("y"))],
+            ),
+        ];
+        for (providers, models, want) in cases {
+            assert_eq!(
+                targets(&v(providers), &v(models)).unwrap(),
+                want,
+                "{providers:?} {models:?}"
+            );
+        }
+        let err = targets(&v(&["a", "b"]), &v(&["x"])).unwrap_err();
+        assert!(
+            err.message().contains("2 `--provider`s and 1 `--model`s"),
+            "{err:?}"
+        );
+    }
 }
