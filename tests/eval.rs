@@ -1625,7 +1625,7 @@ fn the_same_results_give_the_same_summary_and_evidence_at_any_concurrency() {
 /// Validates `xml` against `tests/fixtures/<xsd>` with `xmllint --schema`.
 /// Without xmllint: a failure in CI (`CI=true`), a notice and `false` elsewhere.
 #[track_caller]
-fn validates_against(xml: &Path, xsd: &str) -> bool {
+pub(crate) fn validates_against(xml: &Path, xsd: &str) -> bool {
     let schema = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(xsd);

@@ -8,6 +8,7 @@ mod ab;
 mod agent_loop;
 mod answers;
 mod commands;
+mod compare;
 mod deploy;
 mod doctor;
 mod eval;

@@ -10,11 +10,13 @@ use super::exit::{ExitStatus, answer, answer_as, print_error};
 use super::output::{GREEN, Printer, RED};
 use crate::error::Error;
 use crate::eval::case::CaseResult;
+use crate::eval::compare::{self, Side};
 use crate::eval::gates::Verdict;
 use crate::eval::report;
 use crate::eval::results::{Run, RunHeader};
-use crate::eval::session::{self, Options};
+use crate::eval::session::{self, Options, Outcome, TargetSpec};
 use crate::eval::stop::Signal;
+use crate::workspace::Workspace;
 use crate::workspace::bounded::Bound;
 use crate::workspace::name::PromptRef;
 
@@ -28,10 +30,20 @@ use crate::workspace::name::PromptRef;
 /// stops the run, saves what it did marked interrupted (it never counts for
 /// `promote`) and exits 130 or 143.
 ///
+/// Several targets (`--provider` or `--model` given more than once) run
+/// side by side, each saved as its own run, and print one comparison: each
+/// target's numbers and the cases they disagree on. The exit code is the
+/// worst target's (an error or interruption over a failed gate over a
+/// pass), or 0 under `--compare-only` once every target ran to its end.
+///
 /// Example:
 ///   promptctl eval support                      # the bundled suite, offline via its cassette
 ///   promptctl eval support --provider openai --no-cache --format junit -o eval.xml
 ///   promptctl eval support --prompt support_bot@1.0.0 --baseline 0.9.0
+///   promptctl eval support --provider openai --provider claude          # two providers side by side
+///   promptctl eval support --provider openai --model gpt-4o-mini --model gpt-4.1
+///   promptctl eval support --provider openai:gpt-4.1 --provider claude:claude-sonnet-4-5
+///   promptctl eval support --model gpt-4o-mini --model gpt-4.1 --compare-only
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
@@ -40,9 +52,19 @@ pub(crate) struct Args {
     /// Evaluate this version instead of the suite's prompt (`name@X.Y.Z`)
     #[arg(long, value_parser = super::args::prompt_ref)]
     prompt: Option<PromptRef>,
-    /// Use this provider from promptctl.yaml instead of the suite's
-    #[arg(long, env = crate::workspace::env::PROMPTCTL_PROVIDER)]
-    provider: Option<String>,
+    /// Use this provider from promptctl.yaml instead of the suite's; `NAME:MODEL` also
+    /// replaces the prompt's model. Repeat it to compare targets side by side
+    #[arg(long, value_name = "NAME[:MODEL]", env = crate::workspace::env::PROMPTCTL_PROVIDER)]
+    provider: Vec<String>,
+    /// Use this model instead of the prompt's `model.name`. Repeat it to compare models: with
+    /// one `--provider` (or none), each model is a target on that provider; with several
+    /// `--provider`s, give one `--model` for each, paired in order
+    #[arg(long, value_name = "MODEL")]
+    model: Vec<String>,
+    /// With several targets: exit 0 once every target ran to its end, whatever its gates
+    /// say; an error, an interrupted or an empty run still sets the exit code
+    #[arg(long)]
+    compare_only: bool,
     /// Use this provider for the judge (default: the suite's; under `replay`, the cassette)
     #[arg(long)]
     judge_provider: Option<String>,
@@ -134,10 +156,23 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     flag("--max-time", &MAX_TIME, args.max_time)?;
     flag("--rps", &crate::workspace::config::bounds::RPS, args.rps)?;
     let heartbeat = heartbeat_interval()?;
+    let targets = targets(&args.provider, &args.model)?;
+    if args.compare_only && targets.len() < 2 {
+        return Err(Error::invalid(
+            "`--compare-only` needs several targets to compare; it would only ignore the gates of one run",
+        )
+        .with_hint("give `--provider` or `--model` more than once, or drop `--compare-only`")
+        .into());
+    }
     let ws = ctx.workspace()?;
+    let report_to = ReportTo {
+        format: args.format,
+        output: args.output.clone(),
+        compare_only: args.compare_only,
+    };
     let opts = Options {
         prompt: args.prompt,
-        provider: args.provider,
+        targets,
         judge_provider: args.judge_provider,
         concurrency: args.concurrency,
         rps: args.rps,
@@ -174,26 +209,70 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     // Without a progress bar (stderr is not a terminal: a CI log), a line
     // every so often shows the run is alive, and how far it got.
     let beat = heartbeat.filter(|_| bar.is_hidden() && !ctx.printer.quiet);
-    let outcome = std::thread::scope(|scope| {
+    let outcomes = std::thread::scope(|scope| {
         let (stop, stopped) = mpsc::channel::<()>();
         if let Some(every) = beat {
             let (p, progress, suite) = (ctx.printer, &progress, args.suite.as_str());
             scope.spawn(move || heartbeat_lines(p, suite, progress, every, &stopped));
         }
-        let outcome = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done);
+        let outcomes = session::run(&ws, &args.suite, &opts, &mut on_total, &mut on_done);
         drop(stop);
-        outcome
+        outcomes
     })?;
     bar.finish_and_clear();
+    match outcomes.as_slice() {
+        [outcome] => Ok(one(ctx.printer, &report_to, &ws, outcome)),
+        several => Ok(side_by_side(ctx.printer, &report_to, &ws, several)),
+    }
+}
+
+/// Where and how the report goes.
+struct ReportTo {
+    format: Format,
+    output: Option<PathBuf>,
+    compare_only: bool,
+}
+
+/// The targets `--provider` and `--model` ask for: each `--provider`
+/// (`NAME` or `NAME:MODEL`); each `--model` on the one `--provider` (or
+/// on the suite's); or, with several of both, paired in order. Nothing
+/// given is one target: the suite's provider and the prompt's model.
+fn targets(providers: &[String], models: &[String]) -> Result<Vec<TargetSpec>, Error> {
+    let spec = |provider: Option<&String>, model: Option<&String>| TargetSpec {
+        provider: provider.cloned(),
+        model: model.cloned(),
+    };
+    Ok(match (providers.len(), models.len()) {
+        (_, 0) => providers.iter().map(|p| spec(Some(p), None)).collect(),
+        (0 | 1, _) => models
+            .iter()
+            .map(|m| spec(providers.first(), Some(m)))
+            .collect(),
+        (p, m) if p == m => providers
+            .iter()
+            .zip(models)
+            .map(|(p, m)| spec(Some(p), Some(m)))
+            .collect(),
+        (p, m) => {
+            return Err(Error::invalid(format!(
+                "{p} `--provider`s and {m} `--model`s: with several providers, give one `--model` for each (they pair in order)"
+            ))
+            .with_hint("or name each target's model with `--provider NAME:MODEL`"));
+        }
+    })
+}
+
+/// The report, summary and verdict of a run on one target: what `eval`
+/// has always printed.
+fn one(p: &Printer, to: &ReportTo, ws: &Workspace, outcome: &Outcome) -> ExitStatus {
     let h = &outcome.header;
     // The verdict is decided; from here on, output can only make a pass
     // worse, never a "no" better.
-    let p = ctx.printer;
-    let format = if p.json { Format::Json } else { args.format };
+    let format = if p.json { Format::Json } else { to.format };
     let written = deliver(
         p,
         format,
-        args.output.as_deref(),
+        to.output.as_deref(),
         h,
         &outcome.failures,
         &|| Ok(crate::eval::results::Run::load(&outcome.path)?),
@@ -202,24 +281,83 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     p.status(&format!(
         "saved run `{}` to `{}`",
         h.run_id,
-        outcome
-            .path
-            .strip_prefix(&ws.root)
-            .unwrap_or(&outcome.path)
-            .display()
+        relative(ws, &outcome.path)
     ));
     if let Some(signal) = outcome.signal {
-        let status = match signal {
-            Signal::Interrupt => ExitStatus::Interrupted,
-            Signal::Terminate => ExitStatus::Terminated,
-        };
-        return Ok(answer_as(
-            p,
-            status,
-            &Error::incomplete(h.verdict.reason.clone()),
+        return interrupted(p, signal, &h.verdict.reason);
+    }
+    verdict(p, &h.verdict).with_outputs_written(written)
+}
+
+/// The comparison of runs on several targets: one report, one summary,
+/// one verdict (the worst target's, or `--compare-only`'s).
+fn side_by_side(p: &Printer, to: &ReportTo, ws: &Workspace, outcomes: &[Outcome]) -> ExitStatus {
+    let files: Vec<String> = outcomes.iter().map(|o| relative(ws, &o.path)).collect();
+    let sides: Vec<Side> = outcomes
+        .iter()
+        .zip(&files)
+        .map(|(o, file)| Side {
+            label: &o.label,
+            header: &o.header,
+            run_file: file,
+            cases: &o.cases,
+        })
+        .collect();
+    let comparison = compare::build(&sides, to.compare_only);
+    let format = if p.json { Format::Json } else { to.format };
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&comparison)
+            .map(|mut s| {
+                s.push('\n');
+                s
+            })
+            .map_err(anyhow::Error::from),
+        Format::Markdown => Ok(report::compare_markdown(&comparison)),
+        Format::Junit => outcomes
+            .iter()
+            .map(|o| {
+                Ok((
+                    o.label.as_str(),
+                    o.header.clone(),
+                    Run::load(&o.path)?.cases,
+                ))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(|runs| report::junit_targets(&runs)),
+        Format::Table => {
+            let paint = |ok: bool, s: &str| p.paint(if ok { GREEN } else { RED }, s);
+            Ok(super::report::compare::comparison(&comparison, &paint))
+        }
+    };
+    let written = write_report(p, to.output.as_deref(), text);
+    step_summary(p, &report::compare_markdown(&comparison));
+    for (o, file) in outcomes.iter().zip(&files) {
+        p.status(&format!(
+            "saved run `{}` of `{}` to `{file}`",
+            o.header.run_id, o.label
         ));
     }
-    Ok(verdict(p, &h.verdict).with_outputs_written(written))
+    if let Some((o, signal)) = outcomes.iter().find_map(|o| o.signal.map(|s| (o, s))) {
+        return interrupted(p, signal, &o.header.verdict.reason);
+    }
+    verdict(p, &comparison.verdict).with_outputs_written(written)
+}
+
+/// A path as messages show it: relative to the workspace root.
+fn relative(ws: &Workspace, path: &Path) -> String {
+    path.strip_prefix(&ws.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// `INTERRUPTED (exit 130): …`: a run stopped by a signal.
+fn interrupted(p: &Printer, signal: Signal, reason: &str) -> ExitStatus {
+    let status = match signal {
+        Signal::Interrupt => ExitStatus::Interrupted,
+        Signal::Terminate => ExitStatus::Terminated,
+    };
+    answer_as(p, status, &Error::incomplete(reason.to_string()))
 }
 
 /// How far a run got, for the heartbeat: what `on_total` and `on_done` saw.
@@ -312,7 +450,13 @@ pub(super) fn deliver(
     failures: &[CaseResult],
     load: &dyn Fn() -> anyhow::Result<Run>,
 ) -> bool {
-    let result = render(p, format, h, failures, load).and_then(|text| match output {
+    write_report(p, output, render(p, format, h, failures, load))
+}
+
+/// Writes a report (atomically) to `output` or to stdout; `false`, with
+/// the error printed, when it could not be made or written.
+fn write_report(p: &Printer, output: Option<&Path>, text: anyhow::Result<String>) -> bool {
+    let result = text.and_then(|text| match output {
         Some(path) => crate::workspace::fsio::write_output(path, text.as_bytes()).map_err(|e| {
             anyhow::Error::new(e).context(format!(
                 "could not write the report to `{}`",
@@ -389,4 +533,57 @@ pub(super) fn verdict(p: &Printer, v: &Verdict) -> ExitStatus {
         answer(p, &Error::new(class, v.reason.clone()));
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(provider: Option<&str>, model: Option<&str>) -> TargetSpec {
+        TargetSpec {
+            provider: provider.map(str::to_string),
+            model: model.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn providers_and_models_pair_into_targets() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: [(&[&str], &[&str], Vec<TargetSpec>); 6] = [
+            (&[], &[], vec![]),
+            (&["a"], &[], vec![spec(Some("a"), None)]),
+            (
+                &["a", "b:m"],
+                &[],
+                vec![spec(Some("a"), None), spec(Some("b:m"), None)],
+            ),
+            (
+                &[],
+                &["x", "y"],
+                vec![spec(None, Some("x")), spec(None, Some("y"))],
+            ),
+            (
+                &["a"],
+                &["x", "y"],
+                vec![spec(Some("a"), Some("x")), spec(Some("a"), Some("y"))],
+            ),
+            (
+                &["a", "b"],
+                &["x", "y"],
+                vec![spec(Some("a"), Some("x")), spec(Some("b"), Some("y"))],
+            ),
+        ];
+        for (providers, models, want) in cases {
+            assert_eq!(
+                targets(&v(providers), &v(models)).unwrap(),
+                want,
+                "{providers:?} {models:?}"
+            );
+        }
+        let err = targets(&v(&["a", "b"]), &v(&["x"])).unwrap_err();
+        assert!(
+            err.message().contains("2 `--provider`s and 1 `--model`s"),
+            "{err:?}"
+        );
+    }
 }

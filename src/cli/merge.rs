@@ -10,8 +10,8 @@ use crate::eval::results::Run;
 
 /// Join shard runs (`eval --shard I/N`) into one run, and gate it
 ///
-/// The shards must be of the same suite, prompt digest, provider and judge,
-/// and no case may appear in two of them. The merged run is saved under
+/// The shards must be of the same suite, prompt digest, provider, model and
+/// judge, and no case may appear in two of them. The merged run is saved under
 /// `.promptctl/runs/` and gated with the suite's gates; the exit code is the
 /// merged run's verdict.
 ///
@@ -42,6 +42,7 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
             r.header.suite.name.clone(),
             r.header.prompt.digest.clone(),
             r.header.provider.name.clone(),
+            r.header.provider.model.clone(),
             r.header.judge.clone(),
         )
     };
@@ -54,7 +55,7 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
     for (path, run) in runs {
         if identity(&run) != want {
             return Err(Error::invalid(format!(
-                "`{}` is not a shard of the same run as `{}`: suite, prompt digest, provider and judge must match",
+                "`{}` is not a shard of the same run as `{}`: suite, prompt digest, provider, model and judge must match",
                 path.display(),
                 first_path.display()
             ))

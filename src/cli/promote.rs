@@ -16,8 +16,8 @@ use crate::workspace::name::PromptRef;
 /// promote gate: each suite that gates the environment
 /// (`environments.<env>.suites`, default: every suite of the prompt) needs
 /// its newest run of this exact digest to count: complete (no filters, no
-/// lone shard), on the suite's own provider and judge, of the current suite
-/// file and dataset, and passing when the gates are re-applied. Exit 1
+/// lone shard), on the suite's own provider, the version's own model and
+/// the suite's judge, of the current suite file and dataset, and passing when the gates are re-applied. Exit 1
 /// names each suite that refused; `--explain` lists every candidate run
 /// and why it did or did not count. `--canary PCT` starts or moves a
 /// canary; a full promote ends it. A promotion path in promptctl.yaml
@@ -78,7 +78,7 @@ pub(super) fn run(args: Args, ctx: &Context) -> anyhow::Result<ExitStatus> {
             &ws,
             &name,
             &released.manifest.digest,
-            &released.artifact.spec.model.provider,
+            &released.artifact.spec.model,
             &env,
             args.run.as_deref(),
         )?;

@@ -4,6 +4,7 @@ pub(crate) mod assertions;
 pub(crate) mod breaker;
 pub(crate) mod cache;
 pub(crate) mod case;
+pub(crate) mod compare;
 pub(crate) mod conversation;
 pub(crate) mod gates;
 pub(crate) mod judge;

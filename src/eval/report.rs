@@ -1,8 +1,11 @@
-//! Reports of a run: the terminal tables, Markdown (PRs, `$GITHUB_STEP_SUMMARY`)
-//! and JUnit XML (CI test tabs). Pure functions from a run to text.
+//! Reports of a run, or of a comparison of runs: the rows of the terminal
+//! tables, Markdown (PRs, `$GITHUB_STEP_SUMMARY`) and JUnit XML (CI test
+//! tabs). Pure functions from a run to text.
 
+use super::compare::{self, CaseOutcome, Comparison};
 use super::gates::GateResult;
 use super::results::{CaseResult, RunHeader};
+use super::summary::Summary;
 
 pub(crate) fn pct(x: Option<f64>) -> String {
     x.map_or("n/a".into(), |v| format!("{:.1}%", v * 100.0))
@@ -248,6 +251,231 @@ pub(crate) fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
     out
 }
 
+/// How many disagreeing cases a comparison's report lists (JSON lists all).
+pub(crate) const TOP_DISAGREEMENTS: usize = 20;
+
+/// Rows of a comparison: (what, one value per target), in target order.
+pub(crate) fn compare_rows(c: &Comparison) -> Vec<(String, Vec<String>)> {
+    let each = |f: &dyn Fn(&compare::Target) -> String| c.targets.iter().map(f).collect();
+    let mut rows: Vec<(String, Vec<String>)> = vec![
+        ("run".into(), each(&|t| t.run_id.clone())),
+        (
+            "cases".into(),
+            each(&|t| {
+                let s = &t.summary;
+                format!(
+                    "{} ({} passed, {} failed, {} errors, {} cached)",
+                    s.cases, s.passed, s.failed, s.errors, s.cached
+                )
+            }),
+        ),
+        (
+            "pass rate".into(),
+            each(&|t| {
+                let s = &t.summary;
+                match s.pass_rate_ci95 {
+                    Some([lo, hi]) => format!(
+                        "{} (95% CI {:.1}–{:.1}%)",
+                        pct(s.pass_rate),
+                        lo * 100.0,
+                        hi * 100.0
+                    ),
+                    None => pct(s.pass_rate),
+                }
+            }),
+        ),
+    ];
+    let criteria: std::collections::BTreeSet<&String> = c
+        .targets
+        .iter()
+        .flat_map(|t| t.summary.criteria.keys())
+        .collect();
+    for name in criteria {
+        rows.push((
+            format!("judge: {name}"),
+            each(&|t| match t.summary.criteria.get(name) {
+                Some(v) => v
+                    .mean
+                    .map_or("n/a".into(), |m| format!("{m:.3} (n={})", v.n)),
+                None => "n/a".into(),
+            }),
+        ));
+    }
+    rows.push((
+        "latency p50 / p95".into(),
+        each(&|t| {
+            format!(
+                "{} / {}",
+                num(t.summary.latency_p50_ms, " ms"),
+                num(t.summary.latency_p95_ms, " ms")
+            )
+        }),
+    ));
+    rows.push((
+        "tokens in / out".into(),
+        each(&|t| format!("{} / {}", t.summary.tokens_in, t.summary.tokens_out)),
+    ));
+    rows.push(("cost".into(), each(&|t| money(t.summary.cost_usd))));
+    let truncated = |s: &Summary| s.truncated;
+    let refused = |s: &Summary| s.refused;
+    for (label, n) in [
+        ("truncated", &truncated as &dyn Fn(&Summary) -> usize),
+        ("refused", &refused),
+    ] {
+        if c.targets.iter().any(|t| n(&t.summary) > 0) {
+            rows.push((label.into(), each(&|t| n(&t.summary).to_string())));
+        }
+    }
+    if c.targets.iter().any(|t| !t.summary.flaky.is_empty()) {
+        rows.push(("flaky".into(), each(&|t| t.summary.flaky.join(", "))));
+    }
+    rows
+}
+
+/// A target's verdict in a word or two: `pass`, `fail: pass_rate, …`,
+/// `error`, `interrupted`, `inconclusive`.
+pub(crate) fn target_verdict(t: &compare::Target) -> String {
+    let failed: Vec<&str> = t
+        .gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| g.gate.as_str())
+        .collect();
+    match t.verdict.status.as_str() {
+        "fail" if !failed.is_empty() => format!("fail: {}", failed.join(", ")),
+        status => status.to_string(),
+    }
+}
+
+/// "A vs B: …" for each pair of targets.
+pub(crate) fn pair_lines(c: &Comparison, quote: &dyn Fn(&str) -> String) -> Vec<String> {
+    c.pairs
+        .iter()
+        .map(|p| {
+            format!(
+                "{} vs {}: of {} cases, {} pass only on {}, {} only on {} (McNemar p = {:.3})",
+                quote(&p.a),
+                quote(&p.b),
+                p.paired,
+                p.only_a,
+                quote(&p.a),
+                p.only_b,
+                quote(&p.b),
+                p.p_value
+            )
+        })
+        .collect()
+}
+
+/// "N of M cases disagree" (or that none do).
+pub(crate) fn disagreement_line(c: &Comparison) -> String {
+    match c.disagreements.len() {
+        0 => format!("the targets agree on every case ({})", c.cases),
+        n => format!(
+            "{n} of {} case{} pass on some targets and not on others",
+            c.cases,
+            if c.cases == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// "and N more disagreeing cases", when the report lists only the first.
+pub(crate) fn more_disagreeing(c: &Comparison) -> Option<String> {
+    let more = c.disagreements.len().saturating_sub(TOP_DISAGREEMENTS);
+    (more > 0).then(|| {
+        format!(
+            "and {more} more disagreeing case{} (all of them are in `--format json`)",
+            if more == 1 { "" } else { "s" }
+        )
+    })
+}
+
+/// Markdown of a comparison, for pull requests and `$GITHUB_STEP_SUMMARY`.
+pub(crate) fn compare_markdown(c: &Comparison) -> String {
+    let icon = if c.verdict.exit_code == 0 {
+        "✅"
+    } else {
+        "❌"
+    };
+    let mut out = format!(
+        "### {icon} promptctl eval `{}`: {} targets side by side: {}\n\n{}\n\n",
+        c.suite,
+        c.targets.len(),
+        c.verdict.status.to_uppercase(),
+        md_escape(&c.verdict.reason)
+    );
+    let head: Vec<String> = c
+        .targets
+        .iter()
+        .map(|t| format!("`{}`", t.target))
+        .collect();
+    out.push_str(&format!(
+        "| | {} |\n|---|{}\n",
+        head.join(" | "),
+        "---|".repeat(head.len())
+    ));
+    for (k, vs) in compare_rows(c) {
+        let vs: Vec<String> = vs.iter().map(|v| md_escape(v)).collect();
+        out.push_str(&format!("| {} | {} |\n", md_escape(&k), vs.join(" | ")));
+    }
+    let verdicts: Vec<String> = c
+        .targets
+        .iter()
+        .map(|t| {
+            let v = md_escape(&target_verdict(t));
+            if t.verdict.exit_code == 0 {
+                v
+            } else {
+                format!("**{v}**")
+            }
+        })
+        .collect();
+    out.push_str(&format!("| verdict | {} |\n", verdicts.join(" | ")));
+    out.push_str(&format!("\n{}\n", disagreement_line(c)));
+    if !c.disagreements.is_empty() {
+        out.push_str(&format!(
+            "\n| case | {} |\n|---|{}\n",
+            head.join(" | "),
+            "---|".repeat(head.len())
+        ));
+        for d in c.disagreements.iter().take(TOP_DISAGREEMENTS) {
+            let cells: Vec<String> = c
+                .targets
+                .iter()
+                .map(|t| match d.outcome(&t.target) {
+                    CaseOutcome::Pass => "pass".to_string(),
+                    other => format!("**{}**", other.word()),
+                })
+                .collect();
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                md_escape(&d.id),
+                cells.join(" | ")
+            ));
+        }
+        if let Some(more) = more_disagreeing(c) {
+            out.push_str(&format!("\n{more}\n"));
+        }
+    }
+    let lines = pair_lines(c, &|t| format!("`{t}`"));
+    if !lines.is_empty() {
+        out.push('\n');
+        for l in lines {
+            out.push_str(&format!("- {}\n", md_escape(&l)));
+        }
+    }
+    out.push_str(&format!(
+        "\nPrompt `{}`{} · digest `{}`\n",
+        c.prompt.name,
+        c.prompt
+            .version
+            .as_ref()
+            .map_or(" (draft)".into(), |v| format!("@{v}")),
+        crate::version::manifest::short(&c.prompt.digest)
+    ));
+    out
+}
+
 /// JUnit XML for CI test tabs: one `<testsuite>` in `<testsuites>`; each
 /// eval case (each sample, under `--repeat`) is a testcase whose classname
 /// is its segment (or the suite's name), and each gate a testcase of
@@ -262,6 +490,26 @@ pub(crate) fn markdown(h: &RunHeader, failures: &[CaseResult]) -> String {
 /// duration, and the hostname is `localhost` (a run does not record where
 /// it ran; Ant's schema asks for `localhost` then).
 pub(crate) fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    x.push_str(&testsuite(h, cases, 0, None));
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// JUnit XML for a comparison: one `<testsuite>` per target (`id` its
+/// position, its name ending `on provider:model`), each as [`junit`] writes
+/// one run's.
+pub(crate) fn junit_targets(runs: &[(&str, RunHeader, Vec<CaseResult>)]) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (i, (label, h, cases)) in runs.iter().enumerate() {
+        x.push_str(&testsuite(h, cases, i, Some(label)));
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// One run's `<testsuite>` element, `id` its position in `<testsuites>`.
+fn testsuite(h: &RunHeader, cases: &[CaseResult], id: usize, target: Option<&str>) -> String {
     let errors = cases.iter().filter(|c| c.error.is_some()).count();
     let failures = cases
         .iter()
@@ -273,14 +521,17 @@ pub(crate) fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
         Some(v) => format!("{}@{v}", h.prompt.name),
         None => format!("{} (draft)", h.prompt.name),
     };
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    x.push_str(&open(
+    let name = match target {
+        Some(t) => format!("{} ({}) on {t}", h.suite.name, h.prompt.name),
+        None => format!("{} ({})", h.suite.name, h.prompt.name),
+    };
+    let mut x = open(
         1,
         "testsuite",
         &[
-            ("name", &format!("{} ({})", h.suite.name, h.prompt.name)),
+            ("name", &name),
             ("package", &h.suite.name),
-            ("id", "0"),
+            ("id", &id.to_string()),
             ("tests", &tests),
             ("failures", &failures.to_string()),
             ("errors", &errors.to_string()),
@@ -289,7 +540,7 @@ pub(crate) fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
             ("timestamp", h.started_at.trim_end_matches('Z')),
             ("hostname", "localhost"),
         ],
-    ));
+    );
     x.push_str("        <properties>\n");
     let properties = [
         ("run_id", h.run_id.as_str()),
@@ -381,7 +632,7 @@ pub(crate) fn junit(h: &RunHeader, cases: &[CaseResult]) -> String {
     );
     x.push_str(&element(2, "system-out", &[], Some(&verdict)));
     x.push_str(&element(2, "system-err", &[], None));
-    x.push_str("    </testsuite>\n</testsuites>\n");
+    x.push_str("    </testsuite>\n");
     x
 }
 

@@ -1,4 +1,5 @@
-//! One `promptctl eval`: from a suite and options to a saved run.
+//! One `promptctl eval`: from a suite and options to saved runs, one per
+//! target.
 //!
 //! Two passes over the cases. The first reads them all without calling
 //! anything: a case that does not parse, renders wrongly, repeats an id or
@@ -6,17 +7,29 @@
 //! sent, and a gate naming an unknown criterion or segment is caught too.
 //! The second pass streams the selected cases into the runner.
 //!
+//! Several targets (`--provider a --provider b`, `--model …`) share the
+//! first pass and run the second side by side, in one runtime: each target
+//! its own runner with its own `-j` budget, its own spool and run file, but
+//! one [`Limiter`] per provider name, so two targets on one provider (and
+//! the judge, when it is that provider) share its `max_in_flight`, `rps`,
+//! pauses and circuit breaker. One deadline and one signal listener stop
+//! them all.
+//!
 //! With `--record`, the cassette is read in the first pass too (a line that
 //! does not parse is exit 2 before any request), and at the end only the
 //! recordings of the cases that completed are merged into it.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+
 use super::assertions::Compiled;
 use super::cache::Cache;
+use super::compare::{self, CaseOutcome};
 use super::conversation;
 use super::gates::{self, Known};
 use super::judge::Judge;
@@ -39,7 +52,9 @@ use crate::workspace::name::{Name, PromptRef};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Options {
     pub prompt: Option<PromptRef>,
-    pub provider: Option<String>,
+    /// What to evaluate on; empty: the suite's provider and the prompt's
+    /// model. Several: a comparison, one run per target.
+    pub targets: Vec<TargetSpec>,
     pub judge_provider: Option<String>,
     pub concurrency: usize,
     pub rps: Option<f64>,
@@ -55,13 +70,26 @@ pub(crate) struct Options {
     pub max_time: Option<Duration>,
 }
 
-/// A finished run: its header (with summary, gates, verdict), where it was
-/// saved, the first failures, for the report, and the signal that cut it
-/// short, if one did.
+/// One target as asked for: a provider (`NAME`, or `NAME:MODEL`, split
+/// here unless the whole is a configured provider's name) and a model in
+/// place of the prompt's `model.name`. `None`: the suite's provider, the
+/// prompt's model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TargetSpec {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+/// A finished run: its target (`provider:model`), its header (with
+/// summary, gates, verdict), where it was saved, the first failures, for
+/// the report, each case's outcome, for a comparison, and the signal that
+/// cut it short, if one did.
 pub(crate) struct Outcome {
+    pub label: String,
     pub header: RunHeader,
     pub path: PathBuf,
     pub failures: Vec<CaseResult>,
+    pub cases: BTreeMap<String, CaseOutcome>,
     pub signal: Option<Signal>,
 }
 
@@ -69,14 +97,15 @@ pub(crate) struct Outcome {
 pub(crate) const TOP_FAILURES: usize = 10;
 
 /// Runs a suite: resolve the prompt, build the targets, validate every case,
-/// execute the selected ones, and save the run with its verdict.
+/// execute the selected ones on every target at once, and save one run per
+/// target with its verdict, in the order the targets were given.
 pub(crate) fn run(
     ws: &Workspace,
     suite_arg: &str,
     opts: &Options,
     on_total: &mut dyn FnMut(u64),
     on_done: &mut dyn FnMut(&CaseResult),
-) -> Result<Outcome, Error> {
+) -> Result<Vec<Outcome>, Error> {
     let suite = Suite::load(ws, suite_arg)?;
     let prompt = resolve_prompt(ws, &suite, opts)?;
     let cassette = ws
@@ -88,7 +117,22 @@ pub(crate) fn run(
         .unwrap_or(&cassette)
         .display()
         .to_string();
-    let targets = build_targets(ws, &suite, opts, &prompt.artifact, &cassette)?;
+    let wanted = resolve_targets(ws, &suite, &prompt.artifact, opts)?;
+    let mut limiters: BTreeMap<String, Arc<Limiter>> = BTreeMap::new();
+    let targets = wanted
+        .iter()
+        .map(|w| {
+            build_targets(
+                ws,
+                &suite,
+                opts,
+                &prompt.artifact,
+                w,
+                &cassette,
+                &mut limiters,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let selection = Selection(opts);
     let declared = match &prompt.artifact.tools {
         Some(raw) => {
@@ -110,7 +154,7 @@ pub(crate) fn run(
         &suite,
         &prompt.artifact,
         declared.as_ref().map(|d| &d.tools),
-        targets.judge.is_some(),
+        targets[0].judge.is_some(),
         &selection,
     )?;
     let baseline = match &opts.baseline {
@@ -123,39 +167,66 @@ pub(crate) fn run(
     }
 
     let repeat = opts.repeat.max(1);
-    on_total(checked.selected * repeat as u64);
+    on_total(checked.selected * repeat as u64 * targets.len() as u64);
     let criteria: Vec<String> = checked.known.criteria.iter().cloned().collect();
     let secrets = crate::provider::key::configured(&ws.config);
-    let plan = Arc::new(Plan {
-        artifact: prompt.artifact.clone(),
-        target: targets.main.clone(),
-        judge: targets.judge,
-        defaults: checked.defaults,
-        schema_check: checked.schema_check,
-        redactor: Redactor::new(&ws.config.redaction)?.with_secrets(secrets.clone()),
-        secrets,
-        prices: ws.config.prices.clone(),
-        cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
-        send_redacted: ws.config.redaction.send_to_provider
-            == crate::workspace::config::SendToProvider::Redacted,
-        record: opts.record,
-        allow_truncated: suite.spec.defaults.allow_truncated,
-        declared,
-    });
+    let redactor = Redactor::new(&ws.config.redaction)?.with_secrets(secrets.clone());
+    let mut checks = Some((checked.defaults, checked.schema_check));
+    let mut lanes = Vec::new();
+    for (w, t) in wanted.iter().zip(targets) {
+        // The first target takes what validation compiled; the others
+        // compile the same assertions again (they hold compiled regexes
+        // and schemas, which are not shared).
+        let (defaults, schema_check) = match checks.take() {
+            Some(c) => c,
+            None => compile_defaults(
+                &suite,
+                &prompt.artifact,
+                declared.as_ref().map(|d| &d.tools),
+            )?,
+        };
+        let mut artifact = prompt.artifact.clone();
+        artifact.spec.model.name = w.model.clone();
+        let plan = Arc::new(Plan {
+            artifact,
+            target: t.main,
+            judge: t.judge,
+            defaults,
+            schema_check,
+            redactor: redactor.clone(),
+            secrets: secrets.clone(),
+            prices: ws.config.prices.clone(),
+            cache: (!opts.no_cache).then(|| Cache::new(ws.state_dir().join("cache"))),
+            send_redacted: ws.config.redaction.send_to_provider
+                == crate::workspace::config::SendToProvider::Redacted,
+            record: opts.record,
+            allow_truncated: suite.spec.defaults.allow_truncated,
+            declared: declared.clone(),
+        });
+        lanes.push(Lane {
+            label: w.label(),
+            provider_name: w.provider.clone(),
+            plan,
+            run_id: results::new_run_id(),
+            spool: None,
+            failures: BTreeMap::new(),
+        });
+    }
 
-    let run_id = results::new_run_id();
     let runs_dir = ws.state_dir().join("runs");
-    // Signals are caught before the spool exists, so that a Ctrl-C from here
-    // on saves a partial run and leaves no spool behind.
+    // Signals are caught before the spools exist, so that a Ctrl-C from
+    // here on saves partial runs and leaves no spool behind.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::incomplete(format!("cannot start the async runtime: {e}")))?;
     let signals = {
         let _entered = runtime.enter();
-        stop::listen()?
+        stop::listen()?.shared()
     };
-    let mut spool = results::Spool::create(&runs_dir, &run_id)?;
+    for lane in &mut lanes {
+        lane.spool = Some(results::Spool::create(&runs_dir, &lane.run_id)?);
+    }
     let started_at = crate::version::manifest::now_rfc3339()?;
     let started = Instant::now();
     let concurrency = if opts.concurrency == 0 {
@@ -163,9 +234,6 @@ pub(crate) fn run(
     } else {
         opts.concurrency
     };
-    // The first failures in case order (not the order cases finish in), so
-    // a report lists the same cases at any `-j`.
-    let mut failures: BTreeMap<(usize, u32), CaseResult> = BTreeMap::new();
     let deadline = opts.max_time.map(|d| {
         (
             Instant::now() + d,
@@ -175,91 +243,142 @@ pub(crate) fn run(
             ),
         )
     });
-    let finished = execute(
-        &runtime,
-        &suite,
-        &plan,
-        &selection,
-        repeat,
-        concurrency,
-        stop::first(deadline, signals),
-        &mut spool,
-        &mut |order: usize, r: &CaseResult| {
-            if !r.passed {
-                failures.insert((order, r.sample), r.clone());
-                if failures.len() > TOP_FAILURES {
-                    failures.pop_last();
-                }
-            }
-            on_done(r);
-        },
-    )?;
+    // The targets' runners are polled by one task, one at a time, so they
+    // share the caller's callback through a `RefCell` that is never
+    // borrowed across an await.
+    let on_done = RefCell::new(on_done);
+    let runners = lanes
+        .iter_mut()
+        .map(|lane| {
+            let until = stop::first(deadline.clone(), signals.clone());
+            let on_done = &on_done;
+            let mut jobs = jobs(
+                &suite,
+                &selection,
+                repeat,
+                declared.as_ref().map(|d| &d.tools),
+            )?;
+            let Lane {
+                plan,
+                spool,
+                failures,
+                ..
+            } = lane;
+            let spool = spool.as_mut().expect("every lane has its spool");
+            Ok(async move {
+                // The first failures in case order (not the order cases
+                // finish in), so a report lists the same cases at any `-j`.
+                let mut record = |order: usize, r: &CaseResult| {
+                    if !r.passed {
+                        failures.insert((order, r.sample), r.clone());
+                        if failures.len() > TOP_FAILURES {
+                            failures.pop_last();
+                        }
+                    }
+                    (*on_done.borrow_mut())(r);
+                };
+                let finished = runner::run(
+                    plan.clone(),
+                    &mut jobs,
+                    concurrency,
+                    until,
+                    spool,
+                    &mut record,
+                )
+                .await;
+                // Each target's own duration, not the slowest one's.
+                finished.map(|f| (f, started.elapsed()))
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let finished = runtime
+        .block_on(futures_util::future::join_all(runners))
+        .into_iter()
+        .collect::<Result<Vec<_>, Error>>()?;
 
-    let summary = summary::summarise(&finished.stats, &criteria);
-    let comparison = baseline.map(|(run, base_stats)| {
-        summary::compare(
-            &run.header.run_id,
-            run.header.prompt.version.clone(),
-            &base_stats,
-            &finished.stats,
-        )
-    });
-    let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
-    let verdict = match finished.signal {
-        Some(signal) => gates::interrupted(Some(signal.name())),
-        None => gates::verdict(&summary, &gate_results, finished.aborted.as_deref()),
-    };
-    if opts.record {
-        // The cases that completed, even in a run cut short: each recording
-        // is a whole answer.
-        crate::provider::replay::merge(
-            &cassette,
-            &cassette_label,
-            &ws.state_dir()
-                .join("locks")
-                .join(format!("{}.cassette.lock", suite.name)),
-            finished.recordings,
-        )?;
+    let mut outcomes = Vec::new();
+    for (lane, (finished, took)) in lanes.into_iter().zip(finished) {
+        let summary = summary::summarise(&finished.stats, &criteria);
+        let comparison = baseline.as_ref().map(|(run, base_stats)| {
+            summary::compare(
+                &run.header.run_id,
+                run.header.prompt.version.clone(),
+                base_stats,
+                &finished.stats,
+            )
+        });
+        let gate_results = gates::apply(&suite.spec.gates, &summary, comparison.as_ref());
+        let verdict = match finished.signal {
+            Some(signal) => gates::interrupted(Some(signal.name())),
+            None => gates::verdict(&summary, &gate_results, finished.aborted.as_deref()),
+        };
+        if opts.record {
+            // The cases that completed, even in a run cut short: each
+            // recording is a whole answer. (`--record` takes one target.)
+            crate::provider::replay::merge(
+                &cassette,
+                &cassette_label,
+                &ws.state_dir()
+                    .join("locks")
+                    .join(format!("{}.cassette.lock", suite.name)),
+                finished.recordings,
+            )?;
+        }
+        let plan = &lane.plan;
+        let header = RunHeader {
+            schema: results::SCHEMA.into(),
+            run_id: lane.run_id.clone(),
+            suite: suite_info(&suite),
+            prompt: PromptInfo {
+                name: prompt.name_ref.name.to_string(),
+                version: prompt.version.clone(),
+                digest: prompt.digest.clone(),
+            },
+            provider: ProviderInfo {
+                name: lane.provider_name,
+                kind: serde_json::to_value(plan.target.endpoint.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                model: plan.artifact.spec.model.name.clone(),
+            },
+            judge: plan.judge.as_ref().map(|j| j.judge.identity()),
+            started_at: started_at.clone(),
+            finished_at: crate::version::manifest::now_rfc3339()?,
+            duration_ms: took.as_secs_f64() * 1000.0,
+            settings: Settings {
+                interrupted: finished.signal.is_some(),
+                ..settings(opts, repeat, concurrency)
+            },
+            summary,
+            gates: gate_results,
+            baseline: comparison,
+            verdict,
+        };
+        let path = runs_dir.join(format!("{}.json", lane.run_id));
+        lane.spool
+            .expect("every lane has its spool")
+            .finish(&header, &path)?;
+        outcomes.push(Outcome {
+            label: lane.label,
+            header,
+            path,
+            failures: lane.failures.into_values().collect(),
+            cases: compare::by_case(&finished.stats),
+            signal: finished.signal,
+        });
     }
+    Ok(outcomes)
+}
 
-    let header = RunHeader {
-        schema: results::SCHEMA.into(),
-        run_id: run_id.clone(),
-        suite: suite_info(&suite),
-        prompt: PromptInfo {
-            name: prompt.name_ref.name.to_string(),
-            version: prompt.version,
-            digest: prompt.digest,
-        },
-        provider: ProviderInfo {
-            name: targets.provider_name,
-            kind: serde_json::to_value(targets.main.endpoint.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            model: prompt.artifact.spec.model.name.clone(),
-        },
-        judge: plan.judge.as_ref().map(|j| j.judge.identity()),
-        started_at,
-        finished_at: crate::version::manifest::now_rfc3339()?,
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        settings: Settings {
-            interrupted: finished.signal.is_some(),
-            ..settings(opts, repeat, concurrency)
-        },
-        summary,
-        gates: gate_results,
-        baseline: comparison,
-        verdict,
-    };
-    let path = runs_dir.join(format!("{run_id}.json"));
-    spool.finish(&header, &path)?;
-    Ok(Outcome {
-        header,
-        path,
-        failures: failures.into_values().collect(),
-        signal: finished.signal,
-    })
+/// One target's run in progress.
+struct Lane {
+    label: String,
+    provider_name: String,
+    plan: Arc<Plan>,
+    run_id: String,
+    spool: Option<results::Spool>,
+    failures: BTreeMap<(usize, u32), CaseResult>,
 }
 
 /// The prompt a run evaluates: the suite's (or `--prompt`), draft or a
@@ -301,27 +420,130 @@ fn resolve_prompt(ws: &Workspace, suite: &Suite, opts: &Options) -> Result<Resol
     })
 }
 
-/// The providers a run calls: the prompt's and the judge's, with one
-/// limiter per provider name, shared when both are the same provider.
+/// A target resolved: the provider's name and the model it is asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    provider: String,
+    model: String,
+}
+
+impl Wanted {
+    /// How reports name the target: `provider:model`.
+    fn label(&self) -> String {
+        format!("{}:{}", self.provider, self.model)
+    }
+}
+
+/// The targets of a run, in the order given: each `--provider` (or the
+/// suite's, or the prompt's `model.provider`) with its model (its own
+/// `:MODEL`, the `--model` paired with it, or the prompt's). Several
+/// targets refuse what only one run can do: `--record` (one cassette, one
+/// model recorded at a time) and `--baseline` (compare the targets with each
+/// other, or each with a baseline in its own run). A target given twice is
+/// refused too: it would only compare a model with itself.
+fn resolve_targets(
+    ws: &Workspace,
+    suite: &Suite,
+    artifact: &Artifact,
+    opts: &Options,
+) -> Result<Vec<Wanted>, Error> {
+    let default = TargetSpec::default();
+    let specs = if opts.targets.is_empty() {
+        std::slice::from_ref(&default)
+    } else {
+        opts.targets.as_slice()
+    };
+    let mut out: Vec<Wanted> = Vec::new();
+    for spec in specs {
+        let (provider, inline) = match &spec.provider {
+            Some(p) if ws.config.providers.contains_key(p) => (p.clone(), None),
+            Some(p) => match p.split_once(':') {
+                Some((name, model)) => (name.to_string(), Some(model.to_string())),
+                None => (p.clone(), None),
+            },
+            None => (
+                suite
+                    .spec
+                    .provider
+                    .clone()
+                    .unwrap_or_else(|| artifact.spec.model.provider.clone()),
+                None,
+            ),
+        };
+        let model = match (inline, &spec.model) {
+            (Some(_), Some(m)) => {
+                return Err(Error::invalid(format!(
+                    "`--provider {}` names its model, and `--model {m}` names another",
+                    spec.provider.as_deref().unwrap_or_default()
+                ))
+                .with_hint("give each target one model: `--provider NAME:MODEL`, or `--provider NAME --model MODEL`"));
+            }
+            (Some(m), None) => m,
+            (None, Some(m)) => m.clone(),
+            (None, None) => artifact.spec.model.name.clone(),
+        };
+        if model.trim().is_empty() {
+            return Err(Error::invalid(format!(
+                "an empty model name for provider `{provider}`"
+            )));
+        }
+        let wanted = Wanted { provider, model };
+        if out.contains(&wanted) {
+            return Err(
+                Error::invalid(format!("target `{}` is given twice", wanted.label())).with_hint(
+                    "each `--provider`/`--model` target must differ in provider or model",
+                ),
+            );
+        }
+        out.push(wanted);
+    }
+    if out.len() > 1 {
+        let several = |flag: &str, why: &str| {
+            Error::invalid(format!(
+                "`{flag}` takes one target; {} were given ({})",
+                out.len(),
+                out.iter()
+                    .map(|w| format!("`{}`", w.label()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint(why.to_string())
+        };
+        if opts.record {
+            return Err(several(
+                "--record",
+                "record one target at a time: `promptctl eval SUITE --provider NAME --record`",
+            ));
+        }
+        if opts.baseline.is_some() {
+            return Err(several(
+                "--baseline",
+                "a comparison compares the targets with each other; compare one target with a baseline in its own run",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The providers one target calls: the prompt's and the judge's, with one
+/// limiter per provider name across every target, shared when they are
+/// the same provider.
 struct Targets {
-    provider_name: String,
     main: Target,
     judge: Option<JudgePlan>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_targets(
     ws: &Workspace,
     suite: &Suite,
     opts: &Options,
     artifact: &Artifact,
+    wanted: &Wanted,
     cassette: &std::path::Path,
+    limiters: &mut BTreeMap<String, Arc<Limiter>>,
 ) -> Result<Targets, Error> {
-    let provider_name = opts
-        .provider
-        .clone()
-        .or(suite.spec.provider.clone())
-        .unwrap_or_else(|| artifact.spec.model.provider.clone());
-    let mut limiters: BTreeMap<String, Arc<Limiter>> = BTreeMap::new();
+    let provider_name = &wanted.provider;
     let mut target = |name: &str| -> Result<Target, Error> {
         let mut endpoint = crate::provider::build(&ws.config, name, Some(cassette), &ws.root)?;
         if let Some(rps) = opts.rps {
@@ -333,7 +555,7 @@ fn build_targets(
             .clone();
         Ok(Target { endpoint, limiter })
     };
-    let main = target(&provider_name)?;
+    let main = target(provider_name)?;
     crate::provider::params::check(main.endpoint.kind, &artifact.spec.model).map_err(|why| {
         let line =
             crate::workspace::yaml::line_at(&artifact.source, &["model", "reasoning_effort"])
@@ -390,11 +612,7 @@ fn build_targets(
         }
         None => None,
     };
-    Ok(Targets {
-        provider_name,
-        main,
-        judge,
-    })
+    Ok(Targets { main, judge })
 }
 
 /// Which cases a run takes: `--filter-id`, `--filter-segment`, `--tag` and
@@ -435,21 +653,7 @@ fn validate(
     selection: &Selection,
 ) -> Result<Checked, Error> {
     let at = |what: &str| format!("`{}`: {what}", suite.label);
-    let defaults = suite
-        .spec
-        .defaults
-        .asserts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| Compiled::with_tools(a, &at(&format!("defaults.assert[{i}]")), tools))
-        .collect::<Result<Vec<_>, _>>()?;
-    let schema_check = match &artifact.output_schema {
-        Some(s) => Some(Compiled::output_schema(
-            s,
-            &format!("`{}`: output_schema", artifact.label),
-        )?),
-        None => None,
-    };
+    let (defaults, schema_check) = compile_defaults(suite, artifact, tools)?;
     let needs_judge =
         |asserts: &[Compiled]| asserts.iter().any(|a| a.kind == AssertionType::Rubric);
     if needs_judge(&defaults) && !has_judge {
@@ -511,29 +715,51 @@ fn validate(
     })
 }
 
-/// Pass 2: streams the selected cases (and their samples) into the runner,
-/// on the runtime started for this run, until they are done or `until`
-/// says stop.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    runtime: &tokio::runtime::Runtime,
+/// The suite's default assertions and the prompt's output schema, compiled.
+fn compile_defaults(
     suite: &Suite,
-    plan: &Arc<Plan>,
-    selection: &Selection,
+    artifact: &Artifact,
+    tools: Option<&Tools>,
+) -> Result<(Vec<Compiled>, Option<Compiled>), Error> {
+    let defaults = suite
+        .spec
+        .defaults
+        .asserts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            Compiled::with_tools(
+                a,
+                &format!("`{}`: defaults.assert[{i}]", suite.label),
+                tools,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let schema_check = match &artifact.output_schema {
+        Some(s) => Some(Compiled::output_schema(
+            s,
+            &format!("`{}`: output_schema", artifact.label),
+        )?),
+        None => None,
+    };
+    Ok((defaults, schema_check))
+}
+
+/// Pass 2's input: the selected cases (and their samples) as jobs for the
+/// runner, read from the cases file as the runner asks for them.
+fn jobs<'a>(
+    suite: &'a Suite,
+    selection: &'a Selection<'a>,
     repeat: u32,
-    concurrency: usize,
-    until: impl std::future::Future<Output = stop::Stop>,
-    spool: &mut results::Spool,
-    on_done: &mut dyn FnMut(usize, &CaseResult),
-) -> Result<runner::Finished, Error> {
-    let mut jobs = suite
+    tools: Option<&'a Tools>,
+) -> Result<impl Iterator<Item = runner::Job> + 'a, Error> {
+    Ok(suite
         .cases()?
         .enumerate()
         .filter_map(|(i, c)| c.ok().map(|c| (i, c)))
-        .filter(|(i, c)| selection.selects(*i, c))
-        .flat_map(|(i, case)| (0..repeat).map(move |sample| (i, sample, case.clone())))
-        .map(|(i, sample, case)| {
-            let tools = plan.declared.as_ref().map(|d| &d.tools);
+        .filter(move |(i, c)| selection.selects(*i, c))
+        .flat_map(move |(i, case)| (0..repeat).map(move |sample| (i, sample, case.clone())))
+        .map(move |(i, sample, case)| {
             // Checked by `validate`: none of these fails here.
             runner::Job {
                 order: i,
@@ -547,15 +773,7 @@ fn execute(
                     .unwrap_or(DEFAULT_MAX_TURNS),
                 case,
             }
-        });
-    runtime.block_on(runner::run(
-        plan.clone(),
-        &mut jobs,
-        concurrency,
-        until,
-        spool,
-        on_done,
-    ))
+        }))
 }
 
 /// The suite as a run file names it, with the sha256 of its file and dataset.

@@ -124,7 +124,7 @@ pub(crate) fn collect(ws: &Workspace, req: &Request) -> Result<Collected, Error>
                 ws,
                 &req.name,
                 &digest,
-                &released.artifact.spec.model.provider,
+                &released.artifact.spec.model,
                 env,
                 None,
             )?;

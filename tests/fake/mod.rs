@@ -187,6 +187,16 @@ pub enum Fault {
     Json(Value),
 }
 
+/// A barrier for chat answers (see [`FakeConfig::hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Answer the held requests once this many are held together.
+    pub requests: usize,
+    /// Answer anyway after this long (counted by [`FakeServer::held_out`]),
+    /// so that a client that never sends enough at once gets its answer.
+    pub at_most: Duration,
+}
+
 /// The content of a normal answer.
 pub type Responder = Arc<dyn Fn(&ChatCall) -> String + Send + Sync>;
 
@@ -209,6 +219,10 @@ pub struct FakeConfig {
     pub rps_limit: Option<u32>,
     /// Applied to every request for which no fault is queued.
     pub always: Option<Fault>,
+    /// When set, every chat answer is held, before its latency starts, at
+    /// a barrier: a barrier that shows requests overlapping without the test
+    /// sleeping.
+    pub hold: Option<Hold>,
     /// The content of normal answers.
     pub responder: Responder,
     /// When set, answers in place of `responder`, with tool calls as well as text.
@@ -243,6 +257,7 @@ impl Default for FakeConfig {
             pace: None,
             rps_limit: None,
             always: None,
+            hold: None,
             responder: Arc::new(|call: &ChatCall| format!("echo: {}", call.last_user())),
             agent: None,
         }
@@ -256,6 +271,7 @@ impl fmt::Debug for FakeConfig {
             .field("pace", &self.pace.as_ref().map(|_| "per call"))
             .field("rps_limit", &self.rps_limit)
             .field("always", &self.always)
+            .field("hold", &self.hold)
             .finish_non_exhaustive()
     }
 }
@@ -403,6 +419,12 @@ impl FakeServer {
     pub fn rps_limited(&self) -> usize {
         self.shared.rps_limited.load(Ordering::SeqCst)
     }
+
+    /// How many chat answers [`FakeConfig::hold`] held until its
+    /// `at_most` ran out: requests that never had enough company.
+    pub fn held_out(&self) -> usize {
+        self.shared.held_out.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for FakeServer {
@@ -435,7 +457,19 @@ struct Shared {
     in_flight: AtomicUsize,
     peak: AtomicUsize,
     rps_limited: AtomicUsize,
+    held_out: AtomicUsize,
+    /// The `hold` barrier, and how its held requests are told it opened.
+    barrier: Mutex<Barrier>,
+    released: tokio::sync::Notify,
     next_id: AtomicU64,
+}
+
+/// Requests held at the `hold` barrier in this round, and how many rounds
+/// it has opened.
+#[derive(Default)]
+struct Barrier {
+    held: usize,
+    round: u64,
 }
 
 /// A test that panicked while holding a lock must not hide the server's state.
@@ -488,6 +522,9 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             rps_limited: AtomicUsize::new(0),
+            held_out: AtomicUsize::new(0),
+            barrier: Mutex::new(Barrier::default()),
+            released: tokio::sync::Notify::new(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -598,6 +635,11 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) {
                 return;
             }
         };
+        if let Some(hold) = shared.config.hold.filter(|_| is_chat(&request))
+            && !held(&shared, hold, &mut stream, &mut buf).await
+        {
+            return;
+        }
         if !delay.is_zero() && !sleep_unless_closed(&mut stream, &mut buf, delay).await {
             return;
         }
@@ -607,6 +649,65 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) {
             || !keep_alive
         {
             return;
+        }
+    }
+}
+
+/// Whether a request asks for a chat answer (of either API).
+fn is_chat(request: &Request) -> bool {
+    request.method == "POST"
+        && matches!(
+            request.path.as_str(),
+            "/v1/chat/completions" | "/v1/messages"
+        )
+}
+
+/// Holds a chat answer at the barrier until `hold.requests` are held
+/// together (or `hold.at_most` has passed) while watching the socket.
+/// False if the client closed the connection.
+async fn held(shared: &Shared, hold: Hold, stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let deadline = tokio::time::Instant::now() + hold.at_most;
+    let round = {
+        let mut barrier = lock(&shared.barrier);
+        barrier.held += 1;
+        if barrier.held >= hold.requests {
+            barrier.held = 0;
+            barrier.round += 1;
+            shared.released.notify_waiters();
+            return true;
+        }
+        barrier.round
+    };
+    // Leaves the barrier without having been released.
+    let leave = || {
+        let mut barrier = lock(&shared.barrier);
+        if barrier.round == round {
+            barrier.held -= 1;
+            true
+        } else {
+            false
+        }
+    };
+    loop {
+        let released = shared.released.notified();
+        tokio::pin!(released);
+        // Registered before the check, so a release between the two is seen.
+        released.as_mut().enable();
+        if lock(&shared.barrier).round != round {
+            return true;
+        }
+        tokio::select! {
+            () = &mut released => {}
+            () = tokio::time::sleep_until(deadline) => {
+                if leave() {
+                    shared.held_out.fetch_add(1, Ordering::SeqCst);
+                }
+                return true;
+            }
+            () = http::closed(stream, buf) => {
+                leave();
+                return false;
+            }
         }
     }
 }

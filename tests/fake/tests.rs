@@ -655,3 +655,38 @@ async fn rate_limited_ms_sends_retry_after_ms() {
     assert_eq!(response.headers()["retry-after-ms"], "86400000");
     assert!(response.headers().get("retry-after").is_none());
 }
+
+#[tokio::test]
+async fn hold_answers_once_enough_requests_are_in_flight() {
+    let server = FakeServer::start(FakeConfig {
+        hold: Some(Hold {
+            requests: 2,
+            at_most: Duration::from_secs(60),
+        }),
+        ..FakeConfig::default()
+    });
+    let client = client();
+    // Neither is answered before the other arrives; a barrier that did not
+    // release would time this test out, not pass it.
+    let (a, b) = tokio::join!(
+        openai(&server, &client, "a"),
+        anthropic(&server, &client, "b")
+    );
+    assert_eq!(a.unwrap().status(), 200);
+    assert_eq!(b.unwrap().status(), 200);
+    assert_eq!(server.peak_concurrency(), 2);
+    assert_eq!(server.held_out(), 0);
+
+    let lonely = FakeServer::start(FakeConfig {
+        hold: Some(Hold {
+            requests: 2,
+            at_most: Duration::from_millis(200),
+        }),
+        ..FakeConfig::default()
+    });
+    let started = Instant::now();
+    let response = openai(&lonely, &client, "alone").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(lonely.held_out(), 1, "answered when `at_most` ran out");
+}

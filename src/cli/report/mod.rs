@@ -3,4 +3,5 @@
 
 pub(super) mod ab;
 pub(super) mod canary;
+pub(super) mod compare;
 pub(super) mod eval;

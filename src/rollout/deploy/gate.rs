@@ -9,8 +9,9 @@
 //!
 //! - complete: no `--filter-id`, `--filter-segment` or `--tag`, no lone
 //!   shard (a merged run of every shard is complete), not interrupted;
-//! - run on the suite's own provider and judge (no `--provider` or
-//!   `--judge-provider` override);
+//! - run on the suite's own provider, the version's own model and the
+//!   suite's judge (no `--provider`, `--model` or `--judge-provider`
+//!   override: a side-by-side run of another target never counts);
 //! - of the suite file and dataset as they are now (their sha256);
 //! - a pass when the gate re-applies the suite's current gates itself: to a
 //!   summary recomputed from the run's cases, for a run file, or to the
@@ -31,6 +32,7 @@ use crate::eval::judge::Judge;
 use crate::eval::results::{Run, RunHeader};
 use crate::eval::suite::Suite;
 use crate::eval::summary::{self, Stat};
+use crate::version::artifact::spec::ModelSpec;
 use crate::workspace::Workspace;
 use crate::workspace::name::{Name, PromptRef};
 
@@ -47,13 +49,13 @@ struct Found {
 }
 
 /// Decides whether `name`'s version of `digest` may enter `env`.
-/// `model_provider` is that version's own `model.provider`: a suite that
-/// names no provider runs on it.
+/// `model` is that version's own `model`: a suite that names no provider
+/// runs on its `provider`, and every counted run on its `name`.
 pub(crate) fn decide(
     ws: &Workspace,
     name: &Name,
     digest: &str,
-    model_provider: &str,
+    model: &ModelSpec,
     env: &str,
     explicit: Option<&Path>,
 ) -> Result<Decision, Error> {
@@ -99,7 +101,7 @@ pub(crate) fn decide(
             .enumerate()
         {
             let why = if i == 0 {
-                disqualify(suite, f, digest, model_provider)
+                disqualify(suite, f, digest, model)
             } else {
                 vec![format!(
                     "superseded by the newer run `{}`",
@@ -199,7 +201,7 @@ fn gating_suites(ws: &Workspace, name: &Name, env: &str) -> Result<(Vec<Suite>, 
 }
 
 /// Why the deciding run of `suite` does not count; empty when it counts.
-fn disqualify(suite: &Suite, f: &Found, digest: &str, model_provider: &str) -> Vec<String> {
+fn disqualify(suite: &Suite, f: &Found, digest: &str, model: &ModelSpec) -> Vec<String> {
     let h = &f.header;
     let mut why = Vec::new();
     if h.prompt.digest != digest {
@@ -221,11 +223,17 @@ fn disqualify(suite: &Suite, f: &Found, digest: &str, model_provider: &str) -> V
     if s.interrupted || h.verdict.status == "interrupted" {
         why.push("it was interrupted (SIGINT or SIGTERM) before its end".to_string());
     }
-    let own_provider = suite.spec.provider.as_deref().unwrap_or(model_provider);
+    let own_provider = suite.spec.provider.as_deref().unwrap_or(&model.provider);
     if own_provider != h.provider.name {
         why.push(format!(
             "it ran on provider `{}`, not the suite's own `{own_provider}`",
             h.provider.name
+        ));
+    }
+    if h.provider.model != model.name {
+        why.push(format!(
+            "it ran on model `{}`, not the version's own `{}` (`--model`)",
+            h.provider.model, model.name
         ));
     }
     let want_judge = suite
