@@ -403,16 +403,11 @@ fn a_run_on_another_provider_than_the_suites_own_does_not_count() {
     over.success().stdout_has("PASS");
     let over_id = saved_id(&over);
     assert_eq!(run_file(&ws, &over_id)["provider"]["name"], "replay_ci");
-    refused(
-        &ws,
-        "1.0.0",
-        "staging",
-        &[],
-        &[
-            &format!("its newest run `{over_id}` does not count"),
-            "it ran on provider `replay_ci`, not the suite's own `replay`",
-        ],
-    );
+    // With the suite's own run out of the way, nothing counts…
+    let own_file = ws.read(&run_path(&first));
+    ws.remove(&run_path(&first));
+    let no_own = "no run of this digest on the suite's own target (`replay:gpt-4o-mini`)";
+    refused(&ws, "1.0.0", "staging", &[], &[no_own]);
     // …also when it is named with `--run`.
     refused(
         &ws,
@@ -432,50 +427,32 @@ fn a_run_on_another_provider_than_the_suites_own_does_not_count() {
         .run();
     by_env.success();
     let by_env_id = saved_id(&by_env);
-    refused(
-        &ws,
-        "1.0.0",
-        "staging",
-        &[],
-        &[
-            &format!("its newest run `{by_env_id}` does not count"),
-            "it ran on provider `replay_ci`",
-        ],
-    );
+    assert_eq!(run_file(&ws, &by_env_id)["provider"]["name"], "replay_ci");
+    refused(&ws, "1.0.0", "staging", &[], &[no_own]);
 
     // A copy of the real passing run whose header says `openai`.
-    let mut openai = copy_of(&run_file(&ws, &first), "openai", 3);
+    let mut openai = serde_json::from_str::<Value>(&own_file).unwrap();
+    openai = copy_of(&openai, "openai", 3);
     openai["provider"]["name"] = Value::from("openai");
     openai["provider"]["type"] = Value::from("openai");
-    let openai_id = write_run(&ws, &openai);
-    refused(
-        &ws,
-        "1.0.0",
-        "staging",
-        &[],
-        &[
-            &format!("its newest run `{openai_id}` does not count"),
-            "it ran on provider `openai`, not the suite's own `replay`",
-        ],
-    );
+    write_run(&ws, &openai);
+    refused(&ws, "1.0.0", "staging", &[], &[no_own]);
 
-    // Positive control: the run that `openai` copied, unedited, counts when
-    // named, and a new run on `replay` counts as the newest.
-    promotes_with_run(&ws, &first);
+    // The suite's own run back: three newer runs of other providers neither
+    // count nor supersede it, and `--explain` says why for each.
+    ws.write(&run_path(&first), own_file);
+    let explain = promote(&ws, &[&at("1.0.0"), "--env", "staging", "--explain"]);
+    explain.success();
+    assert_eq!(
+        explain.stdout.matches("it ran on `").count(),
+        3,
+        "{explain}"
+    );
+    explain.stderr_has(&format!("gate: suite `support` passes on run `{first}`"));
+    // A new run on `replay` counts as the newest.
     let own = eval_at(&ws, 4, "1.0.0", &[]);
     own.success();
     promotes(&ws, "1.0.0", "production", &[("support", &saved_id(&own))]);
-}
-
-/// `promote 1.0.0 --env staging --run <first>` lets it in on that run.
-fn promotes_with_run(ws: &Workspace, id: &str) {
-    let run = promote(
-        ws,
-        &[&at("1.0.0"), "--env", "staging", "--run", &run_path(id)],
-    );
-    run.success()
-        .stderr_has(&format!("gate: suite `support` passes on run `{id}`"));
-    assert_eq!(history(ws).last().unwrap()["run"], format!("support:{id}"));
 }
 
 // ---------------------------------------------------------------------------
@@ -794,15 +771,33 @@ fn explain_lists_every_candidate_newest_first_with_counts_and_why() {
 
     // Several reasons at once are all listed.
     let mut bad = copy_of(&run_file(&ws, &c), "bad", 4);
-    bad["provider"]["name"] = Value::from("openai");
+    bad["settings"]["interrupted"] = Value::Bool(true);
     fail_cases(&mut bad, 3);
     let e = write_run(&ws, &bad);
     let run = refused(&ws, "1.0.0", "production", &["--explain"], &[]);
     let rows = explain_rows(&run.stdout);
     let why = &row(&rows, &e).why;
     assert!(
-        why.contains("it ran on provider `openai`") && why.contains("re-applied, say `fail`"),
+        why.contains("it was interrupted") && why.contains("re-applied, say `fail`"),
         "{why}"
+    );
+
+    // A newer run of another target is listed, and is no candidate: the
+    // newest run of the suite's own target still decides.
+    let mut other = copy_of(&run_file(&ws, &c), "other", 5);
+    other["provider"]["name"] = Value::from("openai");
+    let f = write_run(&ws, &other);
+    let run = refused(&ws, "1.0.0", "production", &["--explain"], &[]);
+    let rows = explain_rows(&run.stdout);
+    assert_eq!(rows[0].run, f, "{rows:#?}");
+    assert!(
+        rows[0].why.starts_with("it ran on `openai:gpt-4o-mini`"),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        row(&rows, &e).why.contains("superseded"),
+        false,
+        "{rows:#?}"
     );
 }
 

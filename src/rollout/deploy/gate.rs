@@ -11,7 +11,9 @@
 //!   shard (a merged run of every shard is complete), not interrupted;
 //! - run on the suite's own provider, the version's own model and the
 //!   suite's judge (no `--provider`, `--model` or `--judge-provider`
-//!   override: a side-by-side run of another target never counts);
+//!   override). A run on another provider or model (a side-by-side
+//!   comparison, say) is listed but is not a candidate at all: it neither
+//!   counts nor supersedes the newest run of the suite's own target;
 //! - of the suite file and dataset as they are now (their sha256);
 //! - a pass when the gate re-applies the suite's current gates itself: to a
 //!   summary recomputed from the run's cases, for a run file, or to the
@@ -95,22 +97,25 @@ pub(crate) fn decide(
         let mut candidates = Vec::new();
         let mut run = None;
         let mut refused = None;
-        for (i, f) in found
-            .iter()
-            .filter(|f| f.header.suite.name == suite.name)
-            .enumerate()
-        {
-            let why = if i == 0 {
-                disqualify(suite, f, digest, model)
-            } else {
+        // A run on another target (a side-by-side comparison, `--provider`,
+        // `--model`) says nothing about this version as it ships: it is
+        // listed, and neither counts nor supersedes a run of the suite's own.
+        let own_provider = suite.spec.provider.as_deref().unwrap_or(&model.provider);
+        let own = |f: &Found| {
+            f.header.provider.name == own_provider && f.header.provider.model == model.name
+        };
+        let mut deciding: Option<String> = None;
+        for f in found.iter().filter(|f| f.header.suite.name == suite.name) {
+            let why = if !own(f) && explicit.is_none() {
                 vec![format!(
-                    "superseded by the newer run `{}`",
-                    candidates
-                        .first()
-                        .map_or("", |c: &Candidate| c.run_id.as_str())
+                    "it ran on `{}:{}`, not the suite's own target `{own_provider}:{}`: \
+                     a run of another target neither counts nor supersedes",
+                    f.header.provider.name, f.header.provider.model, model.name
                 )]
-            };
-            if i == 0 {
+            } else if let Some(newer) = &deciding {
+                vec![format!("superseded by the newer run `{newer}`")]
+            } else {
+                let why = disqualify(suite, f, digest, model);
                 if why.is_empty() {
                     run = Some(f.header.run_id.clone());
                 } else {
@@ -120,7 +125,9 @@ pub(crate) fn decide(
                         why.join("; ")
                     ));
                 }
-            }
+                deciding = Some(f.header.run_id.clone());
+                why
+            };
             candidates.push(Candidate {
                 run_id: f.header.run_id.clone(),
                 from: f.from.clone(),
@@ -128,6 +135,12 @@ pub(crate) fn decide(
                 counts: why.is_empty(),
                 why,
             });
+        }
+        if deciding.is_none() && !candidates.is_empty() {
+            refused = Some(format!(
+                "no run of this digest on the suite's own target (`{own_provider}:{}`)",
+                model.name
+            ));
         }
         if candidates.is_empty() {
             refused = Some(format!(
