@@ -794,11 +794,7 @@ fn explain_lists_every_candidate_newest_first_with_counts_and_why() {
         rows[0].why.starts_with("it ran on `openai:gpt-4o-mini`"),
         "{rows:#?}"
     );
-    assert_eq!(
-        row(&rows, &e).why.contains("superseded"),
-        false,
-        "{rows:#?}"
-    );
+    assert!(!row(&rows, &e).why.contains("superseded"), "{rows:#?}");
 }
 
 // ---------------------------------------------------------------------------
