@@ -1011,3 +1011,52 @@ fn calls_made_before_a_case_error_count_toward_validity() {
     );
     assert_eq!(server.request_count(), 2);
 }
+
+#[test]
+fn a_call_without_an_id_gets_one_its_result_can_name() {
+    // A local server's legacy `function_call`: no id. The fake 400s a tool
+    // result that names no earlier call, as OpenAI does.
+    let server = FakeServer::start(FakeConfig::agent(|call: &ChatCall| {
+        match call.results.as_slice() {
+            [] => Reply::text("unused"),
+            [r] => Reply::text(format!("done: {}", r.content)),
+            more => panic!("{} results", more.len()),
+        }
+    }));
+    server.push_faults([crate::fake::Fault::Json(json!({
+        "choices": [{ "index": 0, "finish_reason": "function_call", "message": {
+            "role": "assistant", "content": null,
+            "function_call": { "name": "lookup_order", "arguments": "{\"order_id\":\"A1\"}" } } }],
+        "usage": { "prompt_tokens": 5, "completion_tokens": 3 },
+    }))]);
+    let ws = workspace(&server, Some(&order_tools()));
+    suite(
+        &ws,
+        "fake",
+        "cases:\n  - id: legacy\n    vars: { question: \"Where is A1?\" }\n    \
+         tools: { lookup_order: shipped }\n    \
+         assert: [ { type: contains, value: \"done: shipped\" } ]\n",
+    );
+    let run = eval(&ws, &[]);
+    run.code(0);
+    let file = run_file(&ws, &run);
+    let c = case(&file, "legacy");
+    assert_eq!(
+        c["transcript"][0]["tool_calls"][0]["id"], "promptctl_call_1_1",
+        "{c}"
+    );
+    assert_eq!(
+        c["transcript"][1]["tool_call_id"], "promptctl_call_1_1",
+        "{c}"
+    );
+    let bodies = chat_bodies(&server);
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(
+        bodies[1]["messages"][2]["tool_calls"][0]["id"],
+        "promptctl_call_1_1"
+    );
+    assert_eq!(
+        bodies[1]["messages"][3]["tool_call_id"],
+        "promptctl_call_1_1"
+    );
+}

@@ -396,7 +396,15 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
                 ));
             }
         };
-        let answer = called.response;
+        let mut answer = called.response;
+        // A call without an id (the legacy `function_call`, some local
+        // servers) gets one, so its result can name it: the same on every
+        // run, so a replay sends what was recorded.
+        for (i, c) in answer.tool_calls.iter_mut().enumerate() {
+            if c.id.is_empty() {
+                c.id = format!("promptctl_call_{}_{}", r.turns, i + 1);
+            }
+        }
         r.attempts += called.attempts;
         r.cached = called.cached && (r.turns == 1 || r.cached);
         r.latency_ms = Some(r.latency_ms.unwrap_or(0.0) + called.latency_ms);
