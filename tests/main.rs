@@ -7,6 +7,7 @@ mod util;
 mod ab;
 mod agent_loop;
 mod answers;
+mod azure;
 mod commands;
 mod compare;
 mod deploy;

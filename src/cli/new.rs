@@ -119,7 +119,7 @@ fn pick_model(config: &crate::workspace::config::Config) -> (String, &'static st
             let model = match p.kind {
                 ProviderType::Anthropic => "claude-sonnet-4-5",
                 ProviderType::Echo | ProviderType::Replay => "echo",
-                ProviderType::Openai => "gpt-4o-mini",
+                ProviderType::Openai | ProviderType::AzureOpenai => "gpt-4o-mini",
             };
             (name.clone(), model)
         }

@@ -77,6 +77,9 @@ mod tests {
             circuit_breaker: None,
             max_retry_wait_s: None,
             max_response_bytes: None,
+            api_version: None,
+            deployment: None,
+            deployments: None,
             api_key: None,
         }
     }

@@ -1,4 +1,4 @@
-//! What the OpenAI and Anthropic providers share: the HTTP client, and the
+//! What the network providers share: the HTTP client, and the
 //! mapping from status codes and transport failures to [`CallError`].
 //!
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
@@ -67,7 +67,18 @@ impl Connection {
         auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, CallError> {
-        let request = auth(self.client.post(&self.url), self.key.as_ref());
+        self.post_to(&self.url, auth, body).await
+    }
+
+    /// [`Connection::post`] to another URL of the same endpoint (Azure's
+    /// deployment paths, chosen per request).
+    pub(crate) async fn post_to(
+        &self,
+        url: &str,
+        auth: impl FnOnce(reqwest::RequestBuilder, Option<&ApiKey>) -> reqwest::RequestBuilder,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        let request = auth(self.client.post(url), self.key.as_ref());
         post_json(
             &self.name,
             self.key_env.as_deref(),
@@ -278,9 +289,32 @@ fn transport<F: Fn(String) -> String>(provider: &str, e: &reqwest::Error, scrub:
     CallError::NoAnswer(scrub(format!("provider `{provider}`: {what}: {cause}")))
 }
 
-/// The provider's own error message, from either API's error shape.
+/// The provider's own error message, from either API's error shape. Azure's
+/// refusal of a prompt by its content filter (`error.code:
+/// "content_filter"`) says so first, with the categories that tripped it.
 fn error_detail(bytes: &[u8]) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
+    if let Some(error) = parsed
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .filter(|e| e.get("code").and_then(|c| c.as_str()) == Some("content_filter"))
+    {
+        let categories = error
+            .pointer("/innererror/content_filter_result")
+            .map(filtered_categories)
+            .unwrap_or_default();
+        let which = if categories.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", categories.join(", "))
+        };
+        let said = error
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        return format!("the prompt was blocked by Azure's content filter{which}{said}");
+    }
     let message = parsed.as_ref().and_then(|v| {
         v.pointer("/error/message")
             .or_else(|| v.pointer("/message"))
@@ -299,6 +333,34 @@ fn error_detail(bytes: &[u8]) -> String {
             }
         }
     }
+}
+
+/// The categories of an Azure `content_filter_result(s)` object that say
+/// `filtered: true` (`hate`, `jailbreak`, `custom_blocklists`, …), sorted;
+/// a category given as a list (blocklists) counts if any entry is filtered.
+pub(crate) fn filtered_categories(results: &serde_json::Value) -> Vec<String> {
+    let filtered = |v: &serde_json::Value| {
+        v.get("filtered").and_then(|f| f.as_bool()) == Some(true)
+            || v.get("details")
+                .and_then(|d| d.as_array())
+                .is_some_and(|d| {
+                    d.iter()
+                        .any(|e| e.get("filtered").and_then(|f| f.as_bool()) == Some(true))
+                })
+    };
+    let Some(map) = results.as_object() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = map
+        .iter()
+        .filter(|(_, v)| match v {
+            serde_json::Value::Array(list) => list.iter().any(filtered),
+            other => filtered(other),
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    out.sort();
+    out
 }
 
 /// OpenAI's reset headers: how long until each limit is whole again.
@@ -568,6 +630,35 @@ mod tests {
         ] {
             assert_eq!(hint(headers, rate_limited), want, "{headers:?}");
         }
+    }
+
+    #[test]
+    fn azure_content_filter_is_named_with_its_categories() {
+        let body = serde_json::json!({ "error": {
+            "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.",
+            "type": null, "param": "prompt", "code": "content_filter", "status": 400,
+            "innererror": { "code": "ResponsibleAIPolicyViolation", "content_filter_result": {
+                "hate": { "filtered": false, "severity": "safe" },
+                "violence": { "filtered": true, "severity": "high" },
+                "jailbreak": { "filtered": true, "detected": true },
+                "custom_blocklists": { "filtered": false, "details": [] },
+            } },
+        } });
+        let detail = error_detail(body.to_string().as_bytes());
+        assert_eq!(
+            detail,
+            "the prompt was blocked by Azure's content filter (jailbreak, violence): \
+             The response was filtered due to the prompt triggering Azure OpenAI's content management policy."
+        );
+        let plain = serde_json::json!({ "error": { "message": "bad", "code": "invalid" } });
+        assert_eq!(error_detail(plain.to_string().as_bytes()), "bad");
+        assert_eq!(
+            filtered_categories(&serde_json::json!({
+                "custom_blocklists": [{ "id": "b", "filtered": true }],
+                "profanity": { "filtered": false, "detected": true },
+            })),
+            ["custom_blocklists"]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! runner's circuit breaker counts to declare a provider down.
 
 pub(crate) mod anthropic;
+pub(crate) mod azure;
 pub(crate) mod chat;
 pub(crate) mod echo;
 pub(crate) mod http;
@@ -72,6 +73,8 @@ pub(crate) fn build(
             anthropic::Anthropic::DEFAULT_BASE_URL,
             anthropic::Anthropic::PATH,
         )?)),
+        // The endpoint is required (config.rs); URLs are made per request.
+        ProviderType::AzureOpenai => Arc::new(azure::Azure::new(connect("", "")?, p)),
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {
             let path = cassette
@@ -156,6 +159,7 @@ impl HealthCheck {
         let Some(p) = config.providers.get(name) else {
             return Err(Error::invalid(format!("unknown provider `{name}`")));
         };
+        let azure_models;
         let (base, path) = match p.kind {
             ProviderType::Openai => (
                 openai::OpenAi::DEFAULT_BASE_URL,
@@ -165,6 +169,10 @@ impl HealthCheck {
                 anthropic::Anthropic::DEFAULT_BASE_URL,
                 anthropic::Anthropic::MODELS_PATH,
             ),
+            ProviderType::AzureOpenai => {
+                azure_models = azure::Api::of(p).models_path();
+                ("", azure_models.as_str())
+            }
             ProviderType::Replay | ProviderType::Echo => return Ok(None),
         };
         let max_body = limits(p).max_response_bytes;
@@ -181,6 +189,7 @@ impl HealthCheck {
     pub(crate) async fn run(&self) -> http::Probe {
         match self.kind {
             ProviderType::Anthropic => self.conn.probe(anthropic::auth).await,
+            ProviderType::AzureOpenai => self.conn.probe(azure::auth).await,
             _ => self.conn.probe(openai::auth).await,
         }
     }

@@ -53,18 +53,22 @@ pub(crate) enum ProviderType {
     Replay,
     /// Returns the rendered prompt; no network.
     Echo,
+    /// Azure OpenAI: OpenAI's chat completions at a resource's deployments,
+    /// with the `api-key` header.
+    AzureOpenai,
 }
 
 /// One model provider.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Provider {
-    /// The wire protocol: `openai`, `anthropic`, `replay` or `echo`.
+    /// The wire protocol: `openai`, `anthropic`, `azure_openai`, `replay` or `echo`.
     #[serde(rename = "type")]
     pub kind: ProviderType,
     /// The API's address, e.g. `https://api.openai.com/v1` (the default for
-    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`).
-    /// Credentials (`user:password@`) are refused: name the key's variable
+    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`);
+    /// for `azure_openai`, required: the resource's endpoint, e.g.
+    /// `https://myres.openai.azure.com`, without `/openai`. Credentials (`user:password@`) are refused: name the key's variable
     /// with `api_key_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
@@ -136,6 +140,23 @@ pub(crate) struct Provider {
     )]
     #[schemars(range(min = 1024, max = 1073741824))]
     pub max_response_bytes: Option<u64>,
+    /// `azure_openai` only: the API version, sent as `api-version` on
+    /// `/openai/deployments/{deployment}/chat/completions` (default
+    /// `2024-10-21`); `v1` calls the v1 API, `/openai/v1/chat/completions`,
+    /// with the deployment as `model` (and `preview` the same with
+    /// `api-version=preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$"))]
+    pub api_version: Option<String>,
+    /// `azure_openai` only: the deployment every prompt on this provider
+    /// calls, whatever its `model.name` (default: the `model.name` itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,64}$"))]
+    pub deployment: Option<String>,
+    /// `azure_openai` only: the deployment for each `model.name`, ahead of
+    /// `deployment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<BTreeMap<String, String>>,
     /// Never accepted: see [`LiteralKey`]. Left out of the schema, so that
     /// `additionalProperties: false` rejects it there too.
     #[serde(default, skip_serializing)]
@@ -483,6 +504,11 @@ impl Config {
                      variable and name that with `api_key_env`",
                 ));
             }
+            check_azure(name, p, &|steps: &[&str]| {
+                let mut full = vec!["providers", name.as_str()];
+                full.extend_from_slice(steps);
+                at(&full)
+            })?;
         }
         Ok(())
     }
@@ -508,6 +534,85 @@ impl Config {
         }
         None
     }
+}
+
+/// The Azure fields: only on `azure_openai`, which needs a `base_url` (its
+/// endpoint, without `/openai`), an `api-version` and deployment names that
+/// can sit in a URL path. `at` gives the place of a field of the provider.
+fn check_azure(name: &str, p: &Provider, at: &dyn Fn(&[&str]) -> String) -> Result<(), Error> {
+    let fields = [
+        ("api_version", p.api_version.is_some()),
+        ("deployment", p.deployment.is_some()),
+        ("deployments", p.deployments.is_some()),
+    ];
+    if p.kind != ProviderType::AzureOpenai {
+        if let Some((field, _)) = fields.iter().find(|(_, set)| *set) {
+            return Err(Error::invalid(format!(
+                "`{}`: providers.{name}.{field}: only a provider of `type: azure_openai` takes `{field}`",
+                at(&[field])
+            )));
+        }
+        return Ok(());
+    }
+    let Some(url) = &p.base_url else {
+        return Err(Error::invalid(format!(
+            "`{}`: providers.{name}.base_url: missing: `type: azure_openai` needs the resource's endpoint",
+            at(&[])
+        ))
+        .with_hint("e.g. `base_url: \"https://myres.openai.azure.com\"`"));
+    };
+    if url.trim_end_matches('/').contains("/openai") {
+        return Err(Error::invalid(format!(
+            "`{}`: providers.{name}.base_url: `{url}` names a path under the endpoint; \
+             promptctl adds `/openai/…` itself",
+            at(&["base_url"])
+        ))
+        .with_hint("give the endpoint alone, e.g. `https://myres.openai.azure.com`"));
+    }
+    if let Some(v) = &p.api_version
+        && !azure_version_ok(v)
+    {
+        return Err(Error::invalid(format!(
+            "`{}`: providers.{name}.api_version: `{v}` is not an API version \
+             (a date such as `2024-10-21`, `2025-04-01-preview`, or `v1`)",
+            at(&["api_version"])
+        )));
+    }
+    let mut names: Vec<(Vec<&str>, &str)> = Vec::new();
+    if let Some(d) = &p.deployment {
+        names.push((vec!["deployment"], d));
+    }
+    for (model, d) in p.deployments.iter().flatten() {
+        names.push((vec!["deployments", model], d));
+    }
+    for (steps, d) in names {
+        if !deployment_ok(d) {
+            return Err(Error::invalid(format!(
+                "`{}`: providers.{name}.{}: `{d}` is not a deployment name \
+                 (letters, digits, `.`, `_` and `-`, at most 64)",
+                at(&steps),
+                steps.join(".")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An `api-version` value that can go in a query string as it is.
+fn azure_version_ok(v: &str) -> bool {
+    (1..=64).contains(&v.len())
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+}
+
+/// A deployment name that can go in a URL path as it is.
+pub(crate) fn deployment_ok(d: &str) -> bool {
+    (1..=64).contains(&d.len())
+        && d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && d != "."
+        && d != ".."
 }
 
 /// The byte range of a URL's `user:password@` part, `@` included: what
@@ -653,6 +758,53 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.providers["fake"].circuit_breaker, Some(1));
+    }
+
+    #[test]
+    fn azure_needs_an_endpoint_and_its_fields_are_refused_elsewhere() {
+        let ok = parse(
+            "providers:\n  azure:\n    type: azure_openai\n    base_url: \"https://myres.openai.azure.com\"\n    api_version: 2024-10-21\n    deployment: gpt-4o-mini\n    deployments: { gpt-4o: prod-4o }\n",
+        )
+        .unwrap();
+        assert_eq!(ok.providers["azure"].kind, ProviderType::AzureOpenai);
+        for (text, want) in [
+            (
+                "providers:\n  azure:\n    type: azure_openai\n    api_key_env: K\n",
+                "`promptctl.yaml:2`: providers.azure.base_url: missing",
+            ),
+            (
+                "providers:\n  o:\n    type: openai\n    deployment: d\n",
+                "`promptctl.yaml:4`: providers.o.deployment: only a provider of `type: azure_openai`",
+            ),
+            (
+                "providers:\n  o:\n    type: anthropic\n    api_version: v1\n",
+                "`promptctl.yaml:4`: providers.o.api_version: only",
+            ),
+            (
+                "providers:\n  a:\n    type: azure_openai\n    base_url: \"https://r.openai.azure.com/openai/v1\"\n",
+                "`promptctl.yaml:4`: providers.a.base_url: `https://r.openai.azure.com/openai/v1` names a path",
+            ),
+            (
+                "providers:\n  a:\n    type: azure_openai\n    base_url: \"https://r\"\n    api_version: \"2024&x=1\"\n",
+                "`promptctl.yaml:5`: providers.a.api_version: `2024&x=1` is not",
+            ),
+            (
+                "providers:\n  a:\n    type: azure_openai\n    base_url: \"https://r\"\n    deployments:\n      gpt-4o: \"../x\"\n",
+                "`promptctl.yaml:6`: providers.a.deployments.gpt-4o: `../x` is not a deployment name",
+            ),
+            (
+                "providers:\n  a:\n    type: azure_openai\n    base_url: \"https://r\"\n    deployment_name: x\n",
+                "promptctl.yaml:5",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.message().starts_with(want) || err.message().contains(want),
+                "{}",
+                err.message()
+            );
+            assert_eq!(err.class(), crate::error::Class::Invalid, "{text}");
+        }
     }
 
     #[test]

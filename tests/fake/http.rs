@@ -21,6 +21,8 @@ pub(super) struct Request {
     pub method: String,
     /// The request target without its query string.
     pub path: String,
+    /// The query string, without its `?` (empty when there is none).
+    pub query: String,
     /// Header names in lower case, in the order sent.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -129,7 +131,10 @@ pub(super) async fn read_request(
         headers.push((name.to_ascii_lowercase(), value.trim().to_string()));
     }
     let method = method.to_string();
-    let path = target.split('?').next().unwrap_or_default().to_string();
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path.to_string(), query.to_string()),
+        None => (target.to_string(), String::new()),
+    };
     let connection = header(&headers, "connection")
         .unwrap_or_default()
         .to_ascii_lowercase();
@@ -170,6 +175,7 @@ pub(super) async fn read_request(
     Ok(Some(Request {
         method,
         path,
+        query,
         headers,
         body,
         keep_alive,

@@ -1,6 +1,7 @@
 //! A fake LLM API server for tests and benchmarks: the OpenAI Chat
-//! Completions and Anthropic Messages wire protocols on `127.0.0.1:0`, with
-//! faults you can queue or switch on.
+//! Completions and Anthropic Messages wire protocols on `127.0.0.1:0` (and
+//! OpenAI's at Azure's paths, `azure.rs`), with faults you can queue or
+//! switch on.
 //!
 //! The design decision to know: it is a hand-written HTTP/1.1 server on a
 //! raw tokio socket (`http.rs`), not axum, so faults are real socket
@@ -23,6 +24,7 @@
 
 #![allow(dead_code)] // each user of the server needs a different part of it
 
+mod azure;
 mod http;
 mod wire;
 
@@ -181,6 +183,10 @@ pub enum Fault {
     /// That status with this message in the API's error shape: a server that
     /// echoes what it was sent (the key, say) back in its error.
     Error { status: u16, message: String },
+    /// Azure's refusal of a prompt by its content filter: 400 with
+    /// `error.code: "content_filter"` and the categories in
+    /// `innererror.content_filter_result`, in Azure's real shape.
+    ContentFilter,
     /// 200 with this JSON as the whole body: a reply shape the normal
     /// envelope does not make (`content: null`, a `refusal`,
     /// `finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`).
@@ -282,6 +288,8 @@ pub struct Recorded {
     pub method: String,
     /// Without the query string, e.g. `/v1/chat/completions`.
     pub path: String,
+    /// The query string without its `?`, e.g. `api-version=2024-10-21`.
+    pub query: String,
     /// Names in lower case, in the order sent.
     pub headers: Vec<(String, String)>,
     /// The JSON body; `Null` when empty, a `String` of the raw text when it
@@ -568,6 +576,7 @@ impl Shared {
         requests.push(Recorded {
             method: request.method.clone(),
             path: request.path.clone(),
+            query: request.query.clone(),
             headers: request.headers.clone(),
             body,
             at,
@@ -653,13 +662,13 @@ async fn connection(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// Whether a request asks for a chat answer (of either API).
+/// Whether a request asks for a chat answer (of any API).
 fn is_chat(request: &Request) -> bool {
     request.method == "POST"
-        && matches!(
+        && (matches!(
             request.path.as_str(),
             "/v1/chat/completions" | "/v1/messages"
-        )
+        ) || azure::route(request).is_some_and(|r| r.path == "/v1/chat/completions"))
 }
 
 /// Holds a chat answer at the barrier until `hold.requests` are held
@@ -755,6 +764,9 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
             }
         }
         Verdict::Fault(Fault::Json(body)) => respond_now(answer.tagged(Response::json(200, &body))),
+        Verdict::Fault(Fault::ContentFilter) => {
+            respond_now(answer.tagged(Response::json(400, &azure::content_filter_error())))
+        }
         Verdict::Fault(Fault::Drop) => (Action::Drop, Duration::ZERO),
         Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
         Verdict::Fault(Fault::Status(status)) => respond_now(answer.error(status, None)),
@@ -840,7 +852,13 @@ impl Answer {
     ) -> (Action, Duration) {
         let now = |response| (Action::Respond(response), Duration::ZERO);
         let latency = shared.config.latency;
-        match (request.method.as_str(), request.path.as_str()) {
+        // Azure's paths speak OpenAI's wire, once their key and version are there.
+        let azure = azure::route(request);
+        if let Some(refusal) = azure.as_ref().and_then(|r| azure::refuse(request, r)) {
+            return now(self.tagged(refusal));
+        }
+        let path = azure.as_ref().map_or(request.path.as_str(), |r| r.path);
+        match (request.method.as_str(), path) {
             ("POST", "/v1/chat/completions" | "/v1/messages") => {}
             ("GET", "/v1/models") => {
                 let models = Response::json(200, &wire::models(self.api));
@@ -856,13 +874,20 @@ impl Answer {
                 return now(self.error(404, Some(&format!("Unknown request URL: {method} {path}"))));
             }
         }
-        let body: Value = match serde_json::from_slice(&request.body) {
+        let mut body: Value = match serde_json::from_slice(&request.body) {
             Ok(body) => body,
             Err(err) => {
                 let message = format!("We could not parse the JSON body of your request: {err}");
                 return now(self.error(400, Some(&message)));
             }
         };
+        // A deployment's URL names the model; the body need not.
+        if let (Some(deployment), Some(obj)) = (
+            azure.as_ref().and_then(|r| r.deployment.as_ref()),
+            body.as_object_mut(),
+        ) {
+            obj.insert("model".into(), Value::from(deployment.as_str()));
+        }
         let parsed = match self.api {
             Api::OpenAi => wire::parse_openai(&body),
             Api::Anthropic => wire::parse_anthropic(&body, &request.headers),
@@ -880,7 +905,10 @@ impl Answer {
             .get("model")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let answer = wire::answer(self.api, self.id, model, call.as_ref(), &reply);
+        let mut answer = wire::answer(self.api, self.id, model, call.as_ref(), &reply);
+        if azure.is_some() {
+            azure::annotate(&mut answer);
+        }
         let latency = match (&shared.config.pace, &call) {
             (Some(pace), Some(call)) => pace(call),
             _ => latency,
