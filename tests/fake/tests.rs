@@ -690,3 +690,89 @@ async fn hold_answers_once_enough_requests_are_in_flight() {
     assert!(started.elapsed() >= Duration::from_millis(200));
     assert_eq!(lonely.held_out(), 1, "answered when `at_most` ran out");
 }
+
+#[tokio::test]
+async fn azure_paths_speak_openai_after_checking_key_and_version() {
+    let server = FakeServer::start(FakeConfig::default());
+    let client = client();
+    let base = server.anthropic_base_url();
+    let deployment = format!("{base}/openai/deployments/prod-mini/chat/completions");
+    let mut body = openai_body("hi");
+    body.as_object_mut().unwrap().remove("model");
+    // No key: Azure's 401; no api-version on the dated API: its 404.
+    let r = client
+        .post(format!("{deployment}?api-version=2024-10-21"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "401");
+    let r = client
+        .post(&deployment)
+        .header("api-key", "k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Both: the deployment is the model, and the answer carries filter results.
+    let r = client
+        .post(format!("{deployment}?api-version=2024-10-21"))
+        .header("api-key", "k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["model"], "prod-mini");
+    assert_eq!(v["choices"][0]["message"]["content"], "echo: hi");
+    assert_eq!(
+        v["choices"][0]["content_filter_results"]["hate"]["filtered"],
+        false
+    );
+    assert_eq!(v["prompt_filter_results"][0]["prompt_index"], 0);
+    // The v1 API needs no version; the model list is at both.
+    let r = client
+        .post(format!("{base}/openai/v1/chat/completions"))
+        .header("api-key", "k")
+        .json(&openai_body("v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for path in ["/openai/models?api-version=2024-10-21", "/openai/v1/models"] {
+        let r = client
+            .get(format!("{base}{path}"))
+            .header("api-key", "k")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let recorded = server.requests();
+    assert_eq!(
+        recorded[2].path,
+        "/openai/deployments/prod-mini/chat/completions"
+    );
+    assert_eq!(recorded[2].query, "api-version=2024-10-21");
+    assert_eq!(recorded[1].query, "");
+    // Azure's content-filter 400.
+    server.push_faults([Fault::ContentFilter]);
+    let r = client
+        .post(format!("{deployment}?api-version=2024-10-21"))
+        .header("api-key", "k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "content_filter");
+    assert_eq!(
+        v["error"]["innererror"]["content_filter_result"]["violence"]["filtered"],
+        true
+    );
+}
