@@ -359,3 +359,24 @@ fn config_errors_exit_2_naming_file_line_and_field() {
     }
     assert_eq!(server.request_count(), 0);
 }
+
+#[test]
+fn a_429_is_retried_after_the_wait_azure_asks_for() {
+    let server = FakeServer::start(FakeConfig::default());
+    server.push_faults([
+        Fault::RateLimitedMs {
+            retry_after_ms: "20".into(),
+        },
+        Fault::RateLimited {
+            retry_after: "0".into(),
+        },
+    ]);
+    let ws = azure_workspace(&server, "", false, HELLO);
+    eval(&ws).code(0);
+    let requests = chats(&server);
+    assert_eq!(requests.len(), 3);
+    assert!(requests[2].at.duration_since(requests[0].at).as_millis() >= 20);
+    for r in &requests {
+        assert_eq!(r.path, "/openai/deployments/gpt-4o-mini/chat/completions");
+    }
+}
