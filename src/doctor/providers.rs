@@ -34,7 +34,10 @@ pub(super) fn providers(
             continue;
         };
         let needed = used.needed();
-        let network = matches!(p.kind, ProviderType::Openai | ProviderType::Anthropic);
+        let network = matches!(
+            p.kind,
+            ProviderType::Openai | ProviderType::Anthropic | ProviderType::Gemini
+        );
         if !network {
             let what = match p.kind {
                 ProviderType::Replay => "offline: answers from each suite's cassette",

@@ -111,10 +111,12 @@ pub(super) fn suite_checks(ws: &Workspace, file: &SuiteFile) -> Vec<Check> {
     checks.push(dataset);
     // The provider to record with: the prompt's own, when it is a live one.
     let live = model_provider(ws, &prompt).filter(|p| {
-        ws.config
-            .providers
-            .get(p)
-            .is_some_and(|p| matches!(p.kind, ProviderType::Openai | ProviderType::Anthropic))
+        ws.config.providers.get(p).is_some_and(|p| {
+            matches!(
+                p.kind,
+                ProviderType::Openai | ProviderType::Anthropic | ProviderType::Gemini
+            )
+        })
     });
     if let Some(c) = cassette(ws, suite, replays, ids.as_ref(), live.as_deref()) {
         checks.push(c);

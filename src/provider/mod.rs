@@ -11,6 +11,7 @@
 pub(crate) mod anthropic;
 pub(crate) mod chat;
 pub(crate) mod echo;
+pub(crate) mod gemini;
 pub(crate) mod http;
 pub(crate) mod key;
 pub(crate) mod openai;
@@ -71,6 +72,10 @@ pub(crate) fn build(
         ProviderType::Anthropic => Arc::new(anthropic::Anthropic::new(connect(
             anthropic::Anthropic::DEFAULT_BASE_URL,
             anthropic::Anthropic::PATH,
+        )?)),
+        ProviderType::Gemini => Arc::new(gemini::Gemini::new(connect(
+            gemini::Gemini::DEFAULT_BASE_URL,
+            gemini::Gemini::MODELS_PATH,
         )?)),
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {
@@ -165,6 +170,10 @@ impl HealthCheck {
                 anthropic::Anthropic::DEFAULT_BASE_URL,
                 anthropic::Anthropic::MODELS_PATH,
             ),
+            ProviderType::Gemini => (
+                gemini::Gemini::DEFAULT_BASE_URL,
+                gemini::Gemini::MODELS_PATH,
+            ),
             ProviderType::Replay | ProviderType::Echo => return Ok(None),
         };
         let max_body = limits(p).max_response_bytes;
@@ -181,6 +190,7 @@ impl HealthCheck {
     pub(crate) async fn run(&self) -> http::Probe {
         match self.kind {
             ProviderType::Anthropic => self.conn.probe(anthropic::auth).await,
+            ProviderType::Gemini => self.conn.probe(gemini::auth).await,
             _ => self.conn.probe(openai::auth).await,
         }
     }

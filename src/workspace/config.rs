@@ -49,6 +49,8 @@ pub(crate) enum ProviderType {
     Openai,
     /// The Anthropic Messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`, the `x-goog-api-key` header).
+    Gemini,
     /// Answers from the suite's recorded cassette.
     Replay,
     /// Returns the rendered prompt; no network.
@@ -59,11 +61,12 @@ pub(crate) enum ProviderType {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Provider {
-    /// The wire protocol: `openai`, `anthropic`, `replay` or `echo`.
+    /// The wire protocol: `openai`, `anthropic`, `gemini`, `replay` or `echo`.
     #[serde(rename = "type")]
     pub kind: ProviderType,
     /// The API's address, e.g. `https://api.openai.com/v1` (the default for
-    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`).
+    /// `openai`), `https://api.anthropic.com` (the default for `anthropic`)
+    /// or `https://generativelanguage.googleapis.com` (the default for `gemini`).
     /// Credentials (`user:password@`) are refused: name the key's variable
     /// with `api_key_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
