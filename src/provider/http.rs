@@ -1,10 +1,13 @@
-//! What the OpenAI and Anthropic providers share: the HTTP client, and the
-//! mapping from status codes and transport failures to [`CallError`].
+//! What the network providers share: the HTTP client, and the mapping from
+//! status codes and transport failures to [`CallError`].
 //!
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
 //! the wait the server asks for ([`retry_after`]: `retry-after-ms`,
 //! `Retry-After`, LiteLLM's and the rate-limit reset headers);
-//! 401 and 403 stop the run; any other 4xx fails the case at once. No answer
+//! 401 and 403 stop the run, and so does a 400 whose Google error details say
+//! `API_KEY_INVALID` (Gemini's answer to a wrong key); any other 4xx fails
+//! the case at once. A Google error's `google.rpc.RetryInfo` `retryDelay` is
+//! the wait when no header gives one. No answer
 //! at all (a timeout, a refused or dropped connection) is
 //! [`CallError::NoAnswer`], which the runner's circuit breaker counts.
 //!
