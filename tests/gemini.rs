@@ -498,3 +498,33 @@ fn doctor_fails_a_refused_or_invalid_key() {
     let detail = provider_row(&run)["detail"].as_str().unwrap().to_string();
     assert!(detail.starts_with("key rejected (403)"), "{detail}");
 }
+
+#[test]
+fn a_recorded_tool_loop_replays_offline_with_its_signatures() {
+    let server = FakeServer::start(FakeConfig::agent(lookup_then_refund));
+    let ws = workspace(&server, "", Some(&order_tools()));
+    suite(
+        &ws,
+        "  - id: loop\n    \
+         vars: { question: \"Where is order A1? Refund 5.\" }\n    \
+         tools: { lookup_order: { status: shipped }, request_refund: \"R-9 issued\" }\n    \
+         assert: [{ type: contains, value: \"Refund: R-9 issued.\" }]\n",
+    );
+    let mut cmd = ws.cmd(["eval", "t", "--no-cache", "--record"]);
+    cmd.without_proxies().env(KEY_ENV, KEY);
+    cmd.run().code(0);
+    assert_eq!(server.request_count(), 3);
+    let cassette = ws.read(crate::tools::CASSETTE);
+    assert_eq!(cassette.lines().count(), 3, "{cassette}");
+    assert!(cassette.contains("fake-signature-1"), "{cassette}");
+
+    // Offline: the later turns are keyed by requests that carry the
+    // recorded signatures back, so every one is found.
+    let mut cmd = ws.cmd(["eval", "t", "--no-cache", "--provider", "replay"]);
+    cmd.without_proxies();
+    let run = cmd.run();
+    run.code(0);
+    assert_eq!(server.request_count(), 3, "the replay sent nothing");
+    let file = run_file(&ws, &run);
+    assert_eq!(case(&file, "loop")["turns"], 3);
+}

@@ -25,7 +25,7 @@ use super::chat::CallError;
 use super::key::ApiKey;
 use crate::error::Error;
 
-/// What both wire protocols need to reach an endpoint: its address, key and client.
+/// What every wire protocol needs to reach an endpoint: its address, key and client.
 pub(crate) struct Connection {
     pub name: String,
     pub base_url: String,

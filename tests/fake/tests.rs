@@ -1,4 +1,4 @@
-//! The fake server's own tests: both protocols, every fault, seen from reqwest
+//! The fake server's own tests: every protocol, every fault, seen from reqwest
 //! (as promptctl sees it) and, for socket behaviour, from a raw TCP stream.
 
 use std::io::{Read, Write};
