@@ -813,6 +813,7 @@ fn a_key_the_model_puts_in_tool_arguments_is_written_nowhere() {
         let key = match call.api {
             Api::OpenAi => OPENAI_KEY,
             Api::Anthropic => ANTHROPIC_KEY,
+            Api::Gemini => crate::gemini::KEY,
         };
         match call.results.len() {
             0 => Reply::calls(

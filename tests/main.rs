@@ -16,6 +16,7 @@ mod eval;
 mod evidence;
 mod exits;
 mod files;
+mod gemini;
 mod hashing;
 mod hostile;
 mod input_errors;

@@ -387,6 +387,7 @@ fn a_tool_call_cut_off_by_the_token_limit_fails_and_is_not_run() {
         let finish = match call.api {
             crate::fake::Api::OpenAi => "length",
             crate::fake::Api::Anthropic => "max_tokens",
+            crate::fake::Api::Gemini => "MAX_TOKENS",
         };
         Reply {
             finish: Some(finish.into()),

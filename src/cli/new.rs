@@ -118,6 +118,7 @@ fn pick_model(config: &crate::workspace::config::Config) -> (String, &'static st
         Some((name, p)) => {
             let model = match p.kind {
                 ProviderType::Anthropic => "claude-sonnet-4-5",
+                ProviderType::Gemini => "gemini-2.5-flash",
                 ProviderType::Echo | ProviderType::Replay => "echo",
                 ProviderType::Openai | ProviderType::AzureOpenai => "gpt-4o-mini",
             };

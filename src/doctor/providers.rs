@@ -36,7 +36,10 @@ pub(super) fn providers(
         let needed = used.needed();
         let network = matches!(
             p.kind,
-            ProviderType::Openai | ProviderType::Anthropic | ProviderType::AzureOpenai
+            ProviderType::Openai
+                | ProviderType::Anthropic
+                | ProviderType::AzureOpenai
+                | ProviderType::Gemini
         );
         if !network {
             let what = match p.kind {

@@ -114,7 +114,10 @@ pub(super) fn suite_checks(ws: &Workspace, file: &SuiteFile) -> Vec<Check> {
         ws.config.providers.get(p).is_some_and(|p| {
             matches!(
                 p.kind,
-                ProviderType::Openai | ProviderType::Anthropic | ProviderType::AzureOpenai
+                ProviderType::Openai
+                    | ProviderType::Anthropic
+                    | ProviderType::AzureOpenai
+                    | ProviderType::Gemini
             )
         })
     });

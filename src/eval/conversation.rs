@@ -77,6 +77,7 @@ pub(crate) fn prior_turns(
                     name: c.name.clone(),
                     arguments: Value::Object(c.arguments.clone()),
                     raw_arguments: None,
+                    signature: None,
                 });
             }
         } else if t.role == TurnRole::Assistant && t.content.trim().is_empty() {

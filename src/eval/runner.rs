@@ -402,7 +402,12 @@ async fn evaluate(plan: Arc<Plan>, job: Job) -> TaskOutput {
         // run, so a replay sends what was recorded.
         for (i, c) in answer.tool_calls.iter_mut().enumerate() {
             if c.id.is_empty() {
-                c.id = format!("promptctl_call_{}_{}", r.turns, i + 1);
+                c.id = format!(
+                    "{}{}_{}",
+                    crate::provider::chat::GENERATED_CALL_ID,
+                    r.turns,
+                    i + 1
+                );
             }
         }
         r.attempts += called.attempts;

@@ -205,6 +205,7 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
             name: name.to_string(),
             arguments: b.get("input").cloned().unwrap_or(json!({})),
             raw_arguments: None,
+            signature: None,
         });
     }
     Ok(ChatResponse {

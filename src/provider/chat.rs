@@ -43,6 +43,11 @@ impl ChatMessage {
     }
 }
 
+/// How the ids the runner gives calls that came without one begin
+/// (`promptctl_call_{turn}_{i}`): a provider that sends ids back knows
+/// them from the API's own.
+pub(crate) const GENERATED_CALL_ID: &str = "promptctl_call_";
+
 /// One tool call, as the model made it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +62,11 @@ pub(crate) struct ToolCall {
     /// The arguments as sent, when they are not valid JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_arguments: Option<String>,
+    /// An opaque token the API sent with the call and wants back with it
+    /// in the next turn (Gemini's `thoughtSignature`); absent otherwise, so
+    /// other APIs' calls hash as they always have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl ToolCall {
@@ -76,6 +86,7 @@ impl ToolCall {
             name,
             arguments,
             raw_arguments,
+            signature: None,
         }
     }
 
@@ -124,7 +135,8 @@ pub(crate) enum StopReason {
     Length,
     /// The model called tools (OpenAI `tool_calls`, Anthropic `tool_use`).
     ToolCalls,
-    /// The provider's content filter stopped it (OpenAI `content_filter`).
+    /// The provider's content filter stopped it (OpenAI `content_filter`,
+    /// Gemini `SAFETY` and its kin).
     ContentFilter,
     /// The model declined (Anthropic `refusal`).
     Refusal,
@@ -140,6 +152,28 @@ impl StopReason {
             "length" => StopReason::Length,
             "tool_calls" | "function_call" => StopReason::ToolCalls,
             "content_filter" => StopReason::ContentFilter,
+            other => StopReason::Other(other.to_string()),
+        }
+    }
+
+    /// Gemini's `finishReason`. Every reason that means a filter cut the
+    /// answer (safety, recitation, a blocklist, prohibited content, personal
+    /// data) is [`StopReason::ContentFilter`], so those answers fail closed.
+    /// A natural stop that called tools is [`StopReason::ToolCalls`]: Gemini
+    /// says `STOP` either way.
+    pub(crate) fn from_gemini(s: &str, called: bool) -> StopReason {
+        match s {
+            "STOP" if called => StopReason::ToolCalls,
+            "STOP" => StopReason::Stop,
+            "MAX_TOKENS" => StopReason::Length,
+            "SAFETY"
+            | "RECITATION"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "IMAGE_SAFETY"
+            | "IMAGE_PROHIBITED_CONTENT"
+            | "IMAGE_RECITATION" => StopReason::ContentFilter,
             other => StopReason::Other(other.to_string()),
         }
     }

@@ -1,10 +1,13 @@
-//! What the network providers share: the HTTP client, and the
-//! mapping from status codes and transport failures to [`CallError`].
+//! What the network providers share: the HTTP client, and the mapping from
+//! status codes and transport failures to [`CallError`].
 //!
 //! 429, 408, 409 and 5xx (Anthropic's 529 included) are retried, honouring
 //! the wait the server asks for ([`retry_after`]: `retry-after-ms`,
 //! `Retry-After`, LiteLLM's and the rate-limit reset headers);
-//! 401 and 403 stop the run; any other 4xx fails the case at once. No answer
+//! 401 and 403 stop the run, and so does a 400 whose Google error details say
+//! `API_KEY_INVALID` (Gemini's answer to a wrong key); any other 4xx fails
+//! the case at once. A Google error's `google.rpc.RetryInfo` `retryDelay` is
+//! the wait when no header gives one. No answer
 //! at all (a timeout, a refused or dropped connection) is
 //! [`CallError::NoAnswer`], which the runner's circuit breaker counts.
 //!
@@ -22,7 +25,7 @@ use super::chat::CallError;
 use super::key::ApiKey;
 use crate::error::Error;
 
-/// What both wire protocols need to reach an endpoint: its address, key and client.
+/// What every wire protocol needs to reach an endpoint: its address, key and client.
 pub(crate) struct Connection {
     pub name: String,
     pub base_url: String,
@@ -70,8 +73,9 @@ impl Connection {
         self.post_to(&self.url, auth, body).await
     }
 
-    /// [`Connection::post`] to another URL of the same endpoint (Azure's
-    /// deployment paths, chosen per request).
+    /// [`Connection::post`] to another URL than the connection's own: for
+    /// an API whose path is chosen per request (Azure's deployment paths,
+    /// Gemini's `…/models/{model}:generateContent`).
     pub(crate) async fn post_to(
         &self,
         url: &str,
@@ -146,6 +150,10 @@ impl Connection {
             error_detail(&bytes)
         ));
         match code {
+            400 if key_invalid(&bytes) => Probe::KeyRejected {
+                status: code,
+                message,
+            },
             401 | 403 => Probe::KeyRejected {
                 status: code,
                 message,
@@ -227,7 +235,50 @@ pub(crate) async fn post_json(
     }
     let detail = error_detail(&bytes);
     let message = scrub(format!("provider `{provider}` answered {status}: {detail}"));
+    if status == StatusCode::BAD_REQUEST && key_invalid(&bytes) {
+        // Google answers a wrong key with 400, not 401: it stops the run
+        // all the same.
+        return Err(classify(StatusCode::UNAUTHORIZED, message, None, key_env));
+    }
+    let retry_after = retry_after.or_else(|| google_retry_delay(&bytes));
     Err(classify(status, message, retry_after, key_env))
+}
+
+/// The `details` of a Google API error body (`{error: {code, message,
+/// status, details: [{"@type": …}, …]}}`).
+fn google_details(bytes: &[u8]) -> Vec<serde_json::Value> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/details")
+                .and_then(|d| d.as_array())
+                .cloned()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a Google API error says the key is not valid (a
+/// `google.rpc.ErrorInfo` with reason `API_KEY_INVALID`, which Gemini sends
+/// with a 400).
+fn key_invalid(bytes: &[u8]) -> bool {
+    google_details(bytes)
+        .iter()
+        .any(|d| d.get("reason").and_then(|r| r.as_str()) == Some("API_KEY_INVALID"))
+}
+
+/// The wait a Google API error asks for in its `google.rpc.RetryInfo`
+/// detail (`retryDelay: "30s"`), when no header said one.
+fn google_retry_delay(bytes: &[u8]) -> Option<Duration> {
+    google_details(bytes)
+        .iter()
+        .filter(|d| {
+            d.get("@type")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+        })
+        .find_map(|d| d.get("retryDelay").and_then(|r| r.as_str()))
+        .and_then(parse_go_duration)
+        .filter(|d| !d.is_zero())
 }
 
 /// Reads at most `cap` bytes of a body, chunk by chunk, and whether that
@@ -659,6 +710,40 @@ mod tests {
             })),
             ["custom_blocklists"]
         );
+    }
+
+    #[test]
+    fn google_error_details() {
+        let body = |details: serde_json::Value| {
+            serde_json::json!({ "error": {
+                "code": 429, "message": "m", "status": "RESOURCE_EXHAUSTED", "details": details,
+            } })
+            .to_string()
+        };
+        let retry = body(serde_json::json!([
+            { "@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [] },
+            { "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "30s" },
+        ]));
+        assert_eq!(
+            google_retry_delay(retry.as_bytes()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            google_retry_delay(
+                body(serde_json::json!([
+                    { "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0.5s" }
+                ]))
+                .as_bytes()
+            ),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(google_retry_delay(b"not json"), None);
+        assert!(!key_invalid(retry.as_bytes()));
+        let invalid = body(serde_json::json!([
+            { "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+              "domain": "googleapis.com" }
+        ]));
+        assert!(key_invalid(invalid.as_bytes()));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub(crate) mod anthropic;
 pub(crate) mod azure;
 pub(crate) mod chat;
 pub(crate) mod echo;
+pub(crate) mod gemini;
 pub(crate) mod http;
 pub(crate) mod key;
 pub(crate) mod openai;
@@ -75,6 +76,10 @@ pub(crate) fn build(
         )?)),
         // The endpoint is required (config.rs); URLs are made per request.
         ProviderType::AzureOpenai => Arc::new(azure::Azure::new(connect("", "")?, p)),
+        ProviderType::Gemini => Arc::new(gemini::Gemini::new(connect(
+            gemini::Gemini::DEFAULT_BASE_URL,
+            gemini::Gemini::MODELS_PATH,
+        )?)),
         ProviderType::Echo => Arc::new(echo::Echo),
         ProviderType::Replay => {
             let path = cassette
@@ -173,6 +178,10 @@ impl HealthCheck {
                 azure_models = azure::Api::of(p).models_path();
                 ("", azure_models.as_str())
             }
+            ProviderType::Gemini => (
+                gemini::Gemini::DEFAULT_BASE_URL,
+                gemini::Gemini::MODELS_PATH,
+            ),
             ProviderType::Replay | ProviderType::Echo => return Ok(None),
         };
         let max_body = limits(p).max_response_bytes;
@@ -190,6 +199,7 @@ impl HealthCheck {
         match self.kind {
             ProviderType::Anthropic => self.conn.probe(anthropic::auth).await,
             ProviderType::AzureOpenai => self.conn.probe(azure::auth).await,
+            ProviderType::Gemini => self.conn.probe(gemini::auth).await,
             _ => self.conn.probe(openai::auth).await,
         }
     }

@@ -83,6 +83,13 @@ pub(crate) fn check(kind: ProviderType, m: &ModelSpec) -> Result<(), String> {
             levels.join(", ")
         ));
     }
+    if kind == ProviderType::Gemini && m.reasoning_effort.is_some() {
+        return Err(
+            "reasoning_effort: the Gemini API has no such parameter; set \
+             `extra: { generationConfig: { thinkingConfig: … } }` instead"
+                .to_string(),
+        );
+    }
     Ok(())
 }
 
@@ -115,5 +122,7 @@ mod tests {
         assert!(check(ProviderType::Anthropic, &with(ReasoningEffort::None)).is_err());
         assert!(check(ProviderType::Anthropic, &with(ReasoningEffort::Max)).is_ok());
         assert!(check(ProviderType::Openai, &with(ReasoningEffort::Minimal)).is_ok());
+        assert!(check(ProviderType::Gemini, &with(ReasoningEffort::High)).is_err());
+        assert!(check(ProviderType::Gemini, &ModelSpec::default()).is_ok());
     }
 }

@@ -49,6 +49,8 @@ pub(crate) enum ProviderType {
     Openai,
     /// The Anthropic Messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`, the `x-goog-api-key` header).
+    Gemini,
     /// Answers from the suite's recorded cassette.
     Replay,
     /// Returns the rendered prompt; no network.
@@ -62,12 +64,14 @@ pub(crate) enum ProviderType {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Provider {
-    /// The wire protocol: `openai`, `anthropic`, `azure_openai`, `replay` or `echo`.
+    /// The wire protocol: `openai`, `anthropic`, `azure_openai`, `gemini`,
+    /// `replay` or `echo`.
     #[serde(rename = "type")]
     pub kind: ProviderType,
     /// The API's address, e.g. `https://api.openai.com/v1` (the default for
-    /// `openai`) or `https://api.anthropic.com` (the default for `anthropic`);
-    /// for `azure_openai`, required: the resource's endpoint, e.g.
+    /// `openai`), `https://api.anthropic.com` (the default for `anthropic`)
+    /// or `https://generativelanguage.googleapis.com` (the default for
+    /// `gemini`); for `azure_openai`, required: the resource's endpoint, e.g.
     /// `https://myres.openai.azure.com`, without `/openai`. Credentials (`user:password@`) are refused: name the key's variable
     /// with `api_key_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

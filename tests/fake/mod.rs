@@ -1,7 +1,7 @@
 //! A fake LLM API server for tests and benchmarks: the OpenAI Chat
-//! Completions and Anthropic Messages wire protocols on `127.0.0.1:0` (and
-//! OpenAI's at Azure's paths, `azure.rs`), with faults you can queue or
-//! switch on.
+//! Completions, Anthropic Messages and Gemini `generateContent` wire
+//! protocols on `127.0.0.1:0` (and OpenAI's at Azure's paths, `azure.rs`),
+//! with faults you can queue or switch on.
 //!
 //! The design decision to know: it is a hand-written HTTP/1.1 server on a
 //! raw tokio socket (`http.rs`), not axum, so faults are real socket
@@ -49,6 +49,8 @@ pub enum Api {
     OpenAi,
     /// `POST /v1/messages`
     Anthropic,
+    /// `POST /v1beta/models/{model}:generateContent`
+    Gemini,
 }
 
 /// A chat request as the responder sees it, the same from either API.
@@ -191,6 +193,9 @@ pub enum Fault {
     /// envelope does not make (`content: null`, a `refusal`,
     /// `finish_reason: "length"`, Anthropic `stop_reason: "max_tokens"`).
     Json(Value),
+    /// That status with this JSON as the whole body: an error shape the
+    /// usual one does not make (Gemini's `details`, say).
+    Body { status: u16, body: Value },
 }
 
 /// A barrier for chat answers (see [`FakeConfig::hold`]).
@@ -380,6 +385,11 @@ impl FakeServer {
 
     /// `http://127.0.0.1:PORT`, the Anthropic base URL.
     pub fn anthropic_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`, the Gemini base URL.
+    pub fn gemini_base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
@@ -668,7 +678,16 @@ fn is_chat(request: &Request) -> bool {
         && (matches!(
             request.path.as_str(),
             "/v1/chat/completions" | "/v1/messages"
-        ) || azure::route(request).is_some_and(|r| r.path == "/v1/chat/completions"))
+        ) || azure::route(request).is_some_and(|r| r.path == "/v1/chat/completions")
+            || gemini_model(&request.path).is_some())
+}
+
+/// The model of a Gemini `generateContent` path
+/// (`/v1beta/models/{model}:generateContent`).
+fn gemini_model(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1beta/models/")?
+        .strip_suffix(":generateContent")
+        .filter(|m| !m.is_empty() && !m.contains('/'))
 }
 
 /// Holds a chat answer at the barrier until `hold.requests` are held
@@ -735,6 +754,7 @@ fn api_of(request: &Request) -> Api {
     match request.path.as_str() {
         "/v1/chat/completions" => Api::OpenAi,
         "/v1/messages" => Api::Anthropic,
+        path if path.starts_with("/v1beta/") => Api::Gemini,
         _ if request.header("anthropic-version").is_some() => Api::Anthropic,
         _ if request.header("x-api-key").is_some() && request.header("authorization").is_none() => {
             Api::Anthropic
@@ -766,6 +786,9 @@ fn respond(shared: &Shared, request: &Request) -> (Action, Duration) {
         Verdict::Fault(Fault::Json(body)) => respond_now(answer.tagged(Response::json(200, &body))),
         Verdict::Fault(Fault::ContentFilter) => {
             respond_now(answer.tagged(Response::json(400, &azure::content_filter_error())))
+        }
+        Verdict::Fault(Fault::Body { status, body }) => {
+            respond_now(answer.tagged(Response::json(status, &body)))
         }
         Verdict::Fault(Fault::Drop) => (Action::Drop, Duration::ZERO),
         Verdict::Fault(Fault::Hang) => (Action::Hang, Duration::ZERO),
@@ -831,6 +854,7 @@ impl Answer {
         let name = match self.api {
             Api::OpenAi => "x-request-id",
             Api::Anthropic => "request-id",
+            Api::Gemini => "x-goog-request-id",
         };
         response.with_header(name, self.request_id.clone())
     }
@@ -852,6 +876,23 @@ impl Answer {
     ) -> (Action, Duration) {
         let now = |response| (Action::Respond(response), Duration::ZERO);
         let latency = shared.config.latency;
+        if self.api == Api::Gemini {
+            if let Some(refused) = self.gemini_key(request) {
+                return now(refused);
+            }
+            match (request.method.as_str(), request.path.as_str()) {
+                ("GET", "/v1beta/models") => {
+                    let models = Response::json(200, &wire::models(self.api));
+                    return (Action::Respond(self.tagged(models)), latency);
+                }
+                ("POST", path) if gemini_model(path).is_some() => {}
+                (method, path) => {
+                    return now(
+                        self.error(404, Some(&format!("Unknown request URL: {method} {path}")))
+                    );
+                }
+            }
+        }
         // Azure's paths speak OpenAI's wire, once their key and version are there.
         let azure = azure::route(request);
         if let Some(refusal) = azure.as_ref().and_then(|r| azure::refuse(request, r)) {
@@ -859,6 +900,7 @@ impl Answer {
         }
         let path = azure.as_ref().map_or(request.path.as_str(), |r| r.path);
         match (request.method.as_str(), path) {
+            ("POST", path) if self.api == Api::Gemini && gemini_model(path).is_some() => {}
             ("POST", "/v1/chat/completions" | "/v1/messages") => {}
             ("GET", "/v1/models") => {
                 let models = Response::json(200, &wire::models(self.api));
@@ -891,6 +933,7 @@ impl Answer {
         let parsed = match self.api {
             Api::OpenAi => wire::parse_openai(&body),
             Api::Anthropic => wire::parse_anthropic(&body, &request.headers),
+            Api::Gemini => wire::parse_gemini(&body, gemini_model(&request.path).unwrap_or("")),
         };
         let (call, reply) = match (parsed, content) {
             // A scripted reply does not need a valid request.
@@ -901,10 +944,13 @@ impl Answer {
                 Err(message) => return now(self.error(500, Some(&message))),
             },
         };
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let model = match self.api {
+            Api::Gemini => gemini_model(&request.path).unwrap_or_default(),
+            _ => body
+                .get("model")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        };
         let mut answer = wire::answer(self.api, self.id, model, call.as_ref(), &reply);
         if azure.is_some() {
             azure::annotate(&mut answer);
@@ -917,6 +963,25 @@ impl Answer {
             Action::Respond(self.tagged(Response::json(200, &answer))),
             latency,
         )
+    }
+}
+
+impl Answer {
+    /// Gemini's refusals of a key, as the real API gives them: none at all
+    /// is 403 `PERMISSION_DENIED`; one that is not shaped like a Google
+    /// key (`AIza…`) is 400 `INVALID_ARGUMENT` with reason `API_KEY_INVALID`.
+    fn gemini_key(&self, request: &Request) -> Option<Response> {
+        match request.header("x-goog-api-key") {
+            None => Some(self.error(
+                403,
+                Some("Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."),
+            )),
+            Some(key) if !key.starts_with("AIza") => Some(self.tagged(Response::json(
+                400,
+                &wire::gemini_key_invalid(),
+            ))),
+            Some(_) => None,
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! The fake server's own tests: both protocols, every fault, seen from reqwest
+//! The fake server's own tests: every protocol, every fault, seen from reqwest
 //! (as promptctl sees it) and, for socket behaviour, from a raw TCP stream.
 
 use std::io::{Read, Write};
@@ -775,4 +775,100 @@ async fn azure_paths_speak_openai_after_checking_key_and_version() {
         v["error"]["innererror"]["content_filter_result"]["violence"]["filtered"],
         true
     );
+}
+
+async fn gemini(server: &FakeServer, key: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = client().post(format!(
+        "{}/v1beta/models/gemini-2.5-flash:generateContent",
+        server.gemini_base_url()
+    ));
+    if let Some(key) = key {
+        request = request.header("x-goog-api-key", key);
+    }
+    let response = request.json(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn gemini_generate_content_round_trip() {
+    let server = FakeServer::start(FakeConfig::agent(|call| match call.results.as_slice() {
+        [] => Reply::calls(0, &[("lookup", r#"{"id":"A1"}"#)]),
+        [r] => Reply::text(format!(
+            "{:?}|{}|{:?}|{}",
+            call.api, call.system, call.tools, r.content
+        )),
+        _ => panic!("too many results"),
+    }));
+    let ask = json!({
+        "systemInstruction": { "parts": [{ "text": "Be brief." }] },
+        "contents": [{ "role": "user", "parts": [{ "text": "hi" }] }],
+        "tools": [{ "functionDeclarations": [{ "name": "lookup", "parametersJsonSchema": { "type": "object" } }] }],
+    });
+    let (status, body) = gemini(&server, Some("AIzaTest"), &ask).await;
+    assert_eq!(status, 200, "{body}");
+    let part = &body["candidates"][0]["content"]["parts"][0];
+    assert_eq!(
+        part["functionCall"],
+        json!({ "name": "lookup", "args": { "id": "A1" } })
+    );
+    assert!(part["thoughtSignature"].is_string(), "{part}");
+    assert_eq!(body["candidates"][0]["finishReason"], "STOP");
+    assert!(body["usageMetadata"]["promptTokenCount"].is_u64(), "{body}");
+
+    let mut again = ask.clone();
+    again["contents"] = json!([
+        { "role": "user", "parts": [{ "text": "hi" }] },
+        { "role": "model", "parts": [part] },
+        { "role": "user", "parts": [{ "functionResponse": { "name": "lookup", "response": { "output": "shipped" } } }] },
+    ]);
+    let (status, body) = gemini(&server, Some("AIzaTest"), &again).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["candidates"][0]["content"]["parts"][0]["text"],
+        r#"Gemini|Be brief.|["lookup"]|shipped"#
+    );
+}
+
+#[tokio::test]
+async fn gemini_refuses_what_the_real_api_refuses() {
+    let server = FakeServer::start(FakeConfig::default());
+    let ok = json!({ "contents": [{ "role": "user", "parts": [{ "text": "hi" }] }] });
+    let (status, body) = gemini(&server, None, &ok).await;
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (403, Some("PERMISSION_DENIED"))
+    );
+    let (status, body) = gemini(&server, Some("sk-not-google"), &ok).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"][0]["reason"], "API_KEY_INVALID");
+    for bad in [
+        json!({ "contents": [] }),
+        json!({ "contents": [{ "role": "assistant", "parts": [{ "text": "hi" }] }] }),
+        json!({ "contents": [{ "role": "user", "parts": [] }] }),
+        json!({ "contents": [
+            { "role": "user", "parts": [{ "text": "hi" }] },
+            { "role": "model", "parts": [{ "text": "a" }] },
+            { "role": "model", "parts": [{ "text": "b" }] },
+        ] }),
+        // A response to a call that was never made.
+        json!({ "contents": [
+            { "role": "user", "parts": [{ "text": "hi" }] },
+            { "role": "model", "parts": [{ "text": "a" }] },
+            { "role": "user", "parts": [{ "functionResponse": { "name": "x", "response": {} } }] },
+        ] }),
+    ] {
+        let (status, body) = gemini(&server, Some("AIzaTest"), &bad).await;
+        assert_eq!(status, 400, "{bad} -> {body}");
+        assert_eq!(body["error"]["status"], "INVALID_ARGUMENT", "{body}");
+    }
+    let models = client()
+        .get(format!("{}/v1beta/models", server.gemini_base_url()))
+        .header("x-goog-api-key", "AIzaTest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 200);
+    let models: Value = models.json().await.unwrap();
+    assert_eq!(models["models"][0]["name"], "models/gemini-2.5-flash");
 }

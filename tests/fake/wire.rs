@@ -1,4 +1,4 @@
-//! The two wire protocols: reading a chat request into a [`ChatCall`], and
+//! The three wire protocols: reading a chat request into a [`ChatCall`], and
 //! writing answers and errors in each API's own JSON shape.
 //!
 //! Validation is deliberately close to the real APIs (a missing `model`, an
@@ -273,6 +273,204 @@ pub(super) fn parse_anthropic(
     Ok(call)
 }
 
+/// Reads `POST /v1beta/models/{model}:generateContent`: `contents` of
+/// `user` and `model` turns (no two `model` turns in a row), parts of
+/// `text`, `functionCall` and `functionResponse` (each answering a call of
+/// that name in the `model` turn before it), `systemInstruction` of text
+/// parts, and `tools` of `functionDeclarations`. A result's id is its
+/// `functionResponse.id`, else the function's name.
+pub(super) fn parse_gemini(body: &Value, model: &str) -> Result<ChatCall, Invalid> {
+    if !body.is_object() {
+        return invalid("Invalid JSON payload received. Unknown name: the body is not an object");
+    }
+    let Some(contents) = body.get("contents").and_then(Value::as_array) else {
+        return invalid("* GenerateContentRequest.contents: contents is not specified");
+    };
+    if contents.is_empty() {
+        return invalid("* GenerateContentRequest.contents: contents is not specified");
+    }
+    if let Some(t) = body.pointer("/generationConfig/temperature")
+        && !t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t))
+    {
+        return invalid(format!(
+            "* GenerateContentRequest.generation_config.temperature: must be between 0 and 2, got {t}"
+        ));
+    }
+    let parts_text = |parts: &Value, at: &str| -> Result<String, Invalid> {
+        let Some(parts) = parts.as_array() else {
+            return invalid(format!("* {at}.parts: must be a list"));
+        };
+        Ok(parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    };
+    let system = match body.pointer("/systemInstruction/parts") {
+        None => String::new(),
+        Some(parts) => parts_text(parts, "GenerateContentRequest.system_instruction")?,
+    };
+    let mut names = Vec::new();
+    if let Some(tools) = body.get("tools") {
+        let Some(tools) = tools.as_array() else {
+            return invalid("* GenerateContentRequest.tools: must be a list");
+        };
+        for (i, t) in tools.iter().enumerate() {
+            for (j, f) in t
+                .get("functionDeclarations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let Some(name) = f.get("name").and_then(Value::as_str) else {
+                    return invalid(format!(
+                        "* GenerateContentRequest.tools[{i}].function_declarations[{j}].name: Name cannot be empty."
+                    ));
+                };
+                if f.get("parameters").is_some() && f.get("parametersJsonSchema").is_some() {
+                    return invalid(format!(
+                        "* GenerateContentRequest.tools[{i}].function_declarations[{j}]: parameters and parameters_json_schema are mutually exclusive"
+                    ));
+                }
+                names.push(name.to_string());
+            }
+        }
+    }
+    let mut call = ChatCall {
+        api: Api::Gemini,
+        model: model.to_string(),
+        system,
+        messages: Vec::new(),
+        tools: names,
+        calls: Vec::new(),
+        results: Vec::new(),
+    };
+    let mut previous: Option<&str> = None;
+    // The calls of the last `model` turn that have no response yet.
+    let mut open: Vec<String> = Vec::new();
+    for (i, content) in contents.iter().enumerate() {
+        let at = format!("GenerateContentRequest.contents[{i}]");
+        let role = match content.get("role").and_then(Value::as_str) {
+            Some(role @ ("user" | "model")) => role,
+            // The API takes a turn without a role as the user's.
+            None => "user",
+            Some(other) => {
+                return invalid(format!(
+                    "Please use a valid role: user, model. (got `{other}` at {at})"
+                ));
+            }
+        };
+        if role == "model" && previous == Some("model") {
+            return invalid(format!(
+                "* {at}: a model turn must follow a user turn, not another model turn"
+            ));
+        }
+        let Some(parts) = content.get("parts").and_then(Value::as_array) else {
+            return invalid(format!("* {at}.parts: contents.parts must not be empty"));
+        };
+        if parts.is_empty() {
+            return invalid(format!("* {at}.parts: contents.parts must not be empty"));
+        }
+        if role == "model" {
+            open.clear();
+        }
+        let mut texts = Vec::new();
+        for (j, part) in parts.iter().enumerate() {
+            let at = format!("{at}.parts[{j}]");
+            if let Some(text) = part.get("text") {
+                match text.as_str() {
+                    Some(t) => texts.push(t.to_string()),
+                    None => return invalid(format!("* {at}.text: must be a string")),
+                }
+            } else if let Some(f) = part.get("functionCall") {
+                let (Some(name), args) = (f.get("name").and_then(Value::as_str), f.get("args"))
+                else {
+                    return invalid(format!("* {at}.function_call.name: Name cannot be empty."));
+                };
+                if role != "model" {
+                    return invalid(format!("* {at}: a function call belongs to a model turn"));
+                }
+                if args.is_some_and(|a| !a.is_object()) {
+                    return invalid(format!("* {at}.function_call.args: must be an object"));
+                }
+                let id = f.get("id").and_then(Value::as_str).unwrap_or_default();
+                call.calls.push(FakeCall {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    arguments: args.cloned().unwrap_or_else(|| json!({})).to_string(),
+                });
+                open.push(name.to_string());
+            } else if let Some(r) = part.get("functionResponse") {
+                let Some(name) = r.get("name").and_then(Value::as_str) else {
+                    return invalid(format!(
+                        "* {at}.function_response.name: Name cannot be empty."
+                    ));
+                };
+                let Some(response) = r.get("response").filter(|r| r.is_object()) else {
+                    return invalid(format!(
+                        "* {at}.function_response.response: must be an object"
+                    ));
+                };
+                let Some(k) = open
+                    .iter()
+                    .position(|n| n == name)
+                    .filter(|_| role == "user")
+                else {
+                    return invalid(format!(
+                        "* {at}: Please ensure that function response turn comes immediately after a function call turn, and that `{name}` was called there."
+                    ));
+                };
+                open.remove(k);
+                let (content, is_error) = match (response.get("output"), response.get("error")) {
+                    (_, Some(e)) => (
+                        e.as_str().map_or_else(|| e.to_string(), str::to_string),
+                        true,
+                    ),
+                    (Some(Value::String(s)), None) => (s.clone(), false),
+                    (Some(o), None) => (o.to_string(), false),
+                    (None, None) => (response.to_string(), false),
+                };
+                call.results.push(ToolResult {
+                    id: r
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or(name)
+                        .to_string(),
+                    content: content.clone(),
+                    is_error,
+                });
+                call.messages.push(("tool".into(), content));
+            } else if part.get("thought").is_none() {
+                return invalid(format!(
+                    "* {at}: a part needs text, function_call or function_response"
+                ));
+            }
+        }
+        if !texts.is_empty() || role == "model" {
+            let role = if role == "model" { "assistant" } else { "user" };
+            call.messages.push((role.to_string(), texts.join("\n")));
+        }
+        previous = Some(role);
+    }
+    Ok(call)
+}
+
+/// The body of Gemini's 400 for a key that is not valid.
+pub(super) fn gemini_key_invalid() -> Value {
+    json!({ "error": {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [{
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com",
+            "metadata": { "service": "generativelanguage.googleapis.com" },
+        }],
+    } })
+}
+
 /// The names of the declared tools: OpenAI `[{type: function, function:
 /// {name}}]`, Anthropic `[{name, input_schema}]`. A tool in the other API's
 /// shape is a 400, as the real APIs answer it.
@@ -301,6 +499,7 @@ fn tool_names(body: &Value, api: Api) -> Result<Vec<String>, Invalid> {
                 (Some(Value::String(n)), Some(Value::Object(_))) => n.clone(),
                 _ => return invalid(format!("tools.{i}.custom.input_schema: Field required")),
             },
+            Api::Gemini => unreachable!("parse_gemini reads its own tools"),
         };
         names.push(name);
     }
@@ -371,7 +570,45 @@ pub(super) fn answer(
             "stop_sequence": null,
             "usage": { "input_tokens": input, "output_tokens": output },
         }),
+        Api::Gemini => json!({
+            "candidates": [{
+                "content": { "role": "model", "parts": gemini_parts(id, reply) },
+                "finishReason": reply.finish.clone().unwrap_or_else(|| "STOP".into()),
+                "index": 0,
+            }],
+            "usageMetadata": {
+                "promptTokenCount": input,
+                "candidatesTokenCount": output,
+                "totalTokenCount": input + output,
+            },
+            "modelVersion": model,
+            "responseId": format!("fake{id:012}"),
+        }),
     }
+}
+
+/// Gemini's parts: a text part (unless the reply has no text and calls
+/// tools), then a `functionCall` part a call, without an id (as the
+/// Developer API sends them) and, on the first, a `thoughtSignature` the
+/// client must send back.
+fn gemini_parts(id: u64, reply: &Reply) -> Value {
+    let mut parts = Vec::new();
+    match &reply.content {
+        Some(text) if !text.is_empty() || reply.calls.is_empty() => {
+            parts.push(json!({ "text": text }));
+        }
+        None if reply.calls.is_empty() => parts.push(json!({ "text": "" })),
+        _ => {}
+    }
+    for (i, c) in reply.calls.iter().enumerate() {
+        let args: Value = serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
+        let mut part = json!({ "functionCall": { "name": c.name, "args": args } });
+        if i == 0 {
+            part["thoughtSignature"] = Value::from(format!("fake-signature-{id}"));
+        }
+        parts.push(part);
+    }
+    Value::Array(parts)
 }
 
 /// OpenAI's assistant message: `content` as the reply has it (`null`, `""`
@@ -434,6 +671,15 @@ pub(super) fn models(api: Api) -> Value {
             "has_more": false,
             "first_id": "claude-3-5-haiku-20241022",
             "last_id": "claude-3-5-haiku-20241022",
+        }),
+        Api::Gemini => json!({
+            "models": [{
+                "name": "models/gemini-2.5-flash",
+                "displayName": "Gemini 2.5 Flash",
+                "inputTokenLimit": 1048576,
+                "outputTokenLimit": 65536,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            }],
         }),
     }
 }
@@ -510,6 +756,42 @@ fn describe(api: Api, status: u16) -> (&'static str, Option<&'static str>, &'sta
             500..=599 => ("api_error", None, "Internal server error"),
             _ => ("invalid_request_error", None, "The request failed."),
         },
+        // Gemini: (status, -, message)
+        Api::Gemini => match status {
+            400 => (
+                "INVALID_ARGUMENT",
+                None,
+                "Request contains an invalid argument.",
+            ),
+            401 => (
+                "UNAUTHENTICATED",
+                None,
+                "Request had invalid authentication credentials.",
+            ),
+            403 => (
+                "PERMISSION_DENIED",
+                None,
+                "The caller does not have permission",
+            ),
+            404 => ("NOT_FOUND", None, "Requested entity was not found."),
+            429 => (
+                "RESOURCE_EXHAUSTED",
+                None,
+                "Resource has been exhausted (e.g. check quota).",
+            ),
+            503 => (
+                "UNAVAILABLE",
+                None,
+                "The model is overloaded. Please try again later.",
+            ),
+            504 => (
+                "DEADLINE_EXCEEDED",
+                None,
+                "Deadline expired before operation could complete.",
+            ),
+            500..=599 => ("INTERNAL", None, "An internal error has occurred."),
+            _ => ("UNKNOWN", None, "The request failed."),
+        },
     }
 }
 
@@ -527,6 +809,9 @@ pub(super) fn error(api: Api, status: u16, message: Option<&str>, request_id: &s
             "type": "error",
             "error": { "type": kind, "message": message },
             "request_id": request_id,
+        }),
+        Api::Gemini => json!({
+            "error": { "code": status, "message": message, "status": kind },
         }),
     }
 }

@@ -349,6 +349,7 @@ mod keys {
                             name: format!("t{}", tool.index(n_tools)),
                             arguments,
                             raw_arguments: None,
+                            signature: None,
                         });
                         let mut m = ChatMessage::new("tool", result);
                         m.tool_call_id = Some(id);
@@ -566,6 +567,7 @@ mod keys {
                 name,
                 arguments: json!({}),
                 raw_arguments: None,
+                signature: None,
             });
         }),
         ("response_format", |s, _| {

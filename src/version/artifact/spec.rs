@@ -178,13 +178,15 @@ pub(crate) const RESERVED: &[&str] = &[
     "reasoning_effort",
     "response_format",
     "output_config",
+    "contents",
+    "systemInstruction",
 ];
 
 /// Why `extra` may not name `key`, if it may not.
 pub(crate) fn reserved(key: &str) -> Option<String> {
     let why = match key {
         k if !RESERVED.contains(&k) => return None,
-        "model" | "messages" | "system" | "tools" => {
+        "model" | "messages" | "system" | "tools" | "contents" | "systemInstruction" => {
             "it is part of the request promptctl builds".to_string()
         }
         "stream" => "promptctl reads whole answers, not streams".to_string(),

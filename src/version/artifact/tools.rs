@@ -122,6 +122,34 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// Gemini's shape: one tool holding every function, `[{functionDeclarations:
+    /// [{name, description, parametersJsonSchema}]}]`; no tool at all when the
+    /// manifest is empty. The schema goes as `parametersJsonSchema`, which
+    /// takes JSON Schema as written, rather than `parameters`, which takes
+    /// only a subset of OpenAPI 3.0 and would need every schema translated
+    /// (and some refused).
+    pub(crate) fn gemini(&self) -> Option<Value> {
+        if self.defs().is_empty() {
+            return None;
+        }
+        let declarations: Vec<Value> = self
+            .defs()
+            .iter()
+            .map(|d| {
+                let mut f = Map::new();
+                f.insert("name".into(), d.name.clone().into());
+                if let Some(desc) = &d.description {
+                    f.insert("description".into(), desc.clone().into());
+                }
+                f.insert("parametersJsonSchema".into(), d.parameters.clone());
+                Value::Object(f)
+            })
+            .collect();
+        Some(json!([{ "functionDeclarations": declarations }]))
+    }
+}
+
 /// One tool in any of the three shapes.
 fn one(tool: &Value) -> Result<ToolDef, String> {
     let Some(obj) = tool.as_object() else {
@@ -213,6 +241,12 @@ mod tests {
             t.anthropic(),
             json!([{ "name": "a", "input_schema": { "type": "object" } }])
         );
+        assert_eq!(
+            t.gemini(),
+            Some(json!([{ "functionDeclarations": [
+                { "name": "a", "parametersJsonSchema": { "type": "object" } }] }]))
+        );
+        assert_eq!(Tools::parse(json!([])).unwrap().gemini(), None);
     }
 
     #[test]
