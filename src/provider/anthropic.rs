@@ -186,16 +186,7 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
         if b.get("type").and_then(Value::as_str) != Some("tool_use") {
             continue;
         }
-        let name = b
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| CallError::Retryable {
-                message: format!(
-                    "provider `{provider}` sent a malformed tool call: content[{i}] has no name"
-                ),
-                retry_after: None,
-            })?;
+        let name = super::chat::call_name(provider, b, &format!("content[{i}]"))?;
         tool_calls.push(ToolCall {
             id: b
                 .get("id")

@@ -225,6 +225,23 @@ pub(crate) struct ChatResponse {
     pub latency_ms: Option<f64>,
 }
 
+/// The non-empty `name` of a tool call as a provider sent it, or the error
+/// for a malformed one (`at` says where: `content[2]`), retried like any
+/// garbled answer.
+pub(crate) fn call_name<'v>(
+    provider: &str,
+    call: &'v Value,
+    at: &str,
+) -> Result<&'v str, CallError> {
+    call.get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| CallError::Retryable {
+            message: format!("provider `{provider}` sent a malformed tool call: {at} has no name"),
+            retry_after: None,
+        })
+}
+
 /// The tool calls of an answer, or the flag older recordings kept instead.
 fn calls_or_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ToolCall>, D::Error> {
     #[derive(Deserialize)]

@@ -250,16 +250,7 @@ pub(crate) fn parse(provider: &str, v: &Value) -> Result<ChatResponse, CallError
         let Some(call) = p.get("functionCall") else {
             continue;
         };
-        let name = call
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| CallError::Retryable {
-                message: format!(
-                    "provider `{provider}` sent a malformed tool call: parts[{i}] has no name"
-                ),
-                retry_after: None,
-            })?;
+        let name = super::chat::call_name(provider, call, &format!("parts[{i}]"))?;
         tool_calls.push(ToolCall {
             // Left empty without one: the runner gives it a deterministic id.
             id: call
