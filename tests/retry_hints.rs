@@ -193,3 +193,38 @@ fn a_429_pauses_every_call_to_the_provider() {
     );
     eprintln!("provider-wide pause: first wave {wave:?}; later requests {later:?} after the 429");
 }
+
+/// `rps` below one request a second is honoured as a spacing, not rounded
+/// to zero or to one: at `rps: 0.8` calls leave 1.25 s apart even with
+/// eight allowed in flight, and the first is not held back.
+#[test]
+fn rps_below_one_spaces_every_call() {
+    let server = FakeServer::start(FakeConfig::default());
+    let ws = workspace(&server, "fake", 3);
+    ws.write(
+        "promptctl.yaml",
+        format!(
+            "providers:\n  fake: {{ type: openai, base_url: \"{}\", api_key_env: {OPENAI_KEY_ENV}, max_in_flight: 8, rps: 0.8 }}\n",
+            server.openai_base_url()
+        ),
+    );
+    eval_passes(&ws, "8");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    let spacing = Duration::from_millis(1250);
+    // Timestamps are taken as requests arrive, so allow a little jitter
+    // below the spacing; a limiter that ignored a fractional rps would
+    // send all three within milliseconds.
+    let jitter = Duration::from_millis(30);
+    for i in 1..requests.len() {
+        let waited = gap(&requests, i - 1, i);
+        assert!(
+            waited + jitter >= spacing,
+            "call {i} came {waited:?} after the one before, sooner than {spacing:?}"
+        );
+        assert!(
+            waited < spacing * 3,
+            "call {i} came {waited:?} after the one before: far slower than rps 0.8"
+        );
+    }
+}
