@@ -196,7 +196,8 @@ fn a_429_pauses_every_call_to_the_provider() {
 
 /// `rps` below one request a second is honoured as a spacing, not rounded
 /// to zero or to one: at `rps: 0.8` calls leave 1.25 s apart even with
-/// eight allowed in flight, and the first is not held back.
+/// eight allowed in flight. The suite's config is replaced by one with
+/// `rps` set, so the other tests' shared `workspace` stays as it is.
 #[test]
 fn rps_below_one_spaces_every_call() {
     let server = FakeServer::start(FakeConfig::default());
